@@ -1,0 +1,8 @@
+"""lstm-odyssey: the variants of "LSTM: A Search Space Odyssey" as fast, importable modules,
+plus the sweeps and analysis of the study."""
+
+from .variants import PRESETS, CellSpec, count_parameters
+
+__version__ = "0.1.0"
+
+__all__ = ["CellSpec", "PRESETS", "count_parameters", "__version__"]

@@ -1,0 +1,55 @@
+"""How sweeps are laid out in an Optuna storage — the contract between sweep and analysis.
+
+* One Optuna study per (study file, task, variant), named ``study_name(study, task, variant)``
+  = ``"<study>/<task>/<VARIANT>"`` with the canonical variant name (``CellSpec.name``).
+  Its ``user_attrs[STUDY_ATTR]`` is a dict with the keys of ``STUDY_KEYS``.
+* Every trial's params use the names of ``PARAMS`` (the paper's search space; ``momentum`` is
+  searched as ``one_minus_momentum`` log-uniform in [0.01, 1]); its ``value`` is the validation
+  metric at the best epoch (lower is better for every task).
+* Every trial's ``user_attrs`` hold the training record under the keys of ``TRIAL_KEYS``.
+  A diverged or failed run is an Optuna FAIL trial whose ``status`` says ``diverged`` or
+  ``failed`` and whose ``failure_reason`` says why; it keeps whatever history it had.
+"""
+
+from __future__ import annotations
+
+STUDY_ATTR = "lstm_odyssey"
+SCHEMA_VERSION = 1
+
+# Searched hyperparameters (trial.params names).
+HIDDEN_SIZE = "hidden_size"
+LEARNING_RATE = "learning_rate"
+ONE_MINUS_MOMENTUM = "one_minus_momentum"
+INPUT_NOISE = "input_noise"
+PARAMS = (HIDDEN_SIZE, LEARNING_RATE, ONE_MINUS_MOMENTUM, INPUT_NOISE)
+LOG_PARAMS = (HIDDEN_SIZE, LEARNING_RATE, ONE_MINUS_MOMENTUM)
+
+# Study-level attributes: study file name, task name, canonical variant, data source
+# ("synthetic" or "real"), a one-line description of the data, metric name
+# ("frame_error_pct" | "cer_pct" | "nll_per_step"), and the protocol dict (max_epochs, patience,
+# batch_size, ...).
+STUDY_KEYS = ("study", "task", "variant", "source", "data", "metric", "protocol", "schema")
+
+# Trial-level record (user_attrs). history is a list of per-epoch dicts with the keys
+# epoch, train_loss, train_metric, valid_loss, valid_metric, time_s.
+TRIAL_KEYS = (
+    "config_id",      # index of the planned configuration, shared by all variants of a task
+    "seed",           # training seed
+    "momentum",       # 1 - one_minus_momentum, for readability
+    "status",         # "complete" | "diverged" | "failed" | "time_limit"
+    "failure_reason",  # "" when complete
+    "valid_metric",   # best validation metric (= trial value)
+    "test_metric",    # test metric at the best validation epoch
+    "train_metric",   # training metric at the best validation epoch
+    "best_epoch",     # 1-based
+    "epochs",         # epochs run
+    "wall_time_s",    # total training wall time
+    "n_parameters",   # trainable parameters of the network
+    "history",        # per-epoch records
+    "versions",       # {"lstm_odyssey": ..., "torch": ..., "optuna": ..., "python": ...}
+)
+
+
+def study_name(study: str, task: str, variant: str) -> str:
+    """The Optuna study name of one (study file, task, variant) search."""
+    return f"{study}/{task}/{variant}"
