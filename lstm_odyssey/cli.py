@@ -3,8 +3,11 @@ functions that are equally usable from Python and from tests."""
 
 from __future__ import annotations
 
+import sys
+
 import click
 
+from .errors import UserError
 from .variants import PRESETS, count_parameters
 
 
@@ -25,4 +28,15 @@ def variants(input_size: int, hidden: int) -> None:
 
 
 def main() -> None:
-    cli()
+    """Entry point: user mistakes become one line on stderr and exit status 2."""
+    try:
+        cli(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except UserError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)

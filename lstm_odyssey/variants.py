@@ -28,11 +28,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
+from .errors import UserError
+
 ACTIVATIONS = ("tanh", "identity")
 GATE_ACTIVATIONS = ("sigmoid",)
 
 
-class SpecError(ValueError):
+class SpecError(UserError, ValueError):
     """A variant name or switch combination that does not describe a valid LSTM cell."""
 
 

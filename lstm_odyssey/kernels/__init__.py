@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from ..errors import UserError
 from ..variants import CellSpec
 from . import reference
 
 BACKENDS = ("auto", "reference")
 
 
-class BackendError(ValueError):
+class BackendError(UserError, ValueError):
     """An unknown backend, or one that cannot run here."""
 
 
