@@ -1,0 +1,131 @@
+"""The on-disk cache of prepared corpora.
+
+A corpus lives in ``<root>/<task>-<key>/`` as ``data.npz`` plus ``manifest.json``. The key is
+the first 16 hex digits of SHA-256 over the JSON of (task, source, size, seed, generator
+version, options); the manifest holds the config, the SHA-256 of ``data.npz`` and the corpus
+facts. A file whose checksum does not match, or that cannot be read, is rebuilt. The root is
+``<repo>/datasets`` unless the environment variable ``LSTM_ODYSSEY_DATA`` names another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .common import SPLITS, Corpus, RawSplit
+
+ENV_VAR = "LSTM_ODYSSEY_DATA"
+DATA_FILE = "data.npz"
+MANIFEST = "manifest.json"
+
+
+def cache_root() -> Path:
+    """Where prepared corpora are cached: ``$LSTM_ODYSSEY_DATA`` or ``<repo>/datasets``."""
+    env = os.environ.get(ENV_VAR)
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "datasets"
+
+
+def cache_key(config: dict[str, Any]) -> str:
+    """A stable 16-hex-digit hash of a JSON-serialisable config."""
+    blob = json.dumps(config, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def cache_dir(config: dict[str, Any]) -> Path:
+    """The folder of one config's cache entry."""
+    return cache_root() / f"{config['task']}-{cache_key(config)}"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _pack(corpus: Corpus) -> dict[str, np.ndarray]:
+    arrays: dict[str, np.ndarray] = {}
+    for s in SPLITS:
+        raw = corpus.split(s)
+        for kind, seqs in (("x", raw.inputs), ("y", raw.targets)):
+            arrays[f"{s}_{kind}_len"] = np.array([len(a) for a in seqs], dtype=np.int64)
+            arrays[f"{s}_{kind}"] = (np.concatenate(seqs) if seqs else np.zeros(0))
+        arrays[f"{s}_ids"] = np.array(raw.ids, dtype=str)
+    return arrays
+
+
+def _unpack(arrays: Any, meta: dict[str, Any]) -> Corpus:
+    splits = []
+    for s in SPLITS:
+        seqs = {}
+        for kind in ("x", "y"):
+            flat, lens = arrays[f"{s}_{kind}"], arrays[f"{s}_{kind}_len"]
+            seqs[kind] = np.split(flat, np.cumsum(lens)[:-1]) if len(lens) else []
+        splits.append(RawSplit(seqs["x"], seqs["y"], [str(i) for i in arrays[f"{s}_ids"]]))
+    return Corpus(*splits, meta=meta)
+
+
+def load(config: dict[str, Any]) -> Corpus | None:
+    """The cached corpus of ``config``, or None when absent, unreadable or corrupted."""
+    folder = cache_dir(config)
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+        data = folder / DATA_FILE
+        if manifest["config"] != json.loads(json.dumps(config, default=str)):
+            return None
+        if _sha256(data) != manifest["sha256"]:
+            warnings.warn(f"cache {data} is corrupted (checksum mismatch); rebuilding",
+                          stacklevel=2)
+            return None
+        with np.load(data, allow_pickle=False) as arrays:
+            return _unpack(arrays, manifest["meta"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError) as e:
+        warnings.warn(f"cache {folder} is unreadable ({e}); rebuilding", stacklevel=2)
+        return None
+
+
+def save(config: dict[str, Any], corpus: Corpus) -> Path:
+    """Write ``corpus`` atomically (temp file + rename) and return its folder."""
+    folder = cache_dir(config)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".npz")
+    os.close(fd)
+    np.savez(tmp, **_pack(corpus))
+    manifest = {
+        "config": config,
+        "key": cache_key(config),
+        "file": DATA_FILE,
+        "sha256": _sha256(Path(tmp)),
+        "bytes": os.path.getsize(tmp),
+        "sequences": {s: len(corpus.split(s)) for s in SPLITS},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "meta": corpus.meta,
+    }
+    os.replace(tmp, folder / DATA_FILE)
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(manifest, f, indent=1, default=str)
+    os.replace(tmp, folder / MANIFEST)
+    return folder
+
+
+def cached(config: dict[str, Any], build: Callable[[], Corpus]) -> Corpus:
+    """The corpus of ``config`` from the cache, built and saved first when needed."""
+    corpus = load(config)
+    if corpus is None:
+        corpus = build()
+        save(config, corpus)
+        corpus = load(config) or corpus
+    return corpus

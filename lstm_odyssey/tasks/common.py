@@ -1,0 +1,141 @@
+"""Pieces shared by every task: errors, the raw corpus format, size selection, normalisation,
+per-item seeds and a deterministic process pool."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+from tqdm import tqdm
+
+from ..errors import UserError
+from .base import Split, Task
+
+SPLITS = ("train", "valid", "test")
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class CorpusError(UserError, FileNotFoundError):
+    """A corpus path is missing or does not hold what the loader expects."""
+
+
+class TaskNameError(UserError, ValueError):
+    """An unknown task name, size or option."""
+
+
+@dataclass
+class RawSplit:
+    """One split before normalisation: unnormalised inputs, targets and an id per sequence."""
+
+    inputs: list[np.ndarray] = field(default_factory=list)
+    targets: list[np.ndarray] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def take(self, n: int | None) -> RawSplit:
+        """The first ``n`` sequences (all when ``n`` is None)."""
+        return RawSplit(self.inputs[:n], self.targets[:n], self.ids[:n])
+
+
+@dataclass
+class Corpus:
+    """Three raw splits plus JSON-serialisable facts (class names, sample rate, ...)."""
+
+    train: RawSplit
+    valid: RawSplit
+    test: RawSplit
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def split(self, name: str) -> RawSplit:
+        """The split called ``name`` (one of :data:`SPLITS`)."""
+        return getattr(self, name)
+
+
+def split_counts(size: str | int, demo: tuple[int, int, int] | None,
+                 full: tuple[int, int, int] | None) -> tuple[int, int, int] | None:
+    """Sequences per split for a size: ``"demo"`` or ``"full"`` (None = the whole corpus) or an int N (N training sequences, ``max(1, N // 4)`` valid and test)."""
+    if isinstance(size, str) and size.isdigit():
+        size = int(size)
+    if size == "demo":
+        return demo
+    if size == "full":
+        return full
+    if isinstance(size, int) and not isinstance(size, bool) and size > 0:
+        return (size, max(1, size // 4), max(1, size // 4))
+    raise TaskNameError(f"size {size!r} is not valid; use 'demo', 'full' or a positive integer")
+
+
+def subset(corpus: Corpus, counts: tuple[int, int, int] | None) -> Corpus:
+    """The first ``counts`` sequences of each split (the corpus itself when None)."""
+    if counts is None:
+        return corpus
+    return Corpus(*(corpus.split(s).take(n) for s, n in zip(SPLITS, counts)), meta=corpus.meta)
+
+
+def item_rng(seed: int, split: str, index: int) -> np.random.Generator:
+    """The random generator of one generated item: a function of (seed, split, index) only,
+    so results do not depend on how items are spread over processes."""
+    return np.random.default_rng([seed, SPLITS.index(split), index])
+
+
+def parallel_map(fn: Callable[[T], R], items: Iterable[T], *, processes: int = 2,
+                 progress: bool = False, desc: str = "", total: int | None = None) -> list[R]:
+    """``[fn(x) for x in items]`` in item order, on ``processes`` worker processes (forked, so
+    ``fn`` may be any module-level function). Libraries with global state stay per process."""
+    items = list(items)
+    bar = tqdm(total=total or len(items), desc=desc, disable=not progress, unit="seq")
+    try:
+        if processes <= 1 or len(items) < 8:
+            out = []
+            for x in items:
+                out.append(fn(x))
+                bar.update()
+            return out
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(processes) as pool:
+            out = []
+            it: Iterator[R] = pool.imap(fn, items, chunksize=max(1, len(items) // (processes * 16)))
+            for r in it:
+                out.append(r)
+                bar.update()
+            return out
+    finally:
+        bar.close()
+
+
+def normalise(corpus: Corpus, columns: slice | list[int] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Z-normalisation statistics of the given input columns over all training frames:
+    ``mean = Σ_t x_t / T``, ``std = sqrt(Σ_t (x_t − mean)² / T)`` (floored at 1e-6)."""
+    x = np.concatenate([a[:, columns] if columns is not None else a
+                        for a in corpus.train.inputs]).astype(np.float64)
+    return x.mean(0), np.maximum(x.std(0), 1e-6)
+
+
+def build_task(corpus: Corpus, *, name: str, source: str, description: str, input_size: int,
+               num_classes: int, loss: str, bidirectional: bool, class_names: list[str],
+               norm_columns: slice | list[int] | None, target_dtype: type) -> Task:
+    """Turn a raw corpus into a :class:`Task`: inputs become float32 with the listed columns
+    z-normalised by training-split statistics (``norm_columns=None`` normalises nothing)."""
+    mean = std = None
+    if norm_columns is not None and len(corpus.train):
+        mean, std = normalise(corpus, norm_columns)
+
+    def convert(raw: RawSplit) -> Split:
+        xs = []
+        for a in raw.inputs:
+            x = a.astype(np.float32)
+            if mean is not None:
+                x[:, norm_columns] = ((x[:, norm_columns] - mean) / std).astype(np.float32)
+            xs.append(x)
+        return Split(xs, [np.asarray(t, dtype=target_dtype) for t in raw.targets])
+
+    return Task(name=name, source=source, description=description,
+                train=convert(corpus.train), valid=convert(corpus.valid),
+                test=convert(corpus.test), input_size=input_size, num_classes=num_classes,
+                loss=loss, bidirectional=bidirectional, class_names=class_names)
