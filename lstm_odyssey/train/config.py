@@ -1,0 +1,76 @@
+"""The configuration of one training run (the paper's protocol by default, PAPER.md §4)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from ..errors import UserError
+from ..variants import CellSpec
+
+
+class ConfigError(UserError, ValueError):
+    """A training option outside its valid range."""
+
+
+@dataclass
+class TrainConfig:
+    """One training run.
+
+    The four searched hyperparameters are ``hidden_size``, ``learning_rate``, ``momentum`` and
+    ``input_noise`` (the std of the additive Gaussian input noise). The rest is the protocol:
+    at most ``max_epochs`` epochs, early stopping after ``patience`` epochs without a better
+    validation metric, ``batch_size`` sequences per update (1 = the paper), weights from
+    N(0, ``init_std``²), an optional wall-clock budget ``time_budget_s`` (checked between
+    updates; the run then ends with status ``time_limit``).
+
+    ``threads``: if set, ``torch.set_num_threads(threads)`` is called before training. CPU
+    results are bit-identical for the same seed and config when the thread count is the same;
+    sweeps use 1 thread per worker.
+    """
+
+    task: str
+    variant: str | CellSpec
+    hidden_size: int
+    learning_rate: float
+    momentum: float
+    input_noise: float
+    max_epochs: int = 150
+    patience: int = 15
+    batch_size: int = 1
+    seed: int = 0
+    backend: str = "auto"
+    init_std: float = 0.1
+    time_budget_s: float | None = None
+    size: str | int = "demo"
+    path: str | None = None
+    eval_batch_size: int = 32
+    threads: int | None = None
+    device: str = "cpu"
+    config_id: int | None = None
+
+    def __post_init__(self) -> None:
+        self.variant = CellSpec.parse(self.variant).name
+        finite = math.isfinite
+        checks = [
+            ("hidden_size", self.hidden_size >= 1, "≥ 1"),
+            ("learning_rate", finite(self.learning_rate) and self.learning_rate >= 0, "≥ 0"),
+            ("momentum", 0 <= self.momentum < 1, "in [0, 1)"),
+            ("input_noise", finite(self.input_noise) and self.input_noise >= 0, "≥ 0"),
+            ("max_epochs", self.max_epochs >= 1, "≥ 1"),
+            ("patience", self.patience >= 1, "≥ 1"),
+            ("batch_size", self.batch_size >= 1, "≥ 1"),
+            ("eval_batch_size", self.eval_batch_size >= 1, "≥ 1"),
+            ("init_std", self.init_std > 0, "> 0"),
+            ("time_budget_s", self.time_budget_s is None or self.time_budget_s > 0, "> 0"),
+            ("threads", self.threads is None or self.threads >= 1, "≥ 1"),
+        ]
+        for name, ok, requirement in checks:
+            if not ok:
+                raise ConfigError(
+                    f"{name}={getattr(self, name)!r} is invalid; use a value {requirement}"
+                )
+
+    def to_dict(self) -> dict:
+        """A JSON-able copy (the variant as its canonical name)."""
+        return asdict(self)

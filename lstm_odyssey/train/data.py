@@ -1,0 +1,99 @@
+"""Batches of variable-length sequences: ordering, padding and input noise.
+
+One sequence per update is the paper's protocol (``batch_size=1``). Minibatches are an option:
+sequences are bucketed by length (shuffle, sort pools of ``POOL_BATCHES·batch_size`` sequences
+by length, cut them into batches, shuffle the batches) so that little compute is spent on
+padding, and the LSTM gets the true lengths, so padding never changes a result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.nn.utils.rnn import pad_sequence
+
+from ..tasks import Split
+
+POOL_BATCHES = 20
+IGNORE_INDEX = -100  # framewise targets past a sequence's end
+
+
+@dataclass
+class Batch:
+    """A padded batch, batch first.
+
+    ``targets`` depend on the loss: ``framewise_ce`` (B, T) int64 padded with
+    :data:`IGNORE_INDEX`; ``bernoulli`` (B, T, C) float32 padded with 0; ``ctc`` (B, L) int64
+    labels padded with 0 and their lengths in ``target_lengths``.
+    """
+
+    inputs: Tensor          # (B, T, M) float32, zero padded
+    lengths: Tensor         # (B,) int64, on the CPU
+    targets: Tensor
+    target_lengths: Tensor  # (B,) int64, on the CPU
+
+    def __len__(self) -> int:
+        return int(self.lengths.numel())
+
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(self.inputs.to(device), self.lengths,
+                     self.targets.to(device), self.target_lengths)
+
+
+class SequenceSet:
+    """A :class:`~lstm_odyssey.tasks.Split` as tensors, ready to be batched."""
+
+    def __init__(self, split: Split, loss: str) -> None:
+        self.inputs = [torch.as_tensor(np.asarray(x, dtype=np.float32)) for x in split.inputs]
+        dtype = torch.float32 if loss == "bernoulli" else torch.int64
+        self.targets = [torch.as_tensor(np.asarray(y)).to(dtype) for y in split.targets]
+        self.lengths = np.array([len(x) for x in self.inputs], dtype=np.int64)
+        self.loss = loss
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def batch(self, indices: np.ndarray) -> Batch:
+        """Pad the sequences ``indices`` into one :class:`Batch`."""
+        xs = [self.inputs[i] for i in indices]
+        ys = [self.targets[i] for i in indices]
+        pad = IGNORE_INDEX if self.loss == "framewise_ce" else 0
+        return Batch(
+            inputs=pad_sequence(xs, batch_first=True),
+            lengths=torch.tensor([len(x) for x in xs], dtype=torch.int64),
+            targets=pad_sequence(ys, batch_first=True, padding_value=pad),
+            target_lengths=torch.tensor([len(y) for y in ys], dtype=torch.int64),
+        )
+
+
+def training_order(lengths: np.ndarray, batch_size: int,
+                   rng: np.random.Generator) -> list[np.ndarray]:
+    """The batches of one training epoch: a random order for ``batch_size=1``, else
+    length-bucketed batches in random order (see the module docstring)."""
+    order = rng.permutation(len(lengths))
+    if batch_size == 1:
+        return [order[i:i + 1] for i in range(len(order))]
+    pool = POOL_BATCHES * batch_size
+    batches = []
+    for start in range(0, len(order), pool):
+        chunk = order[start:start + pool]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def evaluation_order(lengths: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Fixed batches for evaluation: sequences sorted by length, cut into ``batch_size``."""
+    order = np.argsort(lengths, kind="stable")
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def add_input_noise(inputs: Tensor, std: float, generator: torch.Generator) -> Tensor:
+    """Training-time input noise: ``x + ε``, ε ~ N(0, std²) i.i.d. per feature and step."""
+    if std == 0.0:
+        return inputs
+    noise = torch.randn(inputs.shape, generator=generator, dtype=inputs.dtype)
+    return inputs + std * noise.to(inputs.device)

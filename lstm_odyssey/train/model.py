@@ -1,0 +1,53 @@
+"""The paper's networks (PAPER.md §3): one LSTM layer and a linear output layer per frame.
+
+* music (``bernoulli``): a unidirectional LSTM; the output layer's logits go through a sigmoid
+  per note (inside the loss);
+* speech (``framewise_ce``) and handwriting (``ctc``): a bidirectional LSTM — a forward and a
+  backward layer, both feeding one output layer — with a softmax over the classes (inside the
+  loss).
+
+Whether the LSTM is bidirectional comes from the task (``Task.bidirectional``).
+All weights, the output layer's included, start from N(0, init_std²).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ..nn import LSTM
+from ..tasks import Task
+from ..variants import CellSpec
+
+
+class SequenceModel(nn.Module):
+    """LSTM (any variant and backend) + a linear layer applied at every step.
+
+    ``forward(x, lengths)`` maps padded inputs (B, T, M) to logits (B, T, C).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_classes: int,
+                 bidirectional: bool, variant: str | CellSpec = "vanilla",
+                 backend: str = "auto", init_std: float = 0.1) -> None:
+        super().__init__()
+        self.lstm = LSTM(input_size, hidden_size, batch_first=True, bidirectional=bidirectional,
+                         variant=variant, backend=backend, init="normal", init_std=init_std)
+        self.output = nn.Linear(hidden_size * (2 if bidirectional else 1), num_classes)
+        with torch.no_grad():
+            for p in self.output.parameters():
+                p.normal_(0.0, init_std)
+
+    @classmethod
+    def for_task(cls, task: Task, hidden_size: int, variant: str | CellSpec = "vanilla",
+                 backend: str = "auto", init_std: float = 0.1) -> SequenceModel:
+        """The paper's network for ``task``."""
+        return cls(task.input_size, hidden_size, task.num_classes, task.bidirectional,
+                   variant, backend, init_std)
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        y, _ = self.lstm(x, lengths=lengths)
+        return self.output(y)
+
+    def count_parameters(self) -> int:
+        """Trainable parameters of the whole network (LSTM and output layer)."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
