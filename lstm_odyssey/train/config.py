@@ -24,6 +24,10 @@ class TrainConfig:
     N(0, ``init_std``²), an optional wall-clock budget ``time_budget_s`` (checked between
     updates; the run then ends with status ``time_limit``).
 
+    ``size``, ``path`` and ``data_seed`` select the data (``load_task``); ``seed`` only the
+    initial weights, the order of the sequences and the noise, so runs with different seeds see
+    the same data.
+
     ``threads``: if set, ``torch.set_num_threads(threads)`` is called before training. CPU
     results are bit-identical for the same seed and config when the thread count is the same;
     sweeps use 1 thread per worker.
@@ -44,6 +48,7 @@ class TrainConfig:
     time_budget_s: float | None = None
     size: str | int = "demo"
     path: str | None = None
+    data_seed: int = 0
     eval_batch_size: int = 32
     threads: int | None = None
     device: str = "cpu"

@@ -141,7 +141,7 @@ def run(config: TrainConfig, task: Task | None = None, progress: bool = False,
     The record has the keys of :data:`lstm_odyssey.sweep.schema.TRIAL_KEYS` plus ``task``,
     ``source``, ``variant``, ``metric``, ``backend``, ``baseline_metric`` (the trivial
     predictor's validation metric), ``test_loss`` and ``config``. ``task`` defaults to
-    ``load_task(config.task, config.size, config.path, config.seed)``. ``on_epoch(epoch,
+    ``load_task(config.task, config.size, config.path, config.data_seed)``. ``on_epoch(epoch,
     record)`` is called after every epoch; an exception it raises propagates (a sweep uses this
     to prune).
     """
@@ -150,7 +150,8 @@ def run(config: TrainConfig, task: Task | None = None, progress: bool = False,
     if config.threads:
         torch.set_num_threads(config.threads)
     if task is None:
-        task = tasks.load_task(config.task, size=config.size, path=config.path, seed=config.seed)
+        task = tasks.load_task(config.task, size=config.size, path=config.path,
+                               seed=config.data_seed)
     if task.loss == "ctc":
         check_ctc_lengths(task)
     train, valid, test = (SequenceSet(s, task.loss) for s in (task.train, task.valid, task.test))
