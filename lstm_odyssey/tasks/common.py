@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from ..errors import UserError
@@ -87,18 +88,20 @@ def item_rng(seed: int, split: str, index: int) -> np.random.Generator:
 def parallel_map(fn: Callable[[T], R], items: Iterable[T], *, processes: int = 2,
                  progress: bool = False, desc: str = "", total: int | None = None) -> list[R]:
     """``[fn(x) for x in items]`` in item order, on ``processes`` worker processes (forked, so
-    ``fn`` may be any module-level function). Libraries with global state stay per process."""
+    ``fn`` may be any module-level function). Libraries with global state stay per process;
+    BLAS runs single-threaded in each (many small products, a shared machine)."""
     items = list(items)
     bar = tqdm(total=total or len(items), desc=desc, disable=not progress, unit="seq")
     try:
         if processes <= 1 or len(items) < 8:
             out = []
-            for x in items:
-                out.append(fn(x))
-                bar.update()
+            with threadpool_limits(1):
+                for x in items:
+                    out.append(fn(x))
+                    bar.update()
             return out
         ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(processes) as pool:
+        with ctx.Pool(processes, initializer=threadpool_limits, initargs=(1,)) as pool:
             out = []
             it: Iterator[R] = pool.imap(fn, items, chunksize=max(1, len(items) // (processes * 16)))
             for r in it:

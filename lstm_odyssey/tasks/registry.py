@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import cache, jsb
+from . import cache, jsb, timit_synth
 from .base import Task
 from .common import Corpus, CorpusError, TaskNameError, build_task, split_counts, subset
+from .phones import PHONES39
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,27 @@ def _load_jsb(size: str | int, path: str | None, seed: int, progress: bool,
                       target_dtype="float32")
 
 
+def _load_timit_synth(size: str | int, path: str | None, seed: int, progress: bool) -> Task:
+    counts = split_counts(size, timit_synth.DEMO, timit_synth.FULL)
+    config = {"task": "timit-synth", "source": "espeak-ng", "size": counts, "seed": seed,
+              "version": timit_synth.GENERATOR_VERSION}
+    corpus = cache.cached(config, lambda: timit_synth.build(counts, seed, progress))
+    desc = (f"TIMIT-like speech synthesised with espeak-ng ({'/'.join(map(str, counts))} "
+            f"utterances, seed {seed}), 39-dim MFCC+Δ+ΔΔ, 39 folded phone classes")
+    return build_task(corpus, name="timit-synth", source="synthetic", description=desc,
+                      input_size=39, num_classes=len(PHONES39), loss="framewise_ce",
+                      bidirectional=True, class_names=list(PHONES39),
+                      norm_columns=slice(None), target_dtype="int64")
+
+
 TASKS: dict[str, tuple[TaskInfo, Callable[..., Task]]] = {
     "jsb": (TaskInfo("jsb", "Bach chorales (music21) as 88-note piano rolls; "
                      "--path FILE.pickle for the standard JSB Chorales data",
                      needs_path=False, path_optional=True, options=("step",)), _load_jsb),
+    "timit-synth": (TaskInfo("timit-synth", "TIMIT-like speech synthesised with espeak-ng, "
+                             "exact frame labels, 39 phone classes",
+                             needs_path=False, path_optional=False, options=()),
+                    _load_timit_synth),
 }
 TASK_NAMES: tuple[str, ...] = tuple(TASKS)
 

@@ -1,0 +1,156 @@
+"""``timit-synth``: TIMIT-like read speech synthesised with espeak-ng, with exact frame labels.
+
+Each utterance is one sentence read by one synthetic speaker (an espeak-ng en-us voice variant
+with its own rate, pitch and pitch range), resampled to 16 kHz, scaled by a random gain and
+mixed with white noise at a random SNR, then turned into 39-dim MFCC+Δ+ΔΔ frames
+(:mod:`.features`). A frame's label is the 39-class fold (:mod:`.phones`) of the espeak phone
+active at its centre; espeak pauses and the surrounding silence are ``sil``. Like TIMIT,
+train/valid/test share neither sentences nor voices. Every utterance is a function of
+(seed, split, index) alone.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import resample_poly
+
+from . import espeak, features
+from .common import SPLITS, Corpus, RawSplit, item_rng, parallel_map
+from .phones import PHONES39, fold_ipa
+
+GENERATOR_VERSION = 1
+DEMO = (120, 30, 30)
+FULL = (3696, 400, 192)
+SENTENCES_PER_SPEAKER = 8
+READERS_PER_SENTENCE = 4
+SNR_DB = (15.0, 40.0)
+GAIN_DB = (-12.0, 6.0)
+EXCLUDED_VARIANTS = ("whisper", "whisperf")   # unvoiced speech, unlike TIMIT
+SIL = PHONES39.index("sil")
+
+
+def corpus_sentences() -> list[str]:
+    """Clean English sentences from the standard library's ``pydoc_data.topics``: letters,
+    spaces and light punctuation only, 20–120 characters, deduplicated, in sorted order."""
+    from pydoc_data.topics import topics
+
+    text = " ".join(topics.values())
+    out = set()
+    for s in re.split(r"(?<=[.!?;:])\s+", text):
+        s = " ".join(s.split()).rstrip(";:")
+        if 20 <= len(s) <= 120 and re.fullmatch(r"[A-Z][A-Za-z ,'\-]+[.?!]?", s):
+            out.add(s if s[-1] in ".?!" else s + ".")
+    return sorted(out)
+
+
+def vocabulary() -> list[str]:
+    """Lower-case words (2–12 letters) of the pydoc topics, sorted, for generated sentences."""
+    from pydoc_data.topics import topics
+
+    return sorted({w for w in re.findall(r"\b[a-z]{2,12}\b", " ".join(topics.values()))})
+
+
+def sentence_pool(n: int, seed: int) -> list[str]:
+    """``n`` distinct sentences: the corpus sentences in a seeded order, then generated word
+    sequences (5–12 words from :func:`vocabulary`, sometimes with a comma)."""
+    rng = np.random.default_rng([seed, 7919])
+    real = corpus_sentences()
+    pool = [real[i] for i in rng.permutation(len(real))][:n]
+    seen, words = set(pool), vocabulary()
+    while len(pool) < n:
+        ws = [words[i] for i in rng.integers(len(words), size=int(rng.integers(5, 13)))]
+        if rng.random() < 0.3:
+            ws[int(rng.integers(1, len(ws) - 1))] += ","
+        s = " ".join(ws).capitalize() + "."
+        if s not in seen:
+            seen.add(s)
+            pool.append(s)
+    return pool
+
+
+@dataclass(frozen=True)
+class UtteranceSpec:
+    """Everything that determines one utterance."""
+
+    split: str
+    index: int
+    seed: int
+    text: str
+    voice: str
+    speaker: int
+    rate: int
+    pitch: int
+    pitch_range: int
+
+
+def plan(counts: tuple[int, int, int], seed: int) -> list[UtteranceSpec]:
+    """The utterances of all splits. Voice variants are shuffled by ``seed`` and dealt
+    70/15/15 to train/valid/test; sentences likewise come from disjoint slices of one pool.
+    Utterance i is read by speaker ``i // 8`` and is sentence ``i mod S`` of the split's S
+    sentences (S ≈ n / 4), so each sentence is read by about 4 different speakers."""
+    variants = [v for v in espeak.voice_variants() if v not in EXCLUDED_VARIANTS]
+    variants = [variants[i] for i in np.random.default_rng([seed, 104729]).permutation(
+        len(variants))]
+    n_var = len(variants)
+    cuts = [0, round(0.7 * n_var), round(0.85 * n_var), n_var]
+    n_sent = [max(1, math.ceil(n / READERS_PER_SENTENCE)) for n in counts]
+    pool = sentence_pool(sum(n_sent), seed)
+    first = np.cumsum([0, *n_sent])
+    specs = []
+    for k, (split, n) in enumerate(zip(SPLITS, counts)):
+        voices = variants[cuts[k]:cuts[k + 1]]
+        sentences = pool[first[k]:first[k + 1]]
+        for i in range(n):
+            speaker = i // SENTENCES_PER_SPEAKER
+            srng = np.random.default_rng([seed, k, speaker, 31337])
+            specs.append(UtteranceSpec(
+                split=split, index=i, seed=seed,
+                text=sentences[i % len(sentences)],
+                voice=f"en-us+{voices[speaker % len(voices)]}", speaker=speaker,
+                rate=int(srng.integers(130, 211)), pitch=int(srng.integers(20, 81)),
+                pitch_range=int(srng.integers(20, 81))))
+    return specs
+
+
+def render(spec: UtteranceSpec) -> tuple[np.ndarray, np.ndarray]:
+    """16 kHz float audio (gain and noise applied) and the 16 kHz start sample and 39-class
+    label of each phone of one utterance."""
+    rng = item_rng(spec.seed, spec.split, spec.index)
+    u = espeak.synthesize(spec.text, spec.voice, spec.rate, spec.pitch, spec.pitch_range)
+    g = math.gcd(features.RATE, u.rate)
+    audio = resample_poly(u.audio.astype(np.float64) / 32768.0, features.RATE // g, u.rate // g)
+    level = np.sqrt(np.mean(audio ** 2)) + 1e-12
+    audio *= 0.1 / level * 10 ** (rng.uniform(*GAIN_DB) / 20)
+    snr = rng.uniform(*SNR_DB)
+    audio += rng.normal(0.0, np.sqrt(np.mean(audio ** 2) / 10 ** (snr / 10)), len(audio))
+    starts = np.round(u.starts * features.RATE / u.rate).astype(np.int64)
+    labels = np.array([PHONES39.index(fold_ipa(p)) for p in u.phones], dtype=np.int64)
+    return audio, np.stack([starts, labels]) if len(starts) else np.zeros((2, 0), np.int64)
+
+
+def utterance(spec: UtteranceSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Features ``[T, 39]`` (float32, unnormalised) and frame labels ``[T]`` of one
+    utterance."""
+    audio, seg = render(spec)
+    x = features.mfcc(audio)
+    order = np.argsort(seg[0], kind="stable")
+    y = features.frame_labels(seg[0][order], seg[1][order], len(x), SIL)
+    return x, y
+
+
+def build(counts: tuple[int, int, int], seed: int, progress: bool = False) -> Corpus:
+    """Synthesise all utterances (2 processes) into a corpus."""
+    specs = plan(counts, seed)
+    results = parallel_map(utterance, specs, progress=progress, desc="timit-synth: synthesising")
+    splits = {s: RawSplit() for s in SPLITS}
+    for spec, (x, y) in zip(specs, results):
+        raw = splits[spec.split]
+        raw.inputs.append(x)
+        raw.targets.append(y)
+        raw.ids.append(f"{spec.voice}/s{spec.speaker}/{spec.index}: {spec.text}")
+    return Corpus(**splits, meta={"voices": {s: sorted({sp.voice for sp in specs
+                                                         if sp.split == s}) for s in SPLITS}})
