@@ -1,0 +1,147 @@
+"""Build, cache and load the C++ CPU backend (``csrc/lstm_cpu.cpp``).
+
+The extension is compiled with :func:`torch.utils.cpp_extension.load` on first use. The build
+directory is named after a hash of the sources, the compiler flags, the torch and Python versions,
+so an edited source or a different machine class never loads a stale binary. Flags: ``-O3``, no
+``-ffast-math`` (exp/tanh must match the reference), no ``-march=native``; when the CPU that
+loads the kernel supports AVX2 (as reported by torch) it is compiled for ATen's AVX2
+``Vectorized`` (SLEEF exp/tanh), otherwise for ATen's portable vector code.
+
+Concurrency: a process holds an ``flock`` on ``odyssey.lock`` in the build directory while it
+builds, so parallel workers wait for one build instead of racing. The kernel lock torch keeps
+(``lock``) is left behind when a build is killed, after which every later load would hang; as
+no live process of ours can hold it while we hold the flock, its presence is reported as a
+:class:`StaleBuildLockError` naming the fix.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import torch
+
+from ..errors import UserError
+
+CSRC = Path(__file__).parent / "csrc"
+SOURCES = ("lstm_cpu.cpp",)
+_PREFIX = "lstm_odyssey_cpu_"
+_loaded: ModuleType | None = None
+
+
+class KernelBuildError(UserError, RuntimeError):
+    """The C++ kernels cannot be built here (no compiler, or the compiler failed)."""
+
+
+class StaleBuildLockError(UserError, RuntimeError):
+    """A killed build left its lock file behind."""
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """What would be built: the module name, its directory and the compiler flags."""
+
+    name: str
+    directory: Path
+    flags: tuple[str, ...]
+    capability: str
+
+    @property
+    def library(self) -> Path:
+        """The shared library the build produces."""
+        return self.directory / f"{self.name}.so"
+
+
+def cache_root() -> Path:
+    """Where builds are cached: ``$LSTM_ODYSSEY_KERNEL_CACHE`` or ``~/.cache/lstm-odyssey``."""
+    env = os.environ.get("LSTM_ODYSSEY_KERNEL_CACHE")
+    if env:
+        return Path(env)
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "lstm-odyssey" / "kernels"
+
+
+def compile_flags() -> tuple[tuple[str, ...], str]:
+    """Compiler flags for this CPU and the ATen vector capability they target."""
+    capability = torch.backends.cpu.get_cpu_capability()
+    flags = ["-O3"]
+    if capability in ("AVX2", "AVX512"):
+        return (*flags, "-mavx2", "-mfma", "-mf16c", "-DCPU_CAPABILITY=AVX2",
+                "-DCPU_CAPABILITY_AVX2"), "AVX2"
+    return (*flags, "-DCPU_CAPABILITY=DEFAULT"), "DEFAULT"
+
+
+def plan() -> BuildPlan:
+    """The build for this machine, named by a hash of sources, flags and versions."""
+    flags, capability = compile_flags()
+    h = hashlib.sha256()
+    for src in SOURCES:
+        h.update((CSRC / src).read_bytes())
+    h.update("\0".join((*flags, torch.__version__, platform.python_version())).encode())
+    name = _PREFIX + h.hexdigest()[:16]
+    return BuildPlan(name, cache_root() / name, flags, capability)
+
+
+def _compiler() -> str:
+    return os.environ.get("CXX", "c++")
+
+
+def load(verbose: bool = False) -> ModuleType:
+    """Build the extension if its cached build is missing, load it and return the module.
+
+    Raises :class:`KernelBuildError` if it cannot be built and :class:`StaleBuildLockError` if a
+    killed build left its lock behind.
+    """
+    global _loaded
+    if _loaded is not None:
+        return _loaded
+    if shutil.which(_compiler()) is None:
+        raise KernelBuildError(
+            f"no C++ compiler ({_compiler()!r}) found for the cpu kernels; install g++ or clang "
+            "(or set CXX), or use backend='reference'"
+        )
+    p = plan()
+    p.directory.mkdir(parents=True, exist_ok=True)
+    from torch.utils import cpp_extension
+
+    with open(p.directory / "odyssey.lock", "w") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        stale = p.directory / "lock"
+        if stale.exists():
+            raise StaleBuildLockError(
+                f"stale build lock {stale} left by a killed build; delete it or run "
+                "`lstm-odyssey build-kernels --clean`"
+            )
+        try:
+            module = cpp_extension.load(
+                name=p.name,
+                sources=[str(CSRC / s) for s in SOURCES],
+                extra_cflags=list(p.flags),
+                build_directory=str(p.directory),
+                verbose=verbose,
+            )
+        except (RuntimeError, OSError, subprocess.CalledProcessError, ImportError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise KernelBuildError(
+                f"building the cpu kernels in {p.directory} failed ({first}); rerun "
+                "`lstm-odyssey build-kernels --verbose` to see the compiler output, or use "
+                "backend='reference'"
+            ) from e
+    _loaded = module
+    return module
+
+
+def clean() -> list[Path]:
+    """Delete every cached build (all versions); returns the directories removed."""
+    root = cache_root()
+    removed = sorted(root.glob(_PREFIX + "*")) if root.is_dir() else []
+    for d in removed:
+        shutil.rmtree(d)
+    return removed
