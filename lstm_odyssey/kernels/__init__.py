@@ -3,21 +3,80 @@
 Every backend computes :func:`lstm_sequence` with the same signature and the same semantics as
 :func:`lstm_odyssey.kernels.reference.lstm_sequence` (the oracle); the layout of ``W R b p Rg``
 is described in :mod:`lstm_odyssey.variants`.
+
+Backends: ``reference`` (plain autograd, any device), ``cpu`` (C++, built on first use, see
+:mod:`.build`), ``triton`` (CUDA; on CPU only under ``TRITON_INTERPRET=1``, for tests) and
+``auto``: ``cpu`` for CPU tensors, ``triton`` for CUDA tensors when triton is importable, and
+``reference`` otherwise — with one warning if the C++ kernels cannot be built.
 """
 
 from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import warnings
 
 from torch import Tensor
 
 from ..errors import UserError
 from ..variants import CellSpec
-from . import reference
+from . import build, cpu, reference
 
-BACKENDS = ("auto", "reference")
+BACKENDS = ("auto", "reference", "cpu", "triton")
 
 
 class BackendError(UserError, ValueError):
     """An unknown backend, or one that cannot run here."""
+
+
+class KernelFallbackWarning(UserWarning):
+    """``auto`` uses the slow reference backend because the fast one is unavailable."""
+
+
+_cpu_failed: str | None = None  # why the C++ build failed in this process, if it did
+
+
+def _triton_importable() -> bool:
+    return importlib.util.find_spec("triton") is not None
+
+
+def _triton_runs_on(device_type: str) -> bool:
+    if device_type == "cuda":
+        return _triton_importable()
+    return os.environ.get("TRITON_INTERPRET") == "1" and _triton_importable()
+
+
+def _cpu_usable() -> bool:
+    """The C++ backend can be used (a compiler exists and no build failed in this process)."""
+    return _cpu_failed is None and shutil.which(os.environ.get("CXX", "c++")) is not None
+
+
+def _fall_back(reason: str) -> None:
+    global _cpu_failed
+    if _cpu_failed is None:
+        _cpu_failed = reason
+        warnings.warn(
+            f"lstm_odyssey: the fused cpu kernels are unavailable ({reason}); backend='auto' "
+            "falls back to the reference backend, which is 10-16x slower",
+            KernelFallbackWarning,
+            stacklevel=3,
+        )
+
+
+def available_backends(device_type: str = "cpu") -> tuple[str, ...]:
+    """The concrete backends that run on tensors of ``device_type`` here (builds the C++
+    kernels if needed, to know whether they work)."""
+    names = ["reference"]
+    if device_type == "cpu" and _cpu_usable():
+        try:
+            build.load()
+            names.append("cpu")
+        except build.KernelBuildError as e:
+            _fall_back(str(e))
+    if _triton_runs_on(device_type):
+        names.append("triton")
+    return tuple(names)
 
 
 def resolve_backend(name: str, device_type: str = "cpu") -> str:
@@ -25,7 +84,21 @@ def resolve_backend(name: str, device_type: str = "cpu") -> str:
     if name not in BACKENDS:
         raise BackendError(f"unknown backend {name!r}; use one of {', '.join(BACKENDS)}")
     if name == "auto":
-        return "reference"
+        if device_type == "cpu":
+            if _cpu_usable():
+                return "cpu"
+            _fall_back(_cpu_failed or "no C++ compiler found; install g++ or set CXX")
+            return "reference"
+        return "triton" if device_type == "cuda" and _triton_importable() else "reference"
+    if name == "cpu" and device_type != "cpu":
+        raise BackendError(
+            f"backend 'cpu' runs on CPU tensors, not {device_type}; use 'auto' or 'triton'"
+        )
+    if name == "triton" and not _triton_runs_on(device_type):
+        raise BackendError(
+            "backend 'triton' needs CUDA tensors and an installed triton (on CPU only under "
+            "TRITON_INTERPRET=1); use 'auto', 'cpu' or 'reference'"
+        )
     return name
 
 
@@ -43,5 +116,18 @@ def lstm_sequence(
     backend: str = "auto",
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Run one direction of one layer over ``x`` (T, B, M); returns ``(y, h_n, c_n)``."""
-    resolve_backend(backend, x.device.type)
-    return reference.lstm_sequence(spec, x, W, R, b, p, Rg, h0, c0, lengths)
+    name = resolve_backend(backend, x.device.type)
+    args = (spec, x, W, R, b, p, Rg, h0, c0, lengths)
+    if name == "cpu":
+        if backend == "auto":
+            try:
+                build.load()
+            except build.KernelBuildError as e:
+                _fall_back(str(e))
+                return reference.lstm_sequence(*args)
+        return cpu.lstm_sequence(*args)
+    if name == "triton":
+        from . import triton_backend
+
+        return triton_backend.lstm_sequence(*args)
+    return reference.lstm_sequence(*args)

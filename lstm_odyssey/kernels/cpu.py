@@ -58,7 +58,7 @@ class LSTMSequenceFunction(torch.autograd.Function):
     """``(y, h_n, c_n) = LSTM(x, W, R, b, p, Rg, h0, c0; lengths)`` for one direction."""
 
     @staticmethod
-    def forward(ctx, spec: CellSpec, x, W, R, b, p, Rg, h0, c0, lengths):  # noqa: D102
+    def forward(ctx, spec: CellSpec, x, W, R, b, p, Rg, h0, c0, lengths):
         sw = switches(spec)
         ext = build.load()
         rext = _extended_recurrent(spec, R, Rg)
@@ -73,7 +73,7 @@ class LSTMSequenceFunction(torch.autograd.Function):
         return y, h_n, c_n
 
     @staticmethod
-    def backward(ctx, dy, dh_n, dc_n):  # noqa: D102
+    def backward(ctx, dy, dh_n, dc_n):
         x, W, rext, pc, S, C, lens = ctx.saved_tensors
         spec: CellSpec = ctx.spec
         dx, dW, drext, db, dp, dh0, dc0 = build.load().backward(
