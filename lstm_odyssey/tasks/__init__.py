@@ -2,7 +2,7 @@
 
 from .base import LOSSES, METRICS, Split, Task
 from .common import CorpusError, TaskNameError
-from .registry import TASK_NAMES, free_tasks, load_task, task_info
+from .registry import TASK_NAMES, free_tasks, load_task, prepare, task_info
 
 __all__ = ["LOSSES", "METRICS", "TASK_NAMES", "CorpusError", "Split", "Task", "TaskNameError",
-           "free_tasks", "load_task", "task_info"]
+           "free_tasks", "load_task", "prepare", "task_info"]

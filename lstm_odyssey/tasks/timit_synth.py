@@ -12,13 +12,12 @@ train/valid/test share neither sentences nor voices. Every utterance is a functi
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.signal import resample_poly
 
-from . import espeak, features
+from . import espeak, features, text
 from .common import SPLITS, Corpus, RawSplit, item_rng, parallel_map
 from .phones import PHONES39, fold_ipa
 
@@ -31,45 +30,6 @@ SNR_DB = (15.0, 40.0)
 GAIN_DB = (-12.0, 6.0)
 EXCLUDED_VARIANTS = ("whisper", "whisperf")   # unvoiced speech, unlike TIMIT
 SIL = PHONES39.index("sil")
-
-
-def corpus_sentences() -> list[str]:
-    """Clean English sentences from the standard library's ``pydoc_data.topics``: letters,
-    spaces and light punctuation only, 20–120 characters, deduplicated, in sorted order."""
-    from pydoc_data.topics import topics
-
-    text = " ".join(topics.values())
-    out = set()
-    for s in re.split(r"(?<=[.!?;:])\s+", text):
-        s = " ".join(s.split()).rstrip(";:")
-        if 20 <= len(s) <= 120 and re.fullmatch(r"[A-Z][A-Za-z ,'\-]+[.?!]?", s):
-            out.add(s if s[-1] in ".?!" else s + ".")
-    return sorted(out)
-
-
-def vocabulary() -> list[str]:
-    """Lower-case words (2–12 letters) of the pydoc topics, sorted, for generated sentences."""
-    from pydoc_data.topics import topics
-
-    return sorted({w for w in re.findall(r"\b[a-z]{2,12}\b", " ".join(topics.values()))})
-
-
-def sentence_pool(n: int, seed: int) -> list[str]:
-    """``n`` distinct sentences: the corpus sentences in a seeded order, then generated word
-    sequences (5–12 words from :func:`vocabulary`, sometimes with a comma)."""
-    rng = np.random.default_rng([seed, 7919])
-    real = corpus_sentences()
-    pool = [real[i] for i in rng.permutation(len(real))][:n]
-    seen, words = set(pool), vocabulary()
-    while len(pool) < n:
-        ws = [words[i] for i in rng.integers(len(words), size=int(rng.integers(5, 13)))]
-        if rng.random() < 0.3:
-            ws[int(rng.integers(1, len(ws) - 1))] += ","
-        s = " ".join(ws).capitalize() + "."
-        if s not in seen:
-            seen.add(s)
-            pool.append(s)
-    return pool
 
 
 @dataclass(frozen=True)
@@ -98,7 +58,7 @@ def plan(counts: tuple[int, int, int], seed: int) -> list[UtteranceSpec]:
     n_var = len(variants)
     cuts = [0, round(0.7 * n_var), round(0.85 * n_var), n_var]
     n_sent = [max(1, math.ceil(n / READERS_PER_SENTENCE)) for n in counts]
-    pool = sentence_pool(sum(n_sent), seed)
+    pool = text.pool(sum(n_sent), seed, text.corpus_sentences)
     first = np.cumsum([0, *n_sent])
     specs = []
     for k, (split, n) in enumerate(zip(SPLITS, counts)):

@@ -1,0 +1,180 @@
+"""``handwriting-synth``: online handwriting lines rendered from Hershey stroke fonts.
+
+A line of text is laid out glyph by glyph in one of the script or print Hershey fonts (with
+letter-spacing jitter); in script fonts consecutive strokes closer than 0.75 font units are
+joined into pen-down words. A writer (one per ~10 lines) fixes a slant, x/y scales, rotation,
+baseline wobble and pen speed; each line adds a smooth elastic warp
+``(x, y) += Σ_k a_k sin(ω_k·(x, y) + φ_k)`` and point jitter. Strokes are resampled to constant
+pen speed with ~18–26 points per character, so lines are about as long as IAM-OnDB's after ×½
+subsampling. Each point has the paper's four inputs: ``(Δx, Δy, time since stroke start,
+pen-up)``, pen-up = 1 on the last point of every stroke. Targets are the line's characters
+(1-based indices into :data:`ALPHABET`; 0 is the CTC blank). Train/valid/test share neither
+lines nor writers.
+"""
+
+from __future__ import annotations
+
+import math
+import string
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+
+from . import text
+from .common import SPLITS, Corpus, RawSplit, item_rng, parallel_map
+
+GENERATOR_VERSION = 1
+ALPHABET = " " + string.ascii_letters + string.digits + "!\"#&'()*+,-./:;?"
+SCRIPT_FONTS = ("cursive", "scripts", "scriptc")
+PRINT_FONTS = ("futural", "futuram", "rowmans", "rowmand", "rowmant", "timesr", "timesi",
+               "timesrb", "timesib")
+FONTS = SCRIPT_FONTS + PRINT_FONTS
+DEMO = (150, 40, 40)
+FULL = (5355, 2956, 3859)
+LINES_PER_WRITER = 10
+JOIN_GAP = 0.75
+
+
+@cache
+def _font(name: str):  # HersheyFonts has no type stubs
+    from HersheyFonts import HersheyFonts
+
+    f = HersheyFonts()
+    f.load_default_font(name)
+    return f
+
+
+def encode(line: str, alphabet: str = ALPHABET) -> np.ndarray:
+    """CTC targets of a line: ``1 + alphabet.index(c)`` per character."""
+    return np.array([1 + alphabet.index(c) for c in line], dtype=np.int64)
+
+
+def layout(line: str, font: str, rng: np.random.Generator, spacing: float) -> list[np.ndarray]:
+    """Strokes (float arrays ``[n, 2]``, y up) of ``line`` set in a Hershey font; each glyph's
+    advance is scaled by ``spacing`` times a per-letter jitter."""
+    glyphs = _font(font).all_glyphs
+    strokes, cursor = [], 0.0
+    for ch in line:
+        g = glyphs[ch]
+        for s in g.strokes:
+            pts = np.asarray(s, dtype=np.float64)
+            strokes.append(np.column_stack([pts[:, 0] - g.left_offset + cursor, -pts[:, 1]]))
+        cursor += g.char_width * spacing * rng.uniform(0.92, 1.08)
+    if font in SCRIPT_FONTS:
+        merged = [strokes[0]]
+        for s in strokes[1:]:
+            if np.hypot(*(s[0] - merged[-1][-1])) < JOIN_GAP:
+                merged[-1] = np.vstack([merged[-1], s[1:]])
+            else:
+                merged.append(s)
+        strokes = merged
+    return strokes
+
+
+def resample(stroke: np.ndarray, step: float) -> np.ndarray:
+    """Points every ``step`` units of arc length along a polyline (ends kept)."""
+    seg = np.hypot(*np.diff(stroke, axis=0).T)
+    arc = np.concatenate([[0.0], np.cumsum(seg)])
+    if arc[-1] <= 0:
+        return stroke[:1]
+    n = max(2, round(arc[-1] / step) + 1)
+    s = np.linspace(0.0, arc[-1], n)
+    return np.column_stack([np.interp(s, arc, stroke[:, 0]), np.interp(s, arc, stroke[:, 1])])
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    """Everything that determines one rendered line."""
+
+    split: str
+    index: int
+    seed: int
+    text: str
+    writer: int
+
+
+def writer_style(seed: int, split: str, writer: int) -> dict[str, float | str]:
+    """The fixed style of one synthetic writer."""
+    rng = np.random.default_rng([seed, SPLITS.index(split), writer, 271828])
+    return {"font": FONTS[int(rng.integers(len(FONTS)))], "slant": rng.uniform(-0.15, 0.45),
+            "sx": rng.uniform(0.85, 1.2), "sy": rng.uniform(0.85, 1.2),
+            "rot": rng.uniform(-0.04, 0.04), "spacing": rng.uniform(0.9, 1.15),
+            "wobble": rng.uniform(0.0, 1.5), "speed": rng.uniform(0.7, 1.4),
+            "ppc": rng.uniform(18.0, 26.0)}
+
+
+def strokes_of(spec: LineSpec) -> list[np.ndarray]:
+    """The augmented, resampled pen strokes of one line (before feature extraction)."""
+    rng = item_rng(spec.seed, spec.split, spec.index)
+    st = writer_style(spec.seed, spec.split, spec.writer)
+    strokes = layout(spec.text, str(st["font"]), rng, float(st["spacing"]))
+    pts = np.vstack(strokes)
+    x, y = pts[:, 0], pts[:, 1]
+    # affine: slant (shear), scale, rotation; then baseline wobble and an elastic warp
+    x = x + st["slant"] * y
+    x, y = x * st["sx"], y * st["sy"]
+    c, s = math.cos(st["rot"]), math.sin(st["rot"])
+    x, y = c * x - s * y, s * x + c * y
+    y = y + st["wobble"] * np.sin(2 * np.pi * x / rng.uniform(150, 400) + rng.uniform(0, 6.3))
+    for _ in range(3):
+        w = rng.normal(0, 1 / 60, 2)
+        ph = rng.uniform(0, 2 * np.pi, 2)
+        amp = rng.uniform(0, 0.8, 2)
+        x = x + amp[0] * np.sin(w[0] * x + w[1] * y + ph[0])
+        y = y + amp[1] * np.sin(w[1] * x - w[0] * y + ph[1])
+    warped = np.split(np.column_stack([x, y]), np.cumsum([len(q) for q in strokes])[:-1])
+    ink = sum(np.hypot(*np.diff(q, axis=0).T).sum() for q in warped)
+    n_chars = max(1, sum(ch != " " for ch in spec.text))
+    step = max(ink / (st["ppc"] * n_chars), 0.2)
+    out = []
+    for q in warped:
+        r = resample(q, step)
+        out.append(r + rng.normal(0, 0.08 * step, r.shape))
+    return out
+
+
+def point_features(strokes: list[np.ndarray], speed: float = 1.0) -> np.ndarray:
+    """``[T, 4]`` float32: Δx, Δy (from the previous point, 0 for the first), time since the
+    stroke's first point (points are equally spaced in time, 1/``speed`` apart) and pen-up
+    (1 on each stroke's last point)."""
+    pts = np.vstack(strokes)
+    d = np.diff(pts, axis=0, prepend=pts[:1])
+    t = np.concatenate([np.arange(len(q)) / speed for q in strokes])
+    up = np.concatenate([np.eye(1, len(q), len(q) - 1)[0] for q in strokes])
+    return np.column_stack([d, t, up]).astype(np.float32)
+
+
+def strokes_from_features(x: np.ndarray) -> list[np.ndarray]:
+    """Inverse of :func:`point_features` for drawing: pen positions split at pen-ups."""
+    pts = np.cumsum(x[:, :2].astype(np.float64), axis=0)
+    ends = np.flatnonzero(x[:, 3] > 0.5) + 1
+    return [p for p in np.split(pts, ends) if len(p)]
+
+
+def line(spec: LineSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Features ``[T, 4]`` and CTC targets ``[L]`` of one line."""
+    st = writer_style(spec.seed, spec.split, spec.writer)
+    return point_features(strokes_of(spec), float(st["speed"])), encode(spec.text)
+
+
+def plan(counts: tuple[int, int, int], seed: int) -> list[LineSpec]:
+    """Lines of all splits: disjoint slices of one text pool; writer ``i // 10`` of the
+    split writes line i."""
+    pool = text.pool(sum(counts), seed, lambda: text.corpus_lines(ALPHABET))
+    first = np.cumsum([0, *counts])
+    return [LineSpec(split, i, seed, pool[first[k] + i], i // LINES_PER_WRITER)
+            for k, (split, n) in enumerate(zip(SPLITS, counts)) for i in range(n)]
+
+
+def build(counts: tuple[int, int, int], seed: int, progress: bool = False) -> Corpus:
+    """Render all lines (2 processes) into a corpus."""
+    specs = plan(counts, seed)
+    results = parallel_map(line, specs, progress=progress, desc="handwriting-synth: rendering")
+    splits = {s: RawSplit() for s in SPLITS}
+    for spec, (x, y) in zip(specs, results):
+        raw = splits[spec.split]
+        raw.inputs.append(x)
+        raw.targets.append(y)
+        raw.ids.append(f"w{spec.writer}/{spec.index}: {spec.text}")
+    return Corpus(**splits, meta={"alphabet": ALPHABET})
