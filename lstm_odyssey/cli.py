@@ -66,6 +66,67 @@ def train(task: str, path: str | None, size: str, variant: str, hidden: int, lr:
     click.echo(json.dumps(record) if as_json else summarize(record))
 
 
+# -- analysis and reports (lstm_odyssey.analysis) ------------------------------------------------
+_STORAGE = click.option("--storage", required=True,
+                        help="Optuna storage: RDB URL (sqlite:///x.db, postgresql://...) or "
+                             "journal file path.")
+_STUDY = click.option("--study", default=None, help="Only the studies of this study file name.")
+
+
+@cli.command()
+@_STORAGE
+@_STUDY
+@click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Directory for report.html, report.md, CSVs and figures.")
+@click.option("--trees", default=100, show_default=True, help="Trees of the fANOVA forest.")
+@click.option("--seed", default=0, show_default=True)
+def report(storage: str, study: str | None, out_dir: str, trees: int, seed: int) -> None:
+    """Write the analysis report (HTML, Markdown, CSVs, figures) of a sweep."""
+    from .analysis.report import build_report
+
+    click.echo(build_report(storage, out_dir, study, n_trees=trees, seed=seed))
+
+
+@cli.command()
+@_STORAGE
+@_STUDY
+@click.option("--trees", default=100, show_default=True, help="Trees of the fANOVA forest.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def analyze(storage: str, study: str | None, trees: int, seed: int, as_json: bool) -> None:
+    """Print the significance and importance tables of a sweep."""
+    import json
+
+    from .analysis.report import analyze as run
+    from .analysis.report import summary, summary_text
+
+    a = run(storage, study, n_trees=trees, seed=seed)
+    click.echo(json.dumps(summary(a)) if as_json else summary_text(a))
+
+
+@cli.command()
+@_STORAGE
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True)
+def dashboard(storage: str, host: str, port: int) -> None:
+    """Open optuna-dashboard on a sweep's storage for live monitoring."""
+    from .analysis.dashboard import run_dashboard
+
+    run_dashboard(storage, host, port)
+
+
+@cli.command("synthetic-study")
+@click.option("--storage", required=True, help="Journal file path or RDB URL to write into.")
+@click.option("--trials", default=40, show_default=True, help="Trials per task and variant.")
+@click.option("--seed", default=0, show_default=True)
+def synthetic_study(storage: str, trials: int, seed: int) -> None:
+    """Write a fabricated study with a known structure (no training) to try the analysis."""
+    from .analysis.synthetic import write_synthetic_study
+
+    write_synthetic_study(storage, n_trials=trials, seed=seed)
+    click.echo(storage)
+
+
 def main() -> None:
     """Entry point: user mistakes become one line on stderr and exit status 2."""
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -47,6 +48,14 @@ def variant_order(variants: pd.Series | list[str]) -> list[str]:
     """Vanilla and the presets in the paper's order, then any combinations alphabetically."""
     present = set(variants)
     return [v for v in PRESET_NAMES if v in present] + sorted(present - set(PRESET_NAMES))
+
+
+def log_axis(ax: plt.Axes, param: str, axis: str = "x") -> None:
+    """Log scale; hidden size (one decade) gets plain tick labels instead of 2×10¹."""
+    getattr(ax, f"set_{axis}scale")("log")
+    if param == schema.HIDDEN_SIZE:
+        getattr(ax, f"set_{axis}ticks")([20, 50, 100, 200], ["20", "50", "100", "200"])
+        getattr(ax, f"{axis}axis").set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
 def metric_label(metric: str) -> str:
@@ -113,7 +122,7 @@ def marginals(fa_metric: Fanova, fa_time: Fanova | None, task: str, metric: str,
                             (m["mean"] + m["std"]) * scale, alpha=0.3,
                             color="C0" if r == 0 else "C1")
             if fa.space[p].log:
-                ax.set_xscale("log")
+                log_axis(ax, p)
             ax.set_xlabel(LABELS.get(p, p))
             if c == 0:
                 ax.set_ylabel(ylabel)
@@ -154,7 +163,7 @@ def interactions(fa: Fanova, task: str, metric: str, out_dir: Path) -> Path:
         mesh = ax.pcolormesh(xa, xb, mean.T, shading="nearest", cmap="viridis_r")
         ax.set_xscale("log")
         if fa.space[p].log:
-            ax.set_yscale("log")
+            log_axis(ax, p, "y")
         ax.set_xlabel(LABELS[schema.LEARNING_RATE])
         ax.set_ylabel(LABELS.get(p, p))
         fig.colorbar(mesh, ax=ax, label=f"test {metric_label(metric)}")

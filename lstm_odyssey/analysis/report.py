@@ -276,3 +276,35 @@ def build_report(storage: str, out_dir: str | Path, study: str | None = None,
                  n_trees: int = 100, seed: int = 0) -> Path:
     """Analyse ``storage`` and write the report into ``out_dir``; returns report.html."""
     return write_report(analyze(storage, study, n_trees=n_trees, seed=seed), out_dir)
+
+
+def summary(a: Analysis) -> dict:
+    """The significance, importance and findings tables as one JSON-serialisable object."""
+    def records(df: pd.DataFrame) -> list[dict]:
+        return json.loads(df.to_json(orient="records"))
+
+    return {
+        "storage": a.results.storage,
+        "overview": records(overview(a)),
+        "significance": records(significance_view(a)),
+        "importance": records(a.importance),
+        "findings": records(a.findings),
+        "notes": a.notes,
+    }
+
+
+def summary_text(a: Analysis) -> str:
+    """The significance and importance tables as plain text for a terminal."""
+    sig = significance_view(a)[["task", "variant", "n_top", "diff", "welch_p", "verdict",
+                                "holm_p", "mwu_p", "ci_low", "ci_high", "paired_p"]]
+    imp = a.importance[a.importance["target"] == "test metric"]
+    wide = imp.assign(value=[f"{m:.1%} ± {s:.1%}" for m, s in zip(imp["mean"], imp["std"])])
+    parts = [(f"Variant vs vanilla, Welch on the best {round(FRACTION * 100)} % "
+             "(Δ > 0: worse than vanilla)"), sig.map(_fmt).to_string(index=False)]
+    if len(wide):
+        table = wide.pivot(index="effect", columns="task", values="value").fillna("–")
+        r2 = imp.groupby("task")["oob_r2"].first()
+        parts += ["", "fANOVA: fraction of test-metric variance (mean ± std across trees); OOB R² "
+                  + ", ".join(f"{t} {v:.2f}" for t, v in r2.items()), table.to_string()]
+    parts += [f"note: {n}" for n in a.notes]
+    return "\n".join(parts)
