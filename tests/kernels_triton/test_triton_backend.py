@@ -5,6 +5,11 @@ costs tens of milliseconds per kernel launch, so shapes are tiny and gradcheck u
 (random projections of the Jacobian, still exact to float64 rounding).
 """
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -262,3 +267,15 @@ def test_np_equals_torch_lstm(lengths):
             continue
         torch.testing.assert_close(getattr(ours, name.replace("bias_ih", "bias")).grad,
                                    p.grad[rows], msg=name)
+
+
+@pytest.mark.slow
+def test_kernels_compile_for_cuda():
+    """The interpreter runs code the GPU compiler may reject: compile every switch for sm_90
+    (ptxas ships with triton) in a process without TRITON_INTERPRET."""
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-m", "tests.kernels_triton.cuda_compile"], cwd=root,
+                          env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("ok ") == 12
