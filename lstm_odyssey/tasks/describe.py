@@ -1,0 +1,100 @@
+"""What ``lstm-odyssey data info`` and ``data show`` print and draw, as library functions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .common import SPLITS, Corpus, TaskNameError
+
+
+def summary(corpus: Corpus, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Per split: sequences, total steps, min/median/max length and class frequencies
+    (frames per phone, characters, or steps on per note), plus input size and classes."""
+    names = kwargs["class_names"]
+    out: dict[str, Any] = {"task": kwargs["name"], "source": kwargs["source"],
+                           "description": kwargs["description"],
+                           "input_size": kwargs["input_size"],
+                           "num_classes": kwargs["num_classes"], "loss": kwargs["loss"],
+                           "splits": {}}
+    for s in SPLITS:
+        raw = corpus.split(s)
+        lens = np.array([len(x) for x in raw.inputs], dtype=np.int64)
+        if kwargs["loss"] == "bernoulli":
+            counts = (sum(y.sum(0, dtype=np.int64) for y in raw.targets)
+                      if len(raw) else np.zeros(len(names), np.int64))
+        else:
+            counts = np.bincount(np.concatenate(raw.targets).astype(np.int64),
+                                 minlength=len(names)) if len(raw) else np.zeros(len(names))
+        out["splits"][s] = {
+            "sequences": len(raw), "steps": int(lens.sum()),
+            "min_len": int(lens.min()) if len(lens) else 0,
+            "median_len": float(np.median(lens)) if len(lens) else 0.0,
+            "max_len": int(lens.max()) if len(lens) else 0,
+            "class_counts": {n: int(c) for n, c in zip(names, counts) if c > 0},
+        }
+    return out
+
+
+def format_summary(info: dict[str, Any], top: int = 12) -> str:
+    """The summary as readable text (the ``top`` most frequent classes per split)."""
+    lines = [f"{info['task']} ({info['source']}): {info['description']}",
+             (f"input size {info['input_size']}, {info['num_classes']} classes, "
+             f"loss {info['loss']}")]
+    for s, d in info["splits"].items():
+        lines.append(f"{s:5s}: {d['sequences']} sequences, {d['steps']} steps, length "
+                     f"min {d['min_len']} / median {d['median_len']:g} / max {d['max_len']}")
+        total = sum(d["class_counts"].values()) or 1
+        common = sorted(d["class_counts"].items(), key=lambda kv: -kv[1])[:top]
+        lines.append("       " + ", ".join(f"{k!r} {100 * v / total:.1f}%" for k, v in common))
+    return "\n".join(lines)
+
+
+def draw(corpus: Corpus, kwargs: dict[str, Any], out: str | Path, split: str = "train",
+         index: int = 0) -> Path:
+    """Draw one raw example to a PNG: a piano roll, a feature image with phone labels, or
+    the pen strokes of a handwriting line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    raw = corpus.split(split)
+    if not 0 <= index < len(raw):
+        raise TaskNameError(f"example {index} does not exist; {split} has {len(raw)} sequences")
+    x, y, ident, names = raw.inputs[index], raw.targets[index], raw.ids[index], kwargs[
+        "class_names"]
+    loss = kwargs["loss"]
+    if loss == "bernoulli":
+        fig, ax = plt.subplots(figsize=(10, 4))
+        ax.imshow(x.T, origin="lower", aspect="auto", cmap="Greys", interpolation="nearest")
+        ax.set(xlabel="step", ylabel="note", title=f"{kwargs['name']} {split}[{index}]: {ident}")
+        ticks = [i for i, n in enumerate(names) if n.startswith("C") and "#" not in n]
+        ax.set_yticks(ticks, [names[i] for i in ticks])
+    elif loss == "framewise_ce":
+        fig, ax = plt.subplots(figsize=(12, 4))
+        z = (x - x.mean(0)) / (x.std(0) + 1e-6)
+        ax.imshow(z.T, origin="lower", aspect="auto", cmap="magma", interpolation="nearest")
+        bounds = np.flatnonzero(np.diff(y)) + 1
+        for a, b in zip(np.r_[0, bounds], np.r_[bounds, len(y)]):
+            ax.axvline(a - 0.5, color="w", lw=0.4)
+            ax.text((a + b - 1) / 2, x.shape[1] + 0.5, names[y[a]], ha="center", va="bottom",
+                    fontsize=6, rotation=90)
+        ax.set(xlabel="frame (10 ms)", ylabel="MFCC | Δ | ΔΔ (z-scored)")
+        ax.set_title(f"{kwargs['name']} {split}[{index}]: {ident}", fontsize=8, pad=18)
+    else:
+        from .handwriting import strokes_from_features
+
+        fig, ax = plt.subplots(figsize=(12, 3))
+        for s in strokes_from_features(x):
+            ax.plot(s[:, 0], s[:, 1], "k-", lw=1)
+        ax.set_aspect("equal")
+        ax.axis("off")
+        ax.set_title("".join(names[i] for i in y), fontsize=9)
+    out = Path(out)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
