@@ -20,6 +20,10 @@ test: install
 
 demo: install
 	$(CLI) variants
+	# one short training run per task (demo-size data, 2 epochs), each printing its record
+	@for t in jsb timit-synth handwriting-synth; do \
+		$(CLI) train --task $$t --hidden 20 --lr 3e-2 --momentum 0.9 --batch-size 4 --max-epochs 2 || exit 1; \
+	done
 
 bench: install
 	$(CLI) bench kernels
