@@ -127,6 +127,70 @@ def synthetic_study(storage: str, trials: int, seed: int) -> None:
     click.echo(storage)
 
 
+@cli.group()
+def data() -> None:
+    """Prepare, inspect and draw the datasets (jsb, timit-synth, timit, handwriting-synth,
+    iam-ondb)."""
+
+
+def _data_options(fn):  # a click decorator
+    fn = click.option("--step", default=None, help="jsb: quarter (default) or eighth.")(fn)
+    fn = click.option("--phones", type=int, default=None, help="timit: 61 (default) or 39.")(fn)
+    fn = click.option("--seed", type=int, default=0, show_default=True)(fn)
+    fn = click.option("--path", default=None, help="Your copy of a real corpus.")(fn)
+    fn = click.option("--size", default="demo", show_default=True,
+                      help="demo, full or N training sequences.")(fn)
+    return click.argument("task")(fn)
+
+
+def _task_options(step: str | None, phones: int | None) -> dict:
+    return {k: v for k, v in (("step", step), ("phones", phones)) if v is not None}
+
+
+@data.command("prepare")
+@_data_options
+def data_prepare(task: str, size: str, path: str | None, seed: int, step: str | None,
+                 phones: int | None) -> None:
+    """Build (or find in the cache) a task's data, with a progress bar."""
+    from .tasks import prepare
+
+    corpus, _ = prepare(task, size, path, seed, progress=True, **_task_options(step, phones))
+    click.echo(f"{task}: " + ", ".join(f"{len(corpus.split(s))} {s}"
+                                       for s in ("train", "valid", "test")))
+
+
+@data.command("info")
+@_data_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def data_info(task: str, size: str, path: str | None, seed: int, step: str | None,
+              phones: int | None, as_json: bool) -> None:
+    """Per split: sequences, steps, length range and class frequencies."""
+    import json
+
+    from .tasks import prepare
+    from .tasks.describe import format_summary, summary
+
+    info = summary(*prepare(task, size, path, seed, **_task_options(step, phones)))
+    click.echo(json.dumps(info) if as_json else format_summary(info))
+
+
+@data.command("show")
+@_data_options
+@click.option("-o", "--out", required=True, type=click.Path(dir_okay=False),
+              help="PNG file to write.")
+@click.option("--split", default="train", show_default=True,
+              type=click.Choice(["train", "valid", "test"]))
+@click.option("--index", default=0, show_default=True, help="Which sequence of the split.")
+def data_show(task: str, size: str, path: str | None, seed: int, step: str | None,
+              phones: int | None, out: str, split: str, index: int) -> None:
+    """Draw one example: piano roll, feature image with phone labels, or pen strokes."""
+    from .tasks import prepare
+    from .tasks.describe import draw
+
+    corpus, kwargs = prepare(task, size, path, seed, **_task_options(step, phones))
+    click.echo(draw(corpus, kwargs, out, split, index))
+
+
 def main() -> None:
     """Entry point: user mistakes become one line on stderr and exit status 2."""
     try:
