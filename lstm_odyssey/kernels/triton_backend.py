@@ -33,7 +33,8 @@ Variant switches are ``tl.constexpr``: Triton compiles one specialised kernel pe
 Without a GPU the same kernels run under ``TRITON_INTERPRET=1`` (set before this module is
 imported), which is how the test suite checks them.
 
-GEMMs run in full fp32 unless TF32 is switched on with :func:`set_allow_tf32`.
+GEMMs run in full fp32 unless TF32 is switched on with :func:`set_allow_tf32`; the pointwise
+kernels let the compiler fuse a·b + c into one FMA (one rounding instead of two).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ import triton.language as tl
 from torch import Tensor
 
 from ..variants import CellSpec
+from . import BackendError
 
 _TF32 = {"enabled": False}
 
@@ -359,7 +361,8 @@ class TritonLSTMFunction(torch.autograd.Function):
                 _fwd_step[grid](
                     pre, rec, cells, y, dummy if p is None else p,
                     dummy if lengths is None else lengths,
-                    t, s_in, s_out, B, N, HAS_LEN=lengths is not None, BLOCK=block, **sw,
+                    t, s_in, s_out, B, N, HAS_LEN=lengths is not None, BLOCK=block,
+                    enable_fp_fusion=True, **sw,
                 )
         last = T if save else T % 2
         h_n = rec[last, :, :N].clone()
@@ -392,7 +395,7 @@ class TritonLSTMFunction(torch.autograd.Function):
                 _bwd_step[grid](
                     rec, cells, dy, ds, dc, dpre, dummy if p is None else p,
                     lengths if ctx.has_lengths else dummy,
-                    t, B, N, HAS_LEN=ctx.has_lengths, BLOCK=block, **sw,
+                    t, B, N, HAS_LEN=ctx.has_lengths, BLOCK=block, enable_fp_fusion=True, **sw,
                 )
                 ds.addmm_(dpre[t], r_ext)
             flat = dpre.view(T * B, K * N)
@@ -430,6 +433,16 @@ def lstm_sequence(
     """Run one direction over ``x`` (T, B, M); same contract as
     :func:`lstm_odyssey.kernels.reference.lstm_sequence`: returns ``(y, h_n, c_n)`` with
     ``y`` zero past each length. Without gradients only two steps of state are kept."""
+    if x.dtype not in (torch.float32, torch.float64):
+        raise BackendError(
+            f"backend 'triton' computes in float32 or float64, not {x.dtype}; "
+            "convert the module with .float() or .double()"
+        )
+    if not x.is_cuda and isinstance(_fwd_step, triton.runtime.JITFunction):
+        raise BackendError(
+            f"backend 'triton' runs on CUDA tensors, not {x.device.type} (set TRITON_INTERPRET=1 "
+            "before importing lstm_odyssey to run its kernels on the CPU, slowly)"
+        )
     tensors = [x, W, R, b, p, Rg, h0, c0]
     save = torch.is_grad_enabled() and any(v is not None and v.requires_grad for v in tensors)
     x, W, R, b, p, Rg, h0, c0 = (None if v is None else v.contiguous() for v in tensors)
