@@ -191,6 +191,64 @@ def data_show(task: str, size: str, path: str | None, seed: int, step: str | Non
     click.echo(draw(corpus, kwargs, out, split, index))
 
 
+_STORAGE_HELP = ("Journal file path, sqlite:///FILE.db or postgresql://USER@HOST/DB "
+                 "(default: the study file's, else results/<study>/journal.log).")
+
+
+@cli.command()
+@click.argument("study_file", type=click.Path(dir_okay=False))
+@click.option("--jobs", "-j", default=1, show_default=True, help="Local worker processes.")
+@click.option("--storage", default=None, help=_STORAGE_HELP)
+@click.option("--dask", default=None, metavar="ADDRESS|local",
+              help="Run the workers on a Dask cluster (scheduler address, or 'local').")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+def sweep(study_file: str, jobs: int, storage: str | None, dask: str | None,
+          no_progress: bool) -> None:
+    """Plan STUDY_FILE and run it to completion; run it again to resume."""
+    from .sweep.executors import SweepInterrupted, sweep as run_sweep
+    from .sweep.studyfile import load_study
+
+    try:
+        run_sweep(load_study(study_file), storage, jobs, dask, progress=not no_progress,
+                  echo=click.echo)
+    except SweepInterrupted as e:
+        click.echo(str(e), err=True)
+        sys.exit(130)
+
+
+@cli.command()
+@click.argument("study_file", type=click.Path(dir_okay=False))
+@click.option("--storage", default=None, help=_STORAGE_HELP)
+def worker(study_file: str, storage: str | None) -> None:
+    """Join a sweep from this machine: run planned trials until none is left."""
+    from .sweep.executors import SweepInterrupted, run_worker
+    from .sweep.studyfile import load_study
+
+    try:
+        run_worker(load_study(study_file), storage, echo=click.echo)
+    except SweepInterrupted as e:
+        click.echo(str(e), err=True)
+        sys.exit(130)
+
+
+@cli.command()
+@click.argument("study_file", type=click.Path(dir_okay=False))
+@click.option("--storage", default=None, help=_STORAGE_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def status(study_file: str, storage: str | None, as_json: bool) -> None:
+    """Trials planned, complete, running, failed/diverged, pruned and the best value so far."""
+    import json
+
+    from .sweep.status import format_table, open_status
+
+    spec, url, rows = open_status(study_file, storage)
+    if as_json:
+        click.echo(json.dumps({"study": spec.name, "storage": url, "searches": rows}))
+    else:
+        click.echo(f"study {spec.name!r} in {url}")
+        click.echo(format_table(rows))
+
+
 def main() -> None:
     """Entry point: user mistakes become one line on stderr and exit status 2."""
     try:

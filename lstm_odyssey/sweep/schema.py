@@ -9,6 +9,12 @@
 * Every trial's ``user_attrs`` hold the training record under the keys of ``TRIAL_KEYS``.
   A diverged or failed run is an Optuna FAIL trial whose ``status`` says ``diverged`` or
   ``failed`` and whose ``failure_reason`` says why; it keeps whatever history it had.
+* Added by the sweep (extensions, nothing above changed): a trial whose worker stopped before it
+  finished (SIGKILL, Ctrl-C, a lost machine) is a FAIL trial with ``status`` = ``LOST``; its
+  configuration was re-queued as a new trial with the same ``config_id`` (whose
+  ``user_attrs["retry_of"]`` is the lost trial's number). Analyses should drop LOST trials: they
+  are not results. A trial stopped by an exploratory pruner is PRUNED with ``status`` =
+  ``"pruned"``. The embedded storage of a study is ``results/<study>/JOURNAL_FILE``.
 """
 
 from __future__ import annotations
@@ -28,7 +34,11 @@ LOG_PARAMS = (HIDDEN_SIZE, LEARNING_RATE, ONE_MINUS_MOMENTUM)
 # ("synthetic" or "real"), a one-line description of the data, metric name
 # ("frame_error_pct" | "cer_pct" | "nll_per_step"), and the protocol dict (max_epochs, patience,
 # batch_size, ...).
-STUDY_KEYS = ("study", "task", "variant", "source", "data", "metric", "protocol", "schema")
+STUDY_KEYS = ("study", "task", "variant", "source", "data", "metric", "protocol", "schema",
+              # added by the sweep: planned trials, study seed, "none" | "median" | "hyperband"
+              # (anything but "none" is an exploratory study, not the paper's protocol), and the
+              # plan (seed, space, protocol, data) that the stored configurations came from.
+              "trials", "seed", "pruner", "plan")
 
 # Trial-level record (user_attrs). history is a list of per-epoch dicts with the keys
 # epoch, train_loss, train_metric, valid_loss, valid_metric, time_s.
@@ -48,6 +58,14 @@ TRIAL_KEYS = (
     "history",        # per-epoch records
     "versions",       # {"lstm_odyssey": ..., "torch": ..., "optuna": ..., "python": ...}
 )
+
+
+# Extra trial user_attrs written by the sweep: the worker that ran it ({"host", "pid",
+# "started"}) and, for a re-queued configuration, the number of the LOST trial it replaces.
+SWEEP_TRIAL_KEYS = ("worker", "retry_of")
+LOST = "lost"
+PRUNED = "pruned"
+JOURNAL_FILE = "journal.log"
 
 
 def study_name(study: str, task: str, variant: str) -> str:

@@ -1,0 +1,227 @@
+"""Executors: where worker loops run, and the coordinator that plans and shows progress.
+
+* local: ``jobs`` worker processes (spawned, one torch thread each) on this machine;
+* ``worker``: one loop in this process (a Slurm array task, a Kubernetes pod, another host);
+* Dask: one worker loop per Dask worker thread (``--dask local`` starts a LocalCluster of
+  ``jobs`` single-threaded processes).
+
+All of them share nothing but the storage, so they can be mixed freely and restarted at will.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from ..errors import UserError
+from . import recovery
+from .plan import open_study, plan
+from .storage import is_rdb, mask_url, open_storage
+from .studyfile import StudySpec
+from .worker import Interrupted, Worker, install_signal_handlers, quiet
+
+
+class SweepInterrupted(UserError, RuntimeError):
+    """The user stopped the sweep; running it again resumes."""
+
+
+class SweepFailed(UserError, RuntimeError):
+    """The workers stopped before every planned trial was done."""
+
+
+@dataclass
+class Outcome:
+    """What a sweep call did: trials done of planned, and whether it had been complete."""
+
+    done: int
+    planned: int
+    already_complete: bool
+    storage: str
+
+
+def resolve_url(spec: StudySpec, storage: str | None) -> str:
+    """--storage, else the study file's ``storage.url``, else the embedded journal file; local
+    paths made absolute so that every process agrees."""
+    from .storage import default_url
+
+    url = storage or spec.storage_url or default_url(spec.name)
+    if not is_rdb(url):
+        url = str(Path(url.removeprefix("journal://")).resolve())
+    return url
+
+
+class Tracker:
+    """Counts finished planned trials per task from the storage (for bars and completion)."""
+
+    def __init__(self, spec: StudySpec, url: str) -> None:
+        quiet()
+        self.spec = spec
+        self.storage = open_storage(url, spec.heartbeat_interval, spec.grace_period,
+                                    stale_callback=recovery.requeue)
+        self.studies = [(task, open_study(spec, self.storage, name))
+                        for task, _, name in spec.study_names()]
+
+    def done_per_task(self) -> dict[str, int]:
+        out = {t.name: 0 for t in self.spec.tasks}
+        for task, study in self.studies:
+            ids = {t.user_attrs.get("config_id") for t in study.get_trials(deepcopy=False)
+                   if recovery.is_done(t)}
+            out[task.name] += sum(1 for i in ids if isinstance(i, int) and i < task.trials)
+        return out
+
+
+def _bars(spec: StudySpec, tracker: Tracker, enabled: bool) -> tuple[list, Callable[[], int]]:
+    """One tqdm bar per task (trials done/total over its variants, with ETA) and a refresher
+    that returns the trials done over all tasks."""
+    start = tracker.done_per_task()
+    bars = [tqdm(total=t.trials * len(spec.variants), initial=start[t.name], unit="trial",
+                 desc=f"{spec.name}/{t.name}", position=i, disable=not enabled, dynamic_ncols=True)
+            for i, t in enumerate(spec.tasks)]
+
+    def refresh() -> int:
+        done = tracker.done_per_task()
+        for bar, t in zip(bars, spec.tasks):
+            bar.update(done[t.name] - bar.n)
+        return sum(done.values())
+    return bars, refresh
+
+
+def _local_worker(spec: StudySpec, url: str) -> None:
+    """Body of a local worker process: one torch thread; SIGTERM/SIGINT stop it cleanly."""
+    import signal
+
+    import torch
+
+    torch.set_num_threads(1)
+    install_signal_handlers()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator forwards Ctrl-C as SIGTERM
+    try:
+        Worker(spec, url).run()
+    except Interrupted:
+        raise SystemExit(130) from None
+
+
+def _dask_worker(spec: StudySpec, url: str) -> int:
+    """Body of a Dask task: a worker loop (one torch thread) on a Dask worker."""
+    import torch
+
+    torch.set_num_threads(1)
+    return Worker(spec, url).run()
+
+
+def sweep(spec: StudySpec, storage: str | None = None, jobs: int = 1, dask: str | None = None,
+          progress: bool = True, echo: Callable[[str], None] = print) -> Outcome:
+    """Plan the study and run it to completion with ``jobs`` local processes or on Dask.
+    Ctrl-C stops every worker, re-queues the trials they were running and raises
+    :class:`SweepInterrupted`; calling again resumes."""
+    if jobs < 1:
+        raise UserError("--jobs must be ≥ 1")
+    url = resolve_url(spec, storage)
+    tracker = Tracker(spec, url)
+    plan(spec, tracker.storage, url)
+    planned = spec.planned_total()
+    done = sum(tracker.done_per_task().values())
+    if done >= planned:
+        echo(f"study {spec.name!r} is complete: {done}/{planned} trials in {mask_url(url)}")
+        return Outcome(done, planned, True, mask_url(url))
+    echo(f"study {spec.name!r}: {done}/{planned} trials done; storage {mask_url(url)}; "
+         + (f"Dask {dask}" if dask else f"{jobs} local process(es)"))
+    bars, refresh = _bars(spec, tracker, progress)
+    try:
+        if dask:
+            _run_dask(spec, url, jobs, dask, refresh)
+        else:
+            _run_local(spec, url, jobs, refresh)
+        done = refresh()
+    except KeyboardInterrupt:
+        done = refresh()
+        for bar in bars:
+            bar.close()
+        raise SweepInterrupted(f"interrupted: {done}/{planned} trials done; the running ones "
+                               "were re-queued; run the same command again to resume") from None
+    finally:
+        for bar in bars:
+            bar.close()
+    if done < planned:
+        raise SweepFailed(f"the workers stopped with {done}/{planned} trials done; see the "
+                          "messages above, then run the same command again to resume")
+    echo(f"study {spec.name!r} is complete: {done}/{planned} trials in {mask_url(url)}")
+    return Outcome(done, planned, False, mask_url(url))
+
+
+def _run_local(spec: StudySpec, url: str, jobs: int, refresh: Callable[[], int]) -> None:
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_local_worker, args=(spec, url), name=f"lstm-odyssey-worker-{i}")
+             for i in range(jobs)]
+    for p in procs:
+        p.start()
+    try:
+        while any(p.is_alive() for p in procs):
+            refresh()
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()  # SIGTERM: the worker re-queues its trial and exits
+        for p in procs:
+            p.join()
+        raise
+    for p in procs:
+        p.join()
+
+
+def _run_dask(spec: StudySpec, url: str, jobs: int, address: str,
+              refresh: Callable[[], int]) -> None:
+    from dask.distributed import Client, LocalCluster
+
+    cluster = None
+    if address == "local":
+        cluster = LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    else:
+        try:
+            client = Client(address, timeout=30)
+        except OSError as e:
+            raise UserError(f"cannot reach the Dask scheduler at {address} ({e}); check "
+                            "--dask ADDRESS (tcp://host:8786) or use --dask local") from None
+    try:
+        slots = sum(client.nthreads().values())
+        futures = [client.submit(_dask_worker, spec, url, pure=False) for _ in range(slots)]
+        while not all(f.done() for f in futures):
+            refresh()
+            time.sleep(1.0)
+        client.gather(futures)
+    except KeyboardInterrupt:
+        client.cancel(futures)
+        raise
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run_worker(spec: StudySpec, storage: str | None = None,
+               echo: Callable[[str], None] = print) -> int:
+    """``lstm-odyssey worker``: plan if needed, then run trials in this process until the
+    study is complete; SIGTERM/Ctrl-C re-queue the running trial. Returns trials run."""
+    import torch
+
+    torch.set_num_threads(1)
+    url = resolve_url(spec, storage)
+    worker = Worker(spec, url)
+    plan(spec, worker.storage, url)
+    install_signal_handlers()
+    echo(f"worker {recovery.HOST}:{recovery.worker_identity()['pid']} joined study "
+         f"{spec.name!r} at {mask_url(url)}")
+    try:
+        ran = worker.run()
+    except Interrupted:
+        raise SweepInterrupted("worker stopped; its running trial was re-queued") from None
+    echo(f"worker done: ran {ran} trial(s); study {spec.name!r} has no planned trial left")
+    return ran

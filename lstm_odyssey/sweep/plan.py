@@ -1,0 +1,83 @@
+"""Planning: create one Optuna study per (task, variant) and enqueue its configurations once.
+
+Every entry point (``sweep``, ``worker``) calls :func:`plan`; it holds the storage's exclusive
+lock (:func:`.storage.exclusive`) while it looks at which ``config_id`` each study already has
+and enqueues only the missing ones, so however many coordinators start at once, each planned
+configuration is enqueued exactly once. Raising ``trials`` in the study file and running again
+appends configurations; changing the seed, space, protocol or data of a planned study is refused.
+"""
+
+from __future__ import annotations
+
+import optuna
+from optuna.storages import BaseStorage
+
+from ..tasks import load_task
+from . import schema
+from .space import plan_configs
+from .storage import exclusive
+from .studyfile import StudyFileError, StudySpec, TaskPlan
+
+PROTOCOL_FIELDS = ("max_epochs", "patience", "batch_size", "init_std", "time_budget_s",
+                   "backend", "eval_batch_size")
+
+
+def effective_protocol(spec: StudySpec, task: TaskPlan) -> dict:
+    """The full protocol of a task's trials (defaults filled in)."""
+    cfg = spec.train_config(task, spec.variants[0], {name: spec.space[name].low
+                                                      for name in schema.PARAMS}, 0, 0)
+    return {k: getattr(cfg, k) for k in PROTOCOL_FIELDS}
+
+
+def plan_fingerprint(spec: StudySpec, task: TaskPlan) -> dict:
+    """What the stored configurations of a task depend on; must not change once planned."""
+    return {
+        "seed": spec.seed, "pruner": spec.pruner,
+        "space": {k: [d.low, d.high] for k, d in spec.space.items()},
+        "protocol": effective_protocol(spec, task),
+        "data": {"size": task.size, "path": task.path, "data_seed": task.data_seed},
+    }
+
+
+def open_study(spec: StudySpec, storage: BaseStorage, name: str) -> optuna.Study:
+    """Load (or create) the Optuna study ``name`` of a study file."""
+    return optuna.create_study(study_name=name, storage=storage, direction="minimize",
+                               load_if_exists=True, sampler=optuna.samplers.RandomSampler(spec.seed))
+
+
+def plan(spec: StudySpec, storage: BaseStorage, url: str) -> int:
+    """Create the studies and enqueue every missing planned configuration; returns how many
+    trials this call enqueued (0 when the plan was already in place)."""
+    added = 0
+    with exclusive(storage, url, spec.name):
+        for task in spec.tasks:
+            fingerprint = plan_fingerprint(spec, task)
+            configs = plan_configs(spec.space, spec.seed, task.name, task.trials)
+            loaded = None
+            for variant in spec.variants:
+                name = schema.study_name(spec.name, task.name, variant)
+                study = open_study(spec, storage, name)
+                meta = study.user_attrs.get(schema.STUDY_ATTR)
+                if isinstance(meta, dict) and meta.get("plan") != fingerprint:
+                    raise StudyFileError(
+                        f"{spec.source}: study {name!r} was planned with a different seed, "
+                        "space, protocol, pruner or data; restore them or give the study a new "
+                        "'name'")
+                if not isinstance(meta, dict) or meta.get("trials") != task.trials:
+                    loaded = loaded or load_task(task.name, size=task.size, path=task.path,
+                                                 seed=task.data_seed)
+                    study.set_user_attr(schema.STUDY_ATTR, {
+                        "study": spec.name, "task": task.name, "variant": variant,
+                        "source": loaded.source, "data": loaded.description,
+                        "metric": loaded.metric, "protocol": fingerprint["protocol"],
+                        "schema": schema.SCHEMA_VERSION, "trials": task.trials,
+                        "seed": spec.seed, "pruner": spec.pruner, "plan": fingerprint,
+                    })
+                have = {t.user_attrs.get("config_id") for t in study.get_trials(deepcopy=False)}
+                for c in configs:
+                    if c.config_id not in have:
+                        study.enqueue_trial(c.params, user_attrs={"config_id": c.config_id,
+                                                                  "seed": c.seed})
+                        added += 1
+    return added
+

@@ -1,0 +1,86 @@
+"""Trials whose worker stopped: detect them, fail them once, re-queue their configuration once.
+
+A trial is *lost* when its worker stops before telling the result: SIGKILL, Ctrl-C, a preempted
+job, a machine that went away. Each trial carries ``user_attrs["worker"]`` (host, pid, process
+start time) and, from the moment it starts, ``status = "lost"``, so a trial that never finishes
+is already labelled. Detection:
+
+* same host (any storage): the recorded process no longer exists;
+* RDB storages: Optuna's heartbeat — no heartbeat for ``grace_period`` seconds.
+
+Exactly once: the transition RUNNING → FAIL is atomic in every Optuna storage (a row lock in an
+RDB, the order of the log in a journal), and only the process whose transition succeeded
+re-queues, so each lost trial yields exactly one new WAITING trial with the same configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import optuna
+import psutil
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages import BaseStorage
+from optuna.trial import FrozenTrial, TrialState
+
+from . import schema
+
+LOST_REASON = ("the worker stopped before the trial finished (killed, interrupted or "
+               "unreachable); its configuration was re-queued")
+HOST = socket.gethostname()
+
+
+def worker_identity() -> dict:
+    """Who runs a trial: host, pid and the process start time (guards against pid reuse)."""
+    return {"host": HOST, "pid": os.getpid(), "started": psutil.Process().create_time()}
+
+
+def _alive(worker: dict) -> bool:
+    try:
+        return abs(psutil.Process(int(worker["pid"])).create_time() - worker["started"]) < 1.0
+    except (psutil.NoSuchProcess, psutil.AccessDenied, KeyError, TypeError, ValueError):
+        return False
+
+
+def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
+    """Queue the configuration of the lost ``trial`` again (a new WAITING trial with the same
+    fixed parameters, ``config_id`` and training seed). Also the RDB heartbeat callback."""
+    ua = trial.user_attrs
+    study.add_trial(optuna.trial.create_trial(
+        state=TrialState.WAITING,
+        user_attrs={"config_id": ua.get("config_id"), "seed": ua.get("seed"),
+                    "retry_of": trial.number},
+        system_attrs={"fixed_params": trial.system_attrs.get("fixed_params", trial.params)},
+    ))
+
+
+def fail_and_requeue(study: optuna.Study, storage: BaseStorage, trial: FrozenTrial) -> bool:
+    """Fail ``trial`` (already labelled lost) and re-queue it, unless another process got there
+    first; True if this call did it."""
+    try:
+        if not storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
+            return False
+    except UpdateFinishedTrialError:
+        return False
+    requeue(study, storage.get_trial(trial._trial_id))
+    return True
+
+
+def reap(study: optuna.Study, storage: BaseStorage) -> int:
+    """Fail and re-queue the lost trials of ``study``: those of dead processes on this host,
+    and (RDB storages) those without a heartbeat. Returns how many this call re-queued."""
+    n = 0
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = t.user_attrs.get("worker")
+        if isinstance(worker, dict) and worker.get("host") == HOST and not _alive(worker):
+            n += fail_and_requeue(study, storage, t)
+    optuna.storages.fail_stale_trials(study)  # heartbeat storages; callback = requeue
+    return n
+
+
+def is_done(trial: FrozenTrial) -> bool:
+    """A trial that is a result: COMPLETE, PRUNED, or FAIL with a recorded (not lost) status."""
+    if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
+        return True
+    return trial.state == TrialState.FAIL and trial.user_attrs.get("status") != schema.LOST

@@ -1,0 +1,73 @@
+"""What a sweep has done so far, per (task, variant)."""
+
+from __future__ import annotations
+
+import math
+
+import optuna
+from optuna.storages import BaseStorage
+from optuna.trial import TrialState
+
+from . import schema
+from .studyfile import StudySpec
+
+COLUMNS = ("task", "variant", "planned", "complete", "running", "waiting", "failed", "diverged",
+           "pruned", "lost", "best")
+
+
+def study_status(spec: StudySpec, storage: BaseStorage) -> list[dict]:
+    """One row per (task, variant): planned trials; trials COMPLETE, RUNNING, WAITING; FAIL
+    trials by recorded status (failed, diverged, lost = worker stopped, re-queued); PRUNED; and
+    the best (lowest) validation metric so far (None before the first result)."""
+    existing = {s.study_name for s in optuna.get_all_study_summaries(storage,
+                                                                     include_best_trial=False)}
+    rows = []
+    for task, variant, name in spec.study_names():
+        row = dict.fromkeys(COLUMNS, 0)
+        row.update(task=task.name, variant=variant, planned=task.trials, best=None)
+        trials = (optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)
+                  if name in existing else [])
+        for t in trials:
+            if t.state == TrialState.COMPLETE:
+                row["complete"] += 1
+                if t.value is not None and math.isfinite(t.value):
+                    row["best"] = t.value if row["best"] is None else min(row["best"], t.value)
+            elif t.state == TrialState.RUNNING:
+                row["running"] += 1
+            elif t.state == TrialState.WAITING:
+                row["waiting"] += 1
+            elif t.state == TrialState.PRUNED:
+                row["pruned"] += 1
+            elif t.state == TrialState.FAIL:
+                status = t.user_attrs.get("status")
+                key = status if status in ("diverged", schema.LOST) else "failed"
+                row[key] += 1
+        rows.append(row)
+    return rows
+
+
+def format_table(rows: list[dict]) -> str:
+    """The rows as an aligned text table."""
+    header = ["task", "variant", "planned", "complete", "running", "waiting", "failed/div",
+              "pruned", "lost", "best"]
+    body = [[r["task"], r["variant"], r["planned"], r["complete"], r["running"], r["waiting"],
+             f"{r['failed']}/{r['diverged']}", r["pruned"], r["lost"],
+             "-" if r["best"] is None else f"{r['best']:.4g}"] for r in rows]
+    cells = [header] + [[str(c) for c in line] for line in body]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
+                               for i, (c, w) in enumerate(zip(line, widths))) for line in cells)
+
+
+def open_status(study_file: str, storage: str | None) -> tuple[StudySpec, str, list[dict]]:
+    """(spec, masked storage URL, rows) of a study file; never creates a storage."""
+    from .executors import resolve_url
+    from .storage import StorageError, is_rdb, journal_path, mask_url, open_storage
+    from .studyfile import load_study
+
+    spec = load_study(study_file)
+    url = resolve_url(spec, storage)
+    if not is_rdb(url) and not journal_path(url).is_file():
+        raise StorageError(f"no sweep storage at {url}; run `lstm-odyssey sweep {study_file}` "
+                           "first or pass --storage")
+    return spec, mask_url(url), study_status(spec, open_storage(url))

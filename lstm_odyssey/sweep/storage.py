@@ -1,0 +1,139 @@
+"""Where trials live: the embedded journal file (default) or an RDB such as PostgreSQL.
+
+* Default: an Optuna journal file, ``results/<study>/journal.log``. Every write is an appended
+  log line under a file lock, so any number of local worker processes can share it; it is for
+  one machine (a worker that dies is detected by its process id on that machine).
+* ``postgresql://…`` for many machines. Workers send a heartbeat every ``heartbeat_interval``
+  seconds while a trial runs; a RUNNING trial without one for ``grace_period`` seconds is failed
+  by the next worker that looks and its configuration re-queued (:mod:`.recovery`).
+* ``sqlite:///file.db`` also works for local processes (a long busy timeout so that parallel
+  writers wait instead of failing), but the journal file is the better local choice.
+
+Passwords never leave this module: :func:`mask_url` is what everything prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import warnings
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import optuna
+from optuna.storages import BaseStorage, RDBStorage
+from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+from ..errors import UserError
+from . import schema
+
+SQLITE_TIMEOUT_S = 120
+
+
+class StorageError(UserError, ConnectionError):
+    """A storage URL that is malformed, unsupported or unreachable."""
+
+
+def default_url(study: str) -> str:
+    """The embedded storage of a study: its journal file under ``results/<study>/``."""
+    return str(Path("results") / study / schema.JOURNAL_FILE)
+
+
+def is_rdb(url: str) -> bool:
+    """True for SQLAlchemy URLs (``postgresql://``, ``sqlite:///``), False for journal files."""
+    return "://" in url and not url.startswith("journal://")
+
+
+def journal_path(url: str) -> Path:
+    """The file of a journal URL (a plain path or ``journal://PATH``)."""
+    return Path(url.removeprefix("journal://"))
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ``***`` (what logs, errors and reports show)."""
+    if not is_rdb(url):
+        return url
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # unparsable: show only the scheme
+        return url.split("://", 1)[0] + "://***"
+
+
+def _scrub(text: str, url: str) -> str:
+    """Remove the password of ``url`` from a message (drivers sometimes echo the DSN)."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        password = make_url(url).password
+    except Exception:
+        password = None
+    return text.replace(password, "***") if password else text
+
+
+def open_storage(url: str, heartbeat_interval: int = 60, grace_period: int = 180,
+                 stale_callback=None) -> BaseStorage:
+    """Open (creating if needed) the storage at ``url``.
+
+    RDB storages get Optuna heartbeats (``heartbeat_interval``, ``grace_period``) and
+    ``stale_callback(study, frozen_trial)`` for trials whose worker stopped sending them.
+    Raises :class:`StorageError` (one line, password masked) when it cannot be opened.
+    """
+    if not is_rdb(url):
+        path = journal_path(url)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return JournalStorage(JournalFileBackend(str(path)))
+        except OSError as e:
+            raise StorageError(f"cannot create the journal file {path} ({e.strerror}); "
+                               "choose a writable --storage path") from None
+    scheme = url.split("://", 1)[0].split("+", 1)[0]
+    if scheme not in ("postgresql", "sqlite"):
+        raise StorageError(f"storage {mask_url(url)}: unsupported scheme {scheme!r}; use "
+                           "postgresql://…, sqlite:///FILE.db or a journal file path")
+    engine_kwargs: dict = {"pool_pre_ping": True}
+    if scheme == "sqlite":
+        engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
+        db = url.split(":///", 1)[-1]
+        if db and db != ":memory:":
+            Path(db).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return RDBStorage(url, engine_kwargs=engine_kwargs,
+                              heartbeat_interval=heartbeat_interval, grace_period=grace_period,
+                              heartbeat_stale_trial_callback=stale_callback)
+    except Exception as e:  # SQLAlchemy/driver errors come in many types
+        first = _scrub(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__,
+                       url)
+        raise StorageError(f"cannot open storage {mask_url(url)} ({first}); check the host, "
+                           "port, database and credentials of --storage") from None
+
+
+@contextlib.contextmanager
+def exclusive(storage: BaseStorage, url: str, name: str) -> Iterator[None]:
+    """Hold a lock that only one process of all machines sharing ``url`` can hold: a
+    PostgreSQL advisory lock (session-level, released if the holder dies) or an ``fcntl`` lock
+    on a file next to a local journal/SQLite file. Used so that one coordinator plans."""
+    if is_rdb(url) and url.startswith("postgresql"):
+        import sqlalchemy
+
+        key = zlib.crc32(f"lstm-odyssey/{name}".encode())
+        assert isinstance(storage, RDBStorage)
+        with storage.engine.connect() as conn:
+            conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            try:
+                yield
+            finally:
+                conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+        return
+    target = journal_path(url) if not is_rdb(url) else Path(url.split(":///", 1)[-1])
+    lock = target.with_name(target.name + ".plan.lock")
+    with open(lock, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

@@ -1,0 +1,263 @@
+"""Study files: TOML, validated up front with one-line errors that name the bad key.
+
+    name = "smoke"                  # optional; default: the file name without .toml
+    seed = 0                        # plans the configurations and their training seeds
+    trials = 3                      # configurations per (task, variant)
+    variants = ["V", "NFG", "CIFG"]  # or "all" (the paper's nine)
+    pruner = "none"                 # "median" | "hyperband": exploratory, never the paper
+
+    [protocol]                      # TrainConfig fields; the paper's protocol by default
+    max_epochs = 2
+
+    [space]                         # [low, high] per hyperparameter; the paper's by default
+    hidden_size = [4, 8]
+
+    [tasks.jsb]                     # one table per task
+    size = 8                        # "demo" | "full" | N training sequences
+    data_seed = 0                   # the data every trial of the task sees
+    trials = 60                     # optional: overrides the top-level trials
+    protocol = { max_epochs = 3 }   # optional: per-task protocol overrides
+
+    [storage]                       # optional
+    url = "postgresql://user@host/db"   # default: the journal file results/<name>/journal.log
+    heartbeat_interval = 60         # seconds; RDB storages only
+    grace_period = 180              # a RUNNING trial without a heartbeat this long is re-run
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+from ..tasks import TASK_NAMES, task_info
+from ..tasks.common import TaskNameError, split_counts
+from ..train import ConfigError, TrainConfig
+from ..variants import PRESET_NAMES, CellSpec, SpecError
+from . import schema
+from .space import PAPER_SPACE, Dim
+
+TOP_KEYS = ("name", "seed", "trials", "variants", "pruner", "protocol", "space", "tasks", "storage")
+TASK_KEYS = ("size", "path", "data_seed", "trials", "protocol")
+PROTOCOL_KEYS = ("max_epochs", "patience", "batch_size", "init_std", "time_budget_s", "backend",
+                 "eval_batch_size")
+STORAGE_KEYS = ("url", "heartbeat_interval", "grace_period")
+PRUNERS = ("none", "median", "hyperband")
+
+
+class StudyFileError(UserError, ValueError):
+    """A study file that is not TOML or has a bad key or value."""
+
+
+class StudyFileNotFound(UserError, FileNotFoundError):
+    """A study file path that does not exist."""
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    """One task of a study: its data and its protocol."""
+
+    name: str
+    size: str | int = "demo"
+    path: str | None = None
+    data_seed: int = 0
+    trials: int = 1
+    protocol: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """A validated study file."""
+
+    name: str
+    seed: int
+    variants: tuple[str, ...]
+    tasks: tuple[TaskPlan, ...]
+    space: dict[str, Dim]
+    pruner: str = "none"
+    storage_url: str | None = None
+    heartbeat_interval: int = 60
+    grace_period: int = 180
+    source: str = ""
+
+    @property
+    def paper_mode(self) -> bool:
+        """No pruner: every trial runs the full protocol, as in the paper."""
+        return self.pruner == "none"
+
+    def study_names(self) -> list[tuple[TaskPlan, str, str]]:
+        """(task, variant, Optuna study name) of every search, tasks first."""
+        return [(t, v, schema.study_name(self.name, t.name, v))
+                for t in self.tasks for v in self.variants]
+
+    def planned_total(self) -> int:
+        return sum(t.trials for t in self.tasks) * len(self.variants)
+
+    def train_config(self, task: TaskPlan, variant: str, params: dict, seed: int,
+                     config_id: int) -> TrainConfig:
+        """The TrainConfig of one trial (1 thread: sweeps run one process per core)."""
+        return TrainConfig(
+            task=task.name, variant=variant, hidden_size=int(params[schema.HIDDEN_SIZE]),
+            learning_rate=float(params[schema.LEARNING_RATE]),
+            momentum=1.0 - float(params[schema.ONE_MINUS_MOMENTUM]),
+            input_noise=float(params[schema.INPUT_NOISE]), seed=seed, size=task.size,
+            path=task.path, data_seed=task.data_seed, threads=1, config_id=config_id,
+            **task.protocol)
+
+
+def _fail(where: str, message: str) -> StudyFileError:
+    return StudyFileError(f"{where}: {message}")
+
+
+def _check_keys(where: str, table: Any, valid: tuple[str, ...], prefix: str = "") -> dict:
+    if not isinstance(table, dict):
+        raise _fail(where, f"'{prefix.rstrip('.') or 'the file'}' must be a table")
+    for key in table:
+        if key not in valid:
+            close = difflib.get_close_matches(key, valid, n=1)
+            hint = f"did you mean '{prefix}{close[0]}'? " if close else ""
+            raise _fail(where, f"unknown key '{prefix}{key}'; {hint}valid keys: {', '.join(valid)}")
+    return table
+
+
+def _int(where: str, key: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _fail(where, f"'{key}' = {value!r} must be an integer ≥ {minimum}")
+    return value
+
+
+def _space(where: str, table: dict) -> dict[str, Dim]:
+    _check_keys(where, table, schema.PARAMS, "space.")
+    space = dict(PAPER_SPACE)
+    for name, value in table.items():
+        paper = PAPER_SPACE[name]
+        ok = (isinstance(value, list) and len(value) == 2
+              and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value))
+        if not ok:
+            raise _fail(where, f"'space.{name}' = {value!r} must be a list [low, high]")
+        low, high = value
+        if paper.integer and not all(isinstance(v, int) for v in value):
+            raise _fail(where, f"'space.{name}' = {value!r} must be two integers")
+        bounds = {schema.HIDDEN_SIZE: (1, float("inf")), schema.LEARNING_RATE: (0, float("inf")),
+                  schema.ONE_MINUS_MOMENTUM: (0, 1), schema.INPUT_NOISE: (0, float("inf"))}[name]
+        lo_ok = low > bounds[0] if paper.log and not paper.integer else low >= bounds[0]
+        if not (lo_ok and high <= bounds[1] and low <= high):
+            raise _fail(where, f"'space.{name}' = {value!r} is not a valid range; need "
+                               f"{bounds[0]} {'<' if paper.log else '≤'} low ≤ high ≤ {bounds[1]}")
+        space[name] = Dim(low, high, paper.log, paper.integer)
+    return space
+
+
+def _protocol(where: str, table: Any, prefix: str) -> dict[str, Any]:
+    _check_keys(where, table, PROTOCOL_KEYS, prefix)
+    try:  # TrainConfig is the one definition of what a valid protocol value is
+        TrainConfig(task="jsb", variant="V", hidden_size=1, learning_rate=0.0, momentum=0.0,
+                    input_noise=0.0, **table)
+    except ConfigError as e:
+        raise _fail(where, f"{prefix}{e}") from None
+    except TypeError as e:
+        raise _fail(where, f"'{prefix.rstrip('.')}' has a value of the wrong type ({e})") from None
+    backend = table.get("backend", "auto")
+    from ..kernels import BACKENDS
+
+    if backend not in BACKENDS:
+        raise _fail(where, f"'{prefix}backend' = {backend!r} is unknown; use one of "
+                           f"{', '.join(BACKENDS)}")
+    return dict(table)
+
+
+def _task(where: str, name: str, table: Any, trials: int | None,
+          protocol: dict[str, Any]) -> TaskPlan:
+    if name not in TASK_NAMES:
+        close = difflib.get_close_matches(name, TASK_NAMES, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise _fail(where, f"unknown task 'tasks.{name}'; {hint}valid tasks: "
+                           f"{', '.join(TASK_NAMES)}")
+    prefix = f"tasks.{name}."
+    _check_keys(where, table, TASK_KEYS, prefix)
+    info = task_info(name)
+    path = table.get("path")
+    if path is not None and not isinstance(path, str):
+        raise _fail(where, f"'{prefix}path' must be a string")
+    if info.needs_path and path is None:
+        raise _fail(where, f"task '{name}' reads a real corpus; set '{prefix}path'")
+    size = table.get("size", "demo")
+    try:
+        split_counts(size, None, None)
+    except TaskNameError:
+        raise _fail(where, f"'{prefix}size' = {size!r} is not valid; use \"demo\", \"full\" "
+                           "or a positive integer") from None
+    task_trials = table.get("trials", trials)
+    if task_trials is None:
+        raise _fail(where, f"no trial count for task '{name}'; set 'trials' or '{prefix}trials'")
+    return TaskPlan(
+        name=name, size=size, path=path,
+        data_seed=_int(where, f"{prefix}data_seed", table.get("data_seed", 0), 0),
+        trials=_int(where, f"{prefix}trials", task_trials, 1),
+        protocol={**protocol, **_protocol(where, table.get("protocol", {}), f"{prefix}protocol.")},
+    )
+
+
+def parse_study(data: dict, where: str, default_name: str) -> StudySpec:
+    """Validate a parsed TOML document (``where`` names it in errors)."""
+    _check_keys(where, data, TOP_KEYS)
+    name = data.get("name", default_name)
+    if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
+        raise _fail(where, f"'name' = {name!r} must be a non-empty string without '/'")
+    seed = _int(where, "seed", data.get("seed", 0), 0)
+    trials = data.get("trials")
+    if trials is not None:
+        _int(where, "trials", trials, 1)
+
+    variants = data.get("variants", "all")
+    if variants == "all":
+        variants = list(PRESET_NAMES)
+    if not isinstance(variants, list) or not variants:
+        raise _fail(where, "'variants' must be \"all\" or a non-empty list of variant names")
+    canonical = []
+    for v in variants:
+        try:
+            canonical.append(CellSpec.parse(v).name)
+        except SpecError as e:
+            raise _fail(where, f"'variants': {e}") from None
+    if len(set(canonical)) != len(canonical):
+        raise _fail(where, f"'variants' = {variants!r} names a variant twice")
+
+    pruner = data.get("pruner", "none")
+    if pruner not in PRUNERS:
+        raise _fail(where, f"'pruner' = {pruner!r} is unknown; use one of {', '.join(PRUNERS)}")
+    protocol = _protocol(where, data.get("protocol", {}), "protocol.")
+    space = _space(where, data.get("space", {}))
+
+    task_tables = data.get("tasks")
+    if not isinstance(task_tables, dict) or not task_tables:
+        raise _fail(where, "no tasks; add a table like [tasks.jsb]")
+    tasks = tuple(_task(where, n, t, trials, protocol) for n, t in task_tables.items())
+
+    storage = _check_keys(where, data.get("storage", {}), STORAGE_KEYS, "storage.")
+    url = storage.get("url")
+    if url is not None and (not isinstance(url, str) or not url):
+        raise _fail(where, "'storage.url' must be a non-empty string")
+    return StudySpec(
+        name=name, seed=seed, variants=tuple(canonical), tasks=tasks, space=space, pruner=pruner,
+        storage_url=url,
+        heartbeat_interval=_int(where, "storage.heartbeat_interval",
+                                storage.get("heartbeat_interval", 60), 1),
+        grace_period=_int(where, "storage.grace_period", storage.get("grace_period", 180), 1),
+        source=where,
+    )
+
+
+def load_study(path: str | Path) -> StudySpec:
+    """Read and validate a study file; every problem is a one-line :class:`StudyFileError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise StudyFileNotFound(f"{path}: no such study file; see studies/ for examples")
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise StudyFileError(f"{path}: not valid TOML ({e})") from None
+    return parse_study(data, str(path), path.stem)

@@ -1,0 +1,243 @@
+"""A worker: take the next planned trial from the storage, train it, record it, repeat.
+
+    loop:
+        re-queue lost trials (dead local processes; RDB: missing heartbeats)
+        pop the WAITING trial with the lowest config_id over all (task, variant) studies
+            (so every variant advances together and a partial sweep stays a paired design)
+        if none: stop when every planned configuration is done, else wait and look again
+        train it with TrainConfig(params, seed) on the task loaded once with the data seed
+        record the training record in user_attrs and tell COMPLETE / FAIL / PRUNED
+
+SIGTERM (Kubernetes, Slurm preemption) and Ctrl-C stop the worker cleanly: the trial it was
+running is marked lost and its configuration re-queued, so the next run picks it up.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+
+import optuna
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages import BaseStorage, RDBStorage
+from optuna.trial import Trial, TrialState
+
+from ..tasks import Task, load_task
+from ..train import run as train_run
+from . import recovery, schema
+from .plan import open_study
+from .storage import open_storage
+from .studyfile import StudySpec, TaskPlan
+
+
+class Interrupted(KeyboardInterrupt):
+    """The worker was asked to stop (SIGTERM or SIGINT)."""
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM and SIGINT raise :class:`Interrupted` (only possible in the main thread)."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_interrupted)
+        signal.signal(signal.SIGINT, _raise_interrupted)
+
+
+def quiet() -> None:
+    """Keep worker output to the progress bars: no Optuna info lines or experimental warnings."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
+def make_pruner(name: str) -> optuna.pruners.BasePruner:
+    """The exploratory pruners; ``none`` (the paper) never prunes."""
+    return {"none": optuna.pruners.NopPruner,
+            "median": lambda: optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=5),
+            "hyperband": optuna.pruners.HyperbandPruner}[name]()
+
+
+@dataclass
+class Search:
+    """One (task, variant) Optuna study as a worker sees it."""
+
+    task: TaskPlan
+    variant: str
+    study: optuna.Study
+    order: int
+
+
+class _Heartbeat:
+    """Records Optuna heartbeats for a running trial from a background thread (RDB only)."""
+
+    def __init__(self, storage: BaseStorage, trial_id: int) -> None:
+        self.storage, self.trial_id = storage, trial_id
+        self.stop = threading.Event()
+        self.thread = None
+        if isinstance(storage, RDBStorage) and storage.heartbeat_interval:
+            self.thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _beat(self) -> None:
+        while True:
+            self.storage.record_heartbeat(self.trial_id)
+            if self.stop.wait(self.storage.heartbeat_interval):
+                return
+
+    def __enter__(self) -> _Heartbeat:
+        if self.thread is not None:
+            self.storage.record_heartbeat(self.trial_id)
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.thread is not None:
+            self.stop.set()
+            self.thread.join()
+
+
+def _jsonable(value: object) -> object:
+    """The value as plain JSON types (NaN/inf become None)."""
+    def clean(x: object) -> object:
+        if isinstance(x, float) and not math.isfinite(x):
+            return None
+        if isinstance(x, dict):
+            return {k: clean(v) for k, v in x.items()}
+        if isinstance(x, list | tuple):
+            return [clean(v) for v in x]
+        return x
+    return clean(json.loads(json.dumps(value, default=float)))
+
+
+class Worker:
+    """Runs planned trials of one study file from one storage until none are left."""
+
+    def __init__(self, spec: StudySpec, url: str, poll_s: float = 2.0) -> None:
+        quiet()
+        self.spec, self.url, self.poll_s = spec, url, poll_s
+        self.storage = open_storage(url, spec.heartbeat_interval, spec.grace_period,
+                                    stale_callback=recovery.requeue)
+        self.searches = []
+        for order, (task, variant, name) in enumerate(spec.study_names()):
+            study = open_study(spec, self.storage, name)
+            study.pruner = make_pruner(spec.pruner)
+            self.searches.append(Search(task, variant, study, order))
+        self._tasks: dict[str, Task] = {}
+
+    def task(self, plan: TaskPlan) -> Task:
+        """The task's data, loaded once per worker with the study's data seed."""
+        if plan.name not in self._tasks:
+            self._tasks[plan.name] = load_task(plan.name, size=plan.size, path=plan.path,
+                                               seed=plan.data_seed)
+        return self._tasks[plan.name]
+
+    def pending(self) -> int:
+        """Planned configurations (over all searches) without a result yet."""
+        left = 0
+        for s in self.searches:
+            done = {t.user_attrs.get("config_id") for t in s.study.get_trials(deepcopy=False)
+                    if recovery.is_done(t)}
+            left += sum(1 for i in range(s.task.trials) if i not in done)
+        return left
+
+    def pop(self) -> tuple[Search, Trial] | None:
+        """Claim the waiting planned trial with the lowest config_id (atomic per storage)."""
+        candidates = []
+        for s in self.searches:
+            recovery.reap(s.study, self.storage)
+            for t in s.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+                cid = t.user_attrs.get("config_id")
+                if isinstance(cid, int) and cid < s.task.trials:
+                    candidates.append((cid, s.order, t.number, s, t))
+        for *_, s, t in sorted(candidates, key=lambda c: c[:3]):
+            try:
+                if self.storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING):
+                    return s, Trial(s.study, t._trial_id)
+            except UpdateFinishedTrialError:
+                continue
+        return None
+
+    def run(self, max_trials: int | None = None) -> int:
+        """Run trials until every planned one is done (or ``max_trials``); returns how many
+        this worker ran. :class:`Interrupted` propagates after the current trial is re-queued."""
+        ran = 0
+        while max_trials is None or ran < max_trials:
+            item = self.pop()
+            if item is None:
+                if self.pending() == 0:
+                    break
+                time.sleep(self.poll_s)
+                continue
+            self.run_trial(*item)
+            ran += 1
+        return ran
+
+    def run_trial(self, search: Search, trial: Trial) -> str:
+        """Train one claimed trial and record it; returns its status."""
+        trial.set_user_attr("worker", recovery.worker_identity())
+        trial.set_user_attr("status", schema.LOST)
+        trial.set_user_attr("failure_reason", recovery.LOST_REASON)
+        try:
+            with _Heartbeat(self.storage, trial._trial_id):
+                return self._train_and_tell(search, trial)
+        except KeyboardInterrupt:
+            try:  # it may have got as far as writing its final status: undo that first
+                self.storage.set_trial_user_attr(trial._trial_id, "status", schema.LOST)
+                self.storage.set_trial_user_attr(trial._trial_id, "failure_reason",
+                                                 recovery.LOST_REASON)
+            except UpdateFinishedTrialError:
+                raise  # already told: the result stands, nothing to re-queue
+            recovery.fail_and_requeue(search.study, self.storage,
+                                      self.storage.get_trial(trial._trial_id))
+            raise
+
+    def _train_and_tell(self, search: Search, trial: Trial) -> str:
+        params = {}
+        for name in schema.PARAMS:  # the enqueued (fixed) values, recorded with their ranges
+            d = self.spec.space[name]
+            if d.integer:
+                params[name] = trial.suggest_int(name, int(d.low), int(d.high), log=d.log)
+            else:
+                params[name] = trial.suggest_float(name, d.low, d.high, log=d.log)
+        ua = trial.user_attrs
+        config = self.spec.train_config(search.task, search.variant, params, ua["seed"],
+                                        ua["config_id"])
+        last: dict = {}
+
+        def on_epoch(epoch: int, record: dict) -> None:
+            last.update(record)
+            if not self.spec.paper_mode:
+                trial.report(record["history"][-1]["valid_metric"], epoch)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+
+        try:
+            record = train_run(config, task=self.task(search.task), on_epoch=on_epoch)
+        except optuna.TrialPruned:
+            record = dict(last, status=schema.PRUNED,
+                          failure_reason="stopped early by the exploratory pruner")
+        except Exception as e:  # a bug or a bad config must not stop the sweep: record it
+            record = dict(last, config_id=ua["config_id"], seed=ua["seed"],
+                          momentum=config.momentum, status="failed",
+                          failure_reason=f"{type(e).__name__}: {e}".splitlines()[0])
+        for key in schema.TRIAL_KEYS:
+            trial.set_user_attr(key, _jsonable(record.get(key)))
+        value = record.get("valid_metric")
+        status = record["status"]
+        if status == schema.PRUNED:
+            state, values = TrialState.PRUNED, None
+        elif status in ("complete", "time_limit") and value is not None and math.isfinite(value):
+            state, values = TrialState.COMPLETE, [float(value)]
+        else:
+            state, values = TrialState.FAIL, None
+        try:
+            search.study.tell(trial, values, state=state)
+        except UpdateFinishedTrialError:
+            warnings.warn(f"trial {trial.number} of {search.study.study_name} was declared lost "
+                          "while it ran (no heartbeat); its result is discarded", stacklevel=1)
+        return status
