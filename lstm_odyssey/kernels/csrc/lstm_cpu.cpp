@@ -22,6 +22,15 @@
 #include <type_traits>
 #include <vector>
 
+extern "C" {
+void sgemm_(const char* ta, const char* tb, const int* m, const int* n, const int* k,
+            const float* alpha, const float* a, const int* lda, const float* b, const int* ldb,
+            const float* beta, float* c, const int* ldc);
+void dgemm_(const char* ta, const char* tb, const int* m, const int* n, const int* k,
+            const double* alpha, const double* a, const int* lda, const double* b,
+            const int* ldb, const double* beta, double* c, const int* ldc);
+}
+
 namespace {
 
 using at::vec::Vectorized;
@@ -206,29 +215,44 @@ void dispatch_switches(const Layout& L, Fn&& fn) {
 // Rows per parallel chunk: parallelise over the batch only when a step has enough work.
 int64_t grain(const Layout& L) { return std::max<int64_t>(1, 32768 / (L.K * L.N)); }
 
+// C += op(A)·op(B) on raw column-major buffers through the BLAS that libtorch_cpu exports
+// (MKL or OpenBLAS): no tensor, view or dispatcher call inside the time loop.
+template <typename T>
+void gemm(char ta, char tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
+          int64_t ldb, T* c, int64_t ldc) {
+  const int mi = static_cast<int>(m), ni = static_cast<int>(n), ki = static_cast<int>(k);
+  const int la = static_cast<int>(lda), lb = static_cast<int>(ldb), lc = static_cast<int>(ldc);
+  const T one(1);
+  if constexpr (std::is_same_v<T, float>) {
+    sgemm_(&ta, &tb, &mi, &ni, &ki, &one, a, &la, b, &lb, &one, c, &lc);
+  } else {
+    dgemm_(&ta, &tb, &mi, &ni, &ki, &one, a, &la, b, &lb, &one, c, &lc);
+  }
+}
+
 template <typename T>
 void forward_loop(const Layout& L, const at::Tensor& S, const at::Tensor& C, const at::Tensor& pre,
-                  const at::Tensor& RextT, const at::Tensor& y, const at::Tensor& p,
+                  const at::Tensor& Rext, const at::Tensor& y, const at::Tensor& p,
                   const int64_t* len, bool save) {
   const int64_t T_ = y.size(0), B = y.size(1), N = L.N, KN = L.K * N, RW = L.record();
-  // Every view the time loop needs is created here, before it.
-  std::vector<at::Tensor> out(T_), base(T_), opnd(T_);
-  for (int64_t t = 0; t < T_; ++t) {
-    const int64_t prev = save ? t : t % 2, cur = save ? t + 1 : (t + 1) % 2;
-    out[t] = S.select(0, cur).narrow(1, N, KN);
-    base[t] = save ? out[t] : pre.select(0, t);
-    opnd[t] = S.select(0, prev).narrow(1, 0, L.state());
-  }
+  const int64_t GN = L.G * N, SW = L.state();
   T* s = S.data_ptr<T>();
   T* c = C.data_ptr<T>();
   T* yo = y.data_ptr<T>();
+  const T* pr = pre.data_ptr<T>();
+  const T* r = Rext.data_ptr<T>();
   const T* pp = p.numel() ? p.data_ptr<T>() : nullptr;
-  const int64_t GN = L.G * N;
   dispatch_switches(L, [&](auto ig, auto fm, auto og, auto peep) {
     for (int64_t t = 0; t < T_; ++t) {
-      if (save) at::cpu::addmm_(out[t], opnd[t], RextT);
-      else at::cpu::addmm_out(out[t], base[t], opnd[t], RextT);
       const int64_t prev = save ? t : t % 2, cur = save ? t + 1 : (t + 1) % 2;
+      T* out = s + cur * B * RW + N;
+      if (!save) {  // the ring slot receives this step's input projection first
+        for (int64_t b = 0; b < B; ++b) {
+          std::memcpy(out + b * RW, pr + (t * B + b) * KN, sizeof(T) * KN);
+        }
+      }
+      // pre_t (B×KN, row stride RW) += S_{t-1}[:, :SW] · Rextᵀ, in column-major BLAS terms.
+      gemm<T>('T', 'N', KN, B, SW, r, SW, s + prev * B * RW, RW, out, RW);
       at::parallel_for(0, B, grain(L), [&](int64_t b0, int64_t b1) {
         for (int64_t b = b0; b < b1; ++b) {
           T* rec = s + (cur * B + b) * RW;
@@ -282,7 +306,7 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& x, const at::Tensor& W,
   }
   const int64_t* len = lengths.numel() ? lengths.data_ptr<int64_t>() : nullptr;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "lstm_forward", [&] {
-    forward_loop<scalar_t>(L, S, C, pre, Rext.t(), y, p, len, save);
+    forward_loop<scalar_t>(L, S, C, pre, Rext, y, p, len, save);
   });
   const int64_t last = save ? T_ : T_ % 2;
   at::Tensor h_n = S.select(0, last).narrow(1, 0, N).clone();
@@ -296,15 +320,13 @@ void backward_loop(const Layout& L, const at::Tensor& S, const at::Tensor& C, co
                    const at::Tensor& dS, const at::Tensor& dc, const at::Tensor& dy,
                    const at::Tensor& Rext, const at::Tensor& p, const int64_t* len) {
   const int64_t T_ = D.size(0), B = D.size(1), N = L.N, KN = L.K * N, RW = L.record();
-  std::vector<at::Tensor> dpre(T_);
-  for (int64_t t = 0; t < T_; ++t) dpre[t] = D.select(0, t);
-  at::Tensor dS_ = dS;  // addmm_ takes a mutable reference
   const T* s = S.data_ptr<T>();
   const T* c = C.data_ptr<T>();
   T* d = D.data_ptr<T>();
   T* ds = dS.data_ptr<T>();
   T* dcp = dc.data_ptr<T>();
   const T* dyp = dy.data_ptr<T>();
+  const T* r = Rext.data_ptr<T>();
   const T* pp = p.numel() ? p.data_ptr<T>() : nullptr;
   const int64_t SW = L.state();
   dispatch_switches(L, [&](auto ig, auto fm, auto og, auto peep) {
@@ -322,7 +344,8 @@ void backward_loop(const Layout& L, const at::Tensor& S, const at::Tensor& C, co
           }
         }
       });
-      at::cpu::addmm_(dS_, dpre[t], Rext);
+      // dS (B×SW) += dPre_t (B×KN) · Rext (KN×SW), in column-major BLAS terms.
+      gemm<T>('N', 'N', SW, B, KN, r, SW, d + t * B * KN, KN, ds, SW);
     }
   });
 }
