@@ -2,8 +2,11 @@
 
 import torch
 
-# Backends every module-level test runs through ("auto" = what users get by default).
-BACKENDS = ["reference", "auto"]
+from lstm_odyssey.kernels import available_backends
+
+# Backends every module-level test runs through: each one that runs here, and "auto" (what users
+# get by default).
+BACKENDS = ["auto", *available_backends("cpu")]
 
 
 def paper_step(spec, g, x, y_prev, c_prev, a_prev=None):
