@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,7 +97,10 @@ class Fanova:
         self.forest = RandomForestRegressor(
             n_estimators=n_trees, bootstrap=True, oob_score=True, random_state=seed,
             min_samples_leaf=min_samples_leaf, max_features=1.0, n_jobs=1,
-        ).fit(Z, y)
+        )
+        with warnings.catch_warnings():  # few trees: some samples have no OOB prediction
+            warnings.filterwarnings("ignore", "Some inputs do not have OOB scores")
+            self.forest.fit(Z, y)
         self.oob_r2 = float(self.forest.oob_score_)
         lows, highs = self.bounds[:, 0], self.bounds[:, 1]
         self._trees: list[_Tree] = []

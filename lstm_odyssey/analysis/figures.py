@@ -160,7 +160,7 @@ def interactions(fa: Fanova, task: str, metric: str, out_dir: Path) -> Path:
     fig, axes = plt.subplots(1, len(others), figsize=(4.6 * len(others), 3.8), squeeze=False)
     for ax, p in zip(axes[0], others):
         xa, xb, mean, _ = fa.marginal_pair(schema.LEARNING_RATE, p)
-        mesh = ax.pcolormesh(xa, xb, mean.T, shading="nearest", cmap="viridis_r")
+        mesh = ax.pcolormesh(xa, xb, mean.T, shading="nearest", cmap="viridis_r", rasterized=True)
         ax.set_xscale("log")
         if fa.space[p].log:
             log_axis(ax, p, "y")

@@ -1,0 +1,60 @@
+"""Reading sweep storages (the schema of lstm_odyssey.sweep.schema) into the results table."""
+
+from __future__ import annotations
+
+import pytest
+
+from lstm_odyssey.analysis.synthetic import write_synthetic_study
+from lstm_odyssey.analysis.table import StorageError, StorageNotFound, load_results
+from lstm_odyssey.errors import UserError
+from lstm_odyssey.sweep import schema
+
+
+def test_synthetic_study_round_trips(synthetic_storage: str) -> None:
+    r = load_results(synthetic_storage)
+    assert len(r.trials) == 2 * 9 * 30
+    assert set(r.trials["variant"]) == {"V", "NIG", "NFG", "NOG", "NIAF", "NOAF", "NP", "CIFG",
+                                        "FGR"}
+    assert r.tasks == ["timit-synth", "jsb-synth"]
+    assert {p for p, d in r.space.items() if d.log} == set(schema.LOG_PARAMS)
+    assert r.space[schema.LEARNING_RATE].low == pytest.approx(1e-6)
+    done = r.trials[r.trials["status"] == "complete"]
+    assert done["test_metric"].notna().all() and done["n_parameters"].gt(0).all()
+    diverged = r.trials[r.trials["status"] == "diverged"]
+    assert len(diverged) > 0 and (diverged["state"] == "FAIL").all()
+    assert diverged["test_metric"].isna().all() and (diverged["failure_reason"] != "").all()
+    # paired design: every variant of a task ran the same configurations
+    tg = r.trials[r.trials["task"] == "jsb-synth"]
+    lrs = tg.pivot(index="config_id", columns="variant", values=schema.LEARNING_RATE)
+    assert (lrs.nunique(axis=1) == 1).all()
+    assert len(r.studies) == 18 and r.studies["source"].eq("synthetic").all()
+
+
+def test_csv_export_drops_histories(synthetic_storage: str, tmp_path) -> None:
+    import pandas as pd
+
+    r = load_results(synthetic_storage)
+    back = pd.read_csv(r.to_csv(tmp_path / "t.csv"))
+    assert len(back) == len(r.trials) and "history" not in back.columns
+    assert {"task", "variant", "seed", "test_metric", "wall_time_s", "epochs"} <= set(back.columns)
+
+
+def test_sqlite_storage_and_study_filter(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    write_synthetic_study(url, study="a", tasks=("jsb-synth",), variants=("V", "NP"), n_trials=3)
+    write_synthetic_study(url, study="b", tasks=("jsb-synth",), variants=("V",), n_trials=2)
+    assert len(load_results(url).trials) == 3 + 3 + 2
+    assert len(load_results(url, study="b").trials) == 2
+    with pytest.raises(StorageError, match="no study 'c'"):
+        load_results(url, study="c")
+
+
+def test_storage_mistakes_are_user_errors(tmp_path) -> None:
+    with pytest.raises(StorageNotFound) as e:
+        load_results(f"sqlite:///{tmp_path / 'missing.db'}")
+    assert isinstance(e.value, FileNotFoundError) and isinstance(e.value, UserError)
+    assert not (tmp_path / "missing.db").exists()  # never creates an empty storage
+    with pytest.raises(StorageNotFound):
+        load_results(str(tmp_path / "missing.log"))
+    with pytest.raises(StorageError):
+        load_results("nosuchdialect://host/db")
