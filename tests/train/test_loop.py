@@ -71,9 +71,11 @@ def test_time_budget_stops_cleanly():
     assert record["wall_time_s"] < 60
 
 
-def test_same_seed_same_metrics_other_seed_differs():
+@pytest.mark.parametrize("backend", ["reference", "auto"])
+def test_same_seed_same_metrics_other_seed_differs(backend):
     task = speech_task(sizes=(8, 4, 4))
-    a, b, c = (run(_config(task, seed=s, input_noise=0.3, batch_size=2), task=task)
+    a, b, c = (run(_config(task, seed=s, input_noise=0.3, batch_size=2, backend=backend),
+                   task=task)
                for s in (7, 7, 8))
     strip = [{k: v for k, v in h.items() if k != "time_s"} for h in a["history"]]
     assert strip == [{k: v for k, v in h.items() if k != "time_s"} for h in b["history"]]
