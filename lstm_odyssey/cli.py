@@ -74,17 +74,26 @@ _STUDY = click.option("--study", default=None, help="Only the studies of this st
 
 
 @cli.command()
-@_STORAGE
+@click.argument("target", required=False)
+@click.option("--storage", default=None,
+              help="Optuna storage: RDB URL (sqlite:///x.db, postgresql://...) or journal file "
+                   "path; default: the storage of TARGET.")
 @_STUDY
-@click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Directory for report.html, report.md, CSVs and figures.")
+@click.option("-o", "--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Directory for report.html, report.md, CSVs and figures "
+                   "[default: results/<study>/report or TARGET/report].")
 @click.option("--trees", default=100, show_default=True, help="Trees of the fANOVA forest.")
 @click.option("--seed", default=0, show_default=True)
-def report(storage: str, study: str | None, out_dir: str, trees: int, seed: int) -> None:
-    """Write the analysis report (HTML, Markdown, CSVs, figures) of a sweep."""
-    from .analysis.report import build_report
+def report(target: str | None, storage: str | None, study: str | None, out_dir: str | None,
+           trees: int, seed: int) -> None:
+    """Write the analysis report (HTML, Markdown, CSVs, figures) of a sweep.
 
-    click.echo(build_report(storage, out_dir, study, n_trees=trees, seed=seed))
+    TARGET is optional: a study file (studies/x.toml) or a results directory holding the
+    sweep's journal file; otherwise give --storage and -o."""
+    from .analysis.report import build_report, resolve_target
+
+    url, file_study, out = resolve_target(target, storage, out_dir)
+    click.echo(build_report(url, out, study or file_study, n_trees=trees, seed=seed))
 
 
 @cli.command()
@@ -205,7 +214,8 @@ _STORAGE_HELP = ("Journal file path, sqlite:///FILE.db or postgresql://USER@HOST
 def sweep(study_file: str, jobs: int, storage: str | None, dask: str | None,
           no_progress: bool) -> None:
     """Plan STUDY_FILE and run it to completion; run it again to resume."""
-    from .sweep.executors import SweepInterrupted, sweep as run_sweep
+    from .sweep.executors import SweepInterrupted
+    from .sweep.executors import sweep as run_sweep
     from .sweep.studyfile import load_study
 
     try:

@@ -1,6 +1,7 @@
 """Executors: where worker loops run, and the coordinator that plans and shows progress.
 
-* local: ``jobs`` worker processes (spawned, one torch thread each) on this machine;
+* local: ``jobs`` worker processes (spawned, one torch thread each) on this machine; with
+  ``jobs=1`` the worker loop runs in the coordinator's own process;
 * ``worker``: one loop in this process (a Slurm array task, a Kubernetes pod, another host);
 * Dask: one worker loop per Dask worker thread (``--dask local`` starts a LocalCluster of
   ``jobs`` single-threaded processes).
@@ -135,6 +136,11 @@ def sweep(spec: StudySpec, storage: str | None = None, jobs: int = 1, dask: str 
     try:
         if dask:
             _run_dask(spec, url, jobs, dask, refresh)
+        elif jobs == 1:  # in this process: no start-up cost, Ctrl-C arrives directly
+            import torch
+
+            torch.set_num_threads(1)
+            Worker(spec, url).run(after_trial=refresh)
         else:
             _run_local(spec, url, jobs, refresh)
         done = refresh()

@@ -54,21 +54,23 @@ def mask_url(url: str) -> str:
     """The URL with its password replaced by ``***`` (what logs, errors and reports show)."""
     if not is_rdb(url):
         return url
-    try:
-        from sqlalchemy.engine import make_url
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
+    try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # unparsable: show only the scheme
+    except (ArgumentError, ValueError):  # unparsable: show only the scheme
         return url.split("://", 1)[0] + "://***"
 
 
 def _scrub(text: str, url: str) -> str:
     """Remove the password of ``url`` from a message (drivers sometimes echo the DSN)."""
-    try:
-        from sqlalchemy.engine import make_url
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
+    try:
         password = make_url(url).password
-    except Exception:
+    except (ArgumentError, ValueError):
         password = None
     return text.replace(password, "***") if password else text
 
@@ -105,7 +107,7 @@ def open_storage(url: str, heartbeat_interval: int = 60, grace_period: int = 180
             return RDBStorage(url, engine_kwargs=engine_kwargs,
                               heartbeat_interval=heartbeat_interval, grace_period=grace_period,
                               heartbeat_stale_trial_callback=stale_callback)
-    except Exception as e:  # SQLAlchemy/driver errors come in many types
+    except Exception as e:  # noqa: BLE001 — SQLAlchemy and drivers raise many types
         first = _scrub(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__,
                        url)
         raise StorageError(f"cannot open storage {mask_url(url)} ({first}); check the host, "

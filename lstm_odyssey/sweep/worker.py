@@ -20,7 +20,9 @@ import signal
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Self
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
@@ -89,7 +91,7 @@ class _Heartbeat:
             if self.stop.wait(self.storage.heartbeat_interval):
                 return
 
-    def __enter__(self) -> _Heartbeat:
+    def __enter__(self) -> Self:
         if self.thread is not None:
             self.storage.record_heartbeat(self.trial_id)
             self.thread.start()
@@ -162,9 +164,11 @@ class Worker:
                 continue
         return None
 
-    def run(self, max_trials: int | None = None) -> int:
-        """Run trials until every planned one is done (or ``max_trials``); returns how many
-        this worker ran. :class:`Interrupted` propagates after the current trial is re-queued."""
+    def run(self, max_trials: int | None = None,
+            after_trial: Callable[[], object] | None = None) -> int:
+        """Run trials until every planned one is done (or ``max_trials``), calling
+        ``after_trial()`` after each; returns how many this worker ran. Ctrl-C/SIGTERM
+        propagate after the current trial was re-queued."""
         ran = 0
         while max_trials is None or ran < max_trials:
             item = self.pop()
@@ -175,6 +179,8 @@ class Worker:
                 continue
             self.run_trial(*item)
             ran += 1
+            if after_trial is not None:
+                after_trial()
         return ran
 
     def run_trial(self, search: Search, trial: Trial) -> str:
@@ -186,15 +192,19 @@ class Worker:
             with _Heartbeat(self.storage, trial._trial_id):
                 return self._train_and_tell(search, trial)
         except KeyboardInterrupt:
-            try:  # it may have got as far as writing its final status: undo that first
-                self.storage.set_trial_user_attr(trial._trial_id, "status", schema.LOST)
-                self.storage.set_trial_user_attr(trial._trial_id, "failure_reason",
-                                                 recovery.LOST_REASON)
-            except UpdateFinishedTrialError:
-                raise  # already told: the result stands, nothing to re-queue
-            recovery.fail_and_requeue(search.study, self.storage,
-                                      self.storage.get_trial(trial._trial_id))
+            self._requeue_own(search, trial)
             raise
+
+    def _requeue_own(self, search: Search, trial: Trial) -> None:
+        """Mark this worker's interrupted trial lost and re-queue it (unless already told)."""
+        try:  # it may have got as far as writing its final status: undo that first
+            self.storage.set_trial_user_attr(trial._trial_id, "status", schema.LOST)
+            self.storage.set_trial_user_attr(trial._trial_id, "failure_reason",
+                                             recovery.LOST_REASON)
+        except UpdateFinishedTrialError:
+            return  # already told: the result stands, nothing to re-queue
+        recovery.fail_and_requeue(search.study, self.storage,
+                                  self.storage.get_trial(trial._trial_id))
 
     def _train_and_tell(self, search: Search, trial: Trial) -> str:
         params = {}
@@ -221,7 +231,7 @@ class Worker:
         except optuna.TrialPruned:
             record = dict(last, status=schema.PRUNED,
                           failure_reason="stopped early by the exploratory pruner")
-        except Exception as e:  # a bug or a bad config must not stop the sweep: record it
+        except Exception as e:  # noqa: BLE001 — a bug or bad config must not stop the sweep
             record = dict(last, config_id=ua["config_id"], seed=ua["seed"],
                           momentum=config.momentum, status="failed",
                           failure_reason=f"{type(e).__name__}: {e}".splitlines()[0])

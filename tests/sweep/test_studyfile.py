@@ -1,0 +1,115 @@
+"""Study files: validation with one-line errors, the paper's defaults, the paired plan."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from lstm_odyssey.errors import UserError
+from lstm_odyssey.sweep import schema
+from lstm_odyssey.sweep.space import PAPER_SPACE, plan_configs
+from lstm_odyssey.sweep.storage import StorageError, mask_url, open_storage
+from lstm_odyssey.sweep.studyfile import StudyFileError, load_study, parse_study
+from lstm_odyssey.variants import PRESET_NAMES
+
+from .conftest import CLI, study_toml
+
+BASE = {"trials": 2, "tasks": {"jsb": {"size": 2}}}
+
+
+def error(data: dict) -> str:
+    with pytest.raises(StudyFileError) as e:
+        parse_study(data, "s.toml", "s")
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith("s.toml: ")
+    return msg
+
+
+@pytest.mark.parametrize("data, words", [
+    ({**BASE, "trails": 3}, ["unknown key 'trails'", "did you mean 'trials'"]),
+    ({**BASE, "protocol": {"max_epoch": 3}}, ["'protocol.max_epoch'", "'protocol.max_epochs'"]),
+    ({**BASE, "protocol": {"max_epochs": 0}}, ["max_epochs=0", "≥ 1"]),
+    ({**BASE, "protocol": {"backend": "gpu"}}, ["'protocol.backend'", "'gpu'"]),
+    ({**BASE, "space": {"learning_rate": [1e-2, 1e-6]}}, ["'space.learning_rate'", "range"]),
+    ({**BASE, "space": {"learning_rate": [0, 1e-2]}}, ["'space.learning_rate'", "range"]),
+    ({**BASE, "space": {"one_minus_momentum": [0.1, 2.0]}}, ["'space.one_minus_momentum'"]),
+    ({**BASE, "space": {"hidden_size": [4.5, 8]}}, ["'space.hidden_size'", "integers"]),
+    ({**BASE, "space": {"momentum": [0, 1]}}, ["unknown key 'space.momentum'"]),
+    ({**BASE, "variants": ["V", "NXG"]}, ["unknown variant 'NXG'", "NIG"]),
+    ({**BASE, "variants": ["V", "vanilla"]}, ["names a variant twice"]),
+    ({**BASE, "pruner": "asha"}, ["'pruner'", "median", "hyperband"]),
+    ({"trials": 2, "tasks": {"jbs": {}}}, ["unknown task 'tasks.jbs'", "did you mean 'jsb'"]),
+    ({"trials": 2, "tasks": {"jsb": {"sise": 2}}}, ["unknown key 'tasks.jsb.sise'"]),
+    ({"trials": 2, "tasks": {"jsb": {"size": "huge"}}}, ["'tasks.jsb.size'"]),
+    ({"trials": 0, "tasks": {"jsb": {}}}, ["'trials' = 0"]),
+    ({"tasks": {"jsb": {}}}, ["no trial count"]),
+    ({"trials": 2}, ["no tasks"]),
+    ({**BASE, "storage": {"uri": "x"}}, ["unknown key 'storage.uri'", "'storage.url'"]),
+])
+def test_bad_study_files_name_the_key(data: dict, words: list[str]) -> None:
+    msg = error(data)
+    for w in words:
+        assert w in msg, msg
+
+
+def test_not_toml_and_missing_file(tmp_path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("trials = [1,\n")
+    with pytest.raises(StudyFileError, match="not valid TOML"):
+        load_study(bad)
+    with pytest.raises(FileNotFoundError):
+        load_study(tmp_path / "none.toml")
+
+
+def test_defaults_are_the_paper() -> None:
+    spec = parse_study(BASE, "s.toml", "s")
+    assert spec.variants == PRESET_NAMES and spec.paper_mode
+    assert spec.space == PAPER_SPACE
+    assert (PAPER_SPACE["hidden_size"].low, PAPER_SPACE["hidden_size"].high) == (20, 200)
+    assert (PAPER_SPACE["learning_rate"].low, PAPER_SPACE["learning_rate"].high) == (1e-6, 1e-2)
+    cfg = spec.train_config(spec.tasks[0], "V", {**{p: 0.5 for p in schema.PARAMS},
+                                                 schema.HIDDEN_SIZE: 50}, 1, 0)
+    assert (cfg.max_epochs, cfg.patience, cfg.batch_size, cfg.threads) == (150, 15, 1, 1)
+    assert cfg.momentum == pytest.approx(0.5)
+
+
+def test_plan_is_paired_seeded_prefix_stable_and_in_range() -> None:
+    a = plan_configs(PAPER_SPACE, 3, "jsb", 200)
+    assert a == plan_configs(PAPER_SPACE, 3, "jsb", 200)       # rerun: identical
+    assert a[:50] == plan_configs(PAPER_SPACE, 3, "jsb", 50)   # more trials only append
+    assert a != plan_configs(PAPER_SPACE, 4, "jsb", 200)
+    assert len({c.seed for c in a}) == 200
+    hidden = [c.params["hidden_size"] for c in a]
+    assert min(hidden) >= 20 and max(hidden) <= 200 and all(isinstance(h, int) for h in hidden)
+    # log-uniform: about half of the samples below the geometric mean of the range
+    below = sum(c.params["learning_rate"] < 1e-4 for c in a)
+    assert 70 < below < 130
+    noise = [c.params["input_noise"] for c in a]
+    assert 0 <= min(noise) and max(noise) <= 1 and 0.4 < sum(noise) / 200 < 0.6
+
+
+def test_unreachable_storage_is_one_line_without_password() -> None:
+    url = "postgresql://postgres:s3cret@127.0.0.1:1/nowhere"
+    with pytest.raises(StorageError) as e:
+        open_storage(url)
+    msg = str(e.value)
+    assert "\n" not in msg and "s3cret" not in msg and "127.0.0.1" in msg
+    assert mask_url(url) == "postgresql://postgres:***@127.0.0.1:1/nowhere"
+    with pytest.raises(UserError, match="unsupported scheme"):
+        open_storage("redis://localhost/0")
+
+
+def test_cli_prints_one_line_errors(tmp_path) -> None:
+    study = tmp_path / "s.toml"
+    study.write_text("epochs = 3\n" + study_toml())
+    out = subprocess.run([*CLI, "sweep", str(study)], capture_output=True, text=True,
+                         check=False)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1
+    assert "unknown key 'epochs'" in out.stderr and "Traceback" not in out.stderr
+    study.write_text(study_toml())
+    out = subprocess.run([*CLI, "sweep", str(study), "--storage",
+                          "postgresql://postgres:hunter2@127.0.0.1:1/x"],
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert "hunter2" not in out.stderr + out.stdout and "***" in out.stderr

@@ -1,0 +1,128 @@
+"""Local sweeps on the embedded journal storage: exactly once, resume after Ctrl-C,
+determinism of a re-run trial, status, re-planning."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+
+import optuna
+import pytest
+
+from lstm_odyssey.sweep import schema
+from lstm_odyssey.sweep.executors import resolve_url, sweep
+from lstm_odyssey.sweep.studyfile import StudyFileError, load_study
+from lstm_odyssey.tasks import load_task
+from lstm_odyssey.train import run
+
+from .conftest import CLI, assert_exactly_once, trials_by_config
+
+
+def test_smoke_sweep_jobs_2_completes_each_trial_exactly_once(write_study, tmp_path) -> None:
+    spec = load_study(write_study(trials=3, variants='["V", "NFG", "CIFG"]'))
+    url = str(tmp_path / "journal.log")
+    out = sweep(spec, url, jobs=2, progress=False, echo=lambda s: None)
+    assert (out.done, out.planned, out.already_complete) == (9, 9, False)
+    found = assert_exactly_once(url, "t", searches=3, trials=3)
+    assert all(len(ts) == 1 for g in found.values() for ts in g.values())  # nobody was lost
+    # the paired design: configuration i has the same parameters and seed in every variant
+    for cid in range(3):
+        cfgs = {(json.dumps(g[cid][0].params, sort_keys=True), g[cid][0].user_attrs["seed"])
+                for g in found.values()}
+        assert len(cfgs) == 1
+    # both processes worked, and trials record what a training run records
+    t = found["t/jsb/V"][0][0]
+    assert set(schema.TRIAL_KEYS) <= set(t.user_attrs) and t.user_attrs["history"]
+    assert t.value == t.user_attrs["valid_metric"]
+    storage = optuna.storages.journal.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(url))
+    meta = optuna.load_study(study_name="t/jsb/CIFG", storage=storage).user_attrs[
+        schema.STUDY_ATTR]
+    assert set(schema.STUDY_KEYS) <= set(meta) and meta["variant"] == "CIFG"
+    assert meta["pruner"] == "none" and meta["metric"] == "nll_per_step"
+    # running it again says so and runs nothing
+    lines = []
+    again = sweep(spec, url, jobs=2, progress=False, echo=lines.append)
+    assert again.already_complete and "is complete" in lines[0]
+
+
+def test_rerun_of_a_recorded_trial_reproduces_its_metric(write_study, tmp_path) -> None:
+    spec = load_study(write_study(trials=1, variants='["NP"]', max_epochs=2))
+    url = str(tmp_path / "journal.log")
+    sweep(spec, url, jobs=1, progress=False, echo=lambda s: None)
+    (t,), = trials_by_config(url, "t")["t/jsb/NP"].values()
+    task = spec.tasks[0]
+    config = spec.train_config(task, "NP", t.params, t.user_attrs["seed"], 0)
+    record = run(config, task=load_task("jsb", size=task.size, seed=task.data_seed))
+    assert record["valid_metric"] == t.value
+    assert [h["valid_metric"] for h in record["history"]] == [
+        h["valid_metric"] for h in t.user_attrs["history"]]
+
+
+def test_more_trials_append_and_a_changed_plan_is_refused(write_study, tmp_path) -> None:
+    path = write_study(trials=1, variants='["V"]')
+    url = str(tmp_path / "journal.log")
+    sweep(load_study(path), url, jobs=1, progress=False, echo=lambda s: None)
+    first = trials_by_config(url, "t")["t/jsb/V"][0][0].params
+    path.write_text(path.read_text().replace("trials = 1", "trials = 2"))
+    sweep(load_study(path), url, jobs=1, progress=False, echo=lambda s: None)
+    found = assert_exactly_once(url, "t", searches=1, trials=2)
+    assert found["t/jsb/V"][0][0].params == first
+    path.write_text(path.read_text().replace("seed = 7", "seed = 8"))
+    with pytest.raises(StudyFileError, match="planned with a different seed"):
+        sweep(load_study(path), url, jobs=1, progress=False, echo=lambda s: None)
+
+
+def _done(url: str) -> int:
+    try:
+        groups = trials_by_config(url, "t")
+    except Exception:  # noqa: BLE001 — the journal may not exist yet
+        return 0
+    return sum(t.state == optuna.trial.TrialState.COMPLETE
+               for g in groups.values() for ts in g.values() for t in ts)
+
+
+@pytest.mark.slow
+def test_ctrl_c_then_rerun_resumes_without_duplicates_or_losses(write_study, tmp_path) -> None:
+    path = write_study(trials=2, variants='["V", "CIFG"]', max_epochs=10)
+    url = str(tmp_path / "journal.log")
+    cmd = [*CLI, "sweep", str(path), "--jobs", "2", "--storage", url, "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while _done(url) < 1 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.3)
+    assert proc.poll() is None, "the sweep finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "run the same command again to resume" in err
+    interrupted = _done(url)
+    assert 1 <= interrupted < 4
+    groups = trials_by_config(url, "t")
+    states = [t.state for g in groups.values() for ts in g.values() for t in ts]
+    assert optuna.trial.TrialState.RUNNING not in states  # the running ones were re-queued
+    lost = [t for g in groups.values() for ts in g.values() for t in ts
+            if t.user_attrs.get("status") == schema.LOST]
+    again = subprocess.run([*cmd[:4], "1", *cmd[5:]], capture_output=True, text=True,
+                           timeout=300, check=False)
+    assert again.returncode == 0, again.stderr
+    assert "is complete: 4/4" in again.stdout
+    found = assert_exactly_once(url, "t", searches=2, trials=2)
+    retried = {t.user_attrs.get("retry_of") for g in found.values() for ts in g.values()
+               for t in ts}
+    assert {t.number for t in lost} <= retried
+    status = subprocess.run([*CLI, "status", str(path), "--storage", url, "--json"],
+                            capture_output=True, text=True, check=True)
+    rows = json.loads(status.stdout)["searches"]
+    assert [(r["variant"], r["planned"], r["complete"], r["running"], r["waiting"])
+            for r in rows] == [("V", 2, 2, 0, 0), ("CIFG", 2, 2, 0, 0)]
+    assert sum(r["lost"] for r in rows) == len(lost)
+    assert all(r["best"] is not None for r in rows)
+
+
+def test_default_storage_is_under_results(write_study, monkeypatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)
+    spec = load_study(write_study())
+    assert resolve_url(spec, None) == str(tmp_path / "results" / "t" / "journal.log")
