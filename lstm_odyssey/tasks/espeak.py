@@ -2,14 +2,13 @@
 
 The library is initialised in synchronous mode with phoneme events and IPA phone names; the
 synth callback collects the 22.05 kHz samples and, for each phoneme event, its absolute start
-sample and IPA name. espeak-ng keeps global state: use processes, not threads, to parallelise
-(each process initialises its own copy).
+sample and IPA name. espeak-ng keeps global state: use processes, not threads, to parallelise.
 """
 
 from __future__ import annotations
 
+import _ctypes
 import ctypes
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +51,6 @@ class _Engine:
     def __init__(self) -> None:
         import espeakng_loader
 
-        self.pid = os.getpid()
         self.lib = ctypes.CDLL(espeakng_loader.get_library_path())
         data_parent = str(Path(espeakng_loader.get_data_path()).parent).encode()
         self.rate = self.lib.espeak_Initialize(SYNC, 0, data_parent,
@@ -90,22 +88,31 @@ class _Engine:
                          [p for _, p in self.events])
 
 
-_engine: _Engine | None = None
-
-
 def synthesize(text: str, voice: str = "en-us", rate: int = 175, pitch: int = 50,
                pitch_range: int = 50) -> Utterance:
     """Speak ``text`` with an espeak-ng voice (e.g. ``"en-us+m3"``), rate in words per
-    minute, pitch and pitch range in 0–100."""
-    global _engine
-    if _engine is None or _engine.pid != os.getpid():
-        _engine = _Engine()
-    return _engine.synth(text, voice, rate, pitch, pitch_range)
+    minute, pitch and pitch range in 0–100.
+
+    espeak-ng keeps synthesis state (noise generators, pitch flutter) in static variables
+    that ``espeak_Terminate`` does not reset, so the same call would give different samples
+    depending on what was spoken before. Each call therefore loads a fresh copy of the
+    library and unloads it afterwards (~15 ms). Then the output depends on the arguments
+    only, except for voices with breath noise (see :func:`voice_variants`)."""
+    engine = _Engine()
+    try:
+        return engine.synth(text, voice, rate, pitch, pitch_range)
+    finally:
+        engine.lib.espeak_Terminate()
+        _ctypes.dlclose(engine.lib._handle)
 
 
-def voice_variants() -> list[str]:
-    """Names of the voice variants shipped with the library (``+name`` suffixes)."""
+def voice_variants(reproducible: bool = True) -> list[str]:
+    """Names of the voice variants shipped with the library (``+name`` suffixes). With
+    ``reproducible``, variants with breath noise (a ``breath`` line: whispering and breathy
+    voices) are left out: their samples change from run to run."""
     import espeakng_loader
 
     folder = Path(espeakng_loader.get_data_path()) / "voices" / "!v"
-    return sorted(p.name for p in folder.iterdir() if p.is_file())
+    return sorted(p.name for p in folder.iterdir() if p.is_file() and not (
+        reproducible and any(line.split()[:1] == ["breath"]
+                             for line in p.read_text(errors="replace").splitlines())))

@@ -21,14 +21,13 @@ from . import espeak, features, text
 from .common import SPLITS, Corpus, RawSplit, item_rng, parallel_map
 from .phones import PHONES39, fold_ipa
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 3
 DEMO = (120, 30, 30)
 FULL = (3696, 400, 192)
 SENTENCES_PER_SPEAKER = 8
 READERS_PER_SENTENCE = 4
 SNR_DB = (15.0, 40.0)
 GAIN_DB = (-12.0, 6.0)
-EXCLUDED_VARIANTS = ("whisper", "whisperf")   # unvoiced speech, unlike TIMIT
 SIL = PHONES39.index("sil")
 
 
@@ -51,13 +50,15 @@ def plan(counts: tuple[int, int, int], seed: int) -> list[UtteranceSpec]:
     """The utterances of all splits. Voice variants are shuffled by ``seed`` and dealt
     70/15/15 to train/valid/test; sentences likewise come from disjoint slices of one pool.
     Utterance i is read by speaker ``i // 8`` and is sentence ``i mod S`` of the split's S
-    sentences (S ≈ n / 4), so each sentence is read by about 4 different speakers."""
-    variants = [v for v in espeak.voice_variants() if v not in EXCLUDED_VARIANTS]
+    sentences (S = max(min(n, 8), ⌈n / 4⌉)), so each sentence is read by about 4 different
+    speakers and no speaker reads a sentence twice."""
+    variants = espeak.voice_variants(reproducible=True)
     variants = [variants[i] for i in np.random.default_rng([seed, 104729]).permutation(
         len(variants))]
     n_var = len(variants)
     cuts = [0, round(0.7 * n_var), round(0.85 * n_var), n_var]
-    n_sent = [max(1, math.ceil(n / READERS_PER_SENTENCE)) for n in counts]
+    n_sent = [max(min(n, SENTENCES_PER_SPEAKER), math.ceil(n / READERS_PER_SENTENCE))
+              for n in counts]
     pool = text.pool(sum(n_sent), seed, text.corpus_sentences)
     first = np.cumsum([0, *n_sent])
     specs = []
