@@ -24,6 +24,9 @@ demo: install
 	@for t in jsb timit-synth handwriting-synth; do \
 		$(CLI) train --task $$t --hidden 20 --lr 3e-2 --momentum 0.9 --batch-size 4 --max-epochs 2 || exit 1; \
 	done
+	# the smoke study (resumes if already run) and its report; the last line is the report's path
+	$(CLI) sweep studies/smoke.toml
+	$(CLI) report studies/smoke.toml
 
 bench: install
 	$(CLI) bench kernels

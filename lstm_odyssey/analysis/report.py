@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import UserError
 from ..sweep import schema
 from . import figures
 from .fanova import Fanova, FanovaError
@@ -270,6 +271,42 @@ def write_report(a: Analysis, out_dir: str | Path) -> Path:
         md_parts += ["## Notes", "\n".join(f"- {n}" for n in a.notes)]
     (out / "report.md").write_text("\n\n".join(md_parts) + "\n", encoding="utf-8")
     return out / "report.html"
+
+
+class ReportTargetError(UserError, ValueError):
+    """A report target that names neither a study file nor a results directory."""
+
+
+def resolve_target(target: str | None, storage: str | None,
+                   out_dir: str | None) -> tuple[str, str | None, Path]:
+    """(storage URL, study name filter, output directory) of ``lstm-odyssey report``.
+
+    ``target`` is a study file (its storage and name; output ``results/<name>/report``), a
+    results directory holding the sweep's journal file (output ``<dir>/report``) or None
+    (then ``storage`` and ``out_dir`` are required). An explicit ``storage``/``out_dir`` wins.
+    """
+    study = None
+    default_out = None
+    if target is not None:
+        path = Path(target)
+        if path.is_dir():
+            storage = storage or str(path / schema.JOURNAL_FILE)
+            default_out = path / "report"
+        else:
+            from ..sweep.storage import default_url
+            from ..sweep.studyfile import load_study
+
+            spec = load_study(path)
+            storage = storage or spec.storage_url or default_url(spec.name)
+            study = spec.name
+            default_out = Path("results") / spec.name / "report"
+    if storage is None:
+        raise ReportTargetError("no storage given; pass --storage URL, a study file or a "
+                                "results directory")
+    out = Path(out_dir) if out_dir else default_out
+    if out is None:
+        raise ReportTargetError("no output directory given; pass -o DIR")
+    return storage, study, out
 
 
 def build_report(storage: str, out_dir: str | Path, study: str | None = None,

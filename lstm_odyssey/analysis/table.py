@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..errors import UserError
 from ..sweep import schema
+from ..sweep.storage import mask_url
 
 # Columns of the trials table, in order; ``history`` stays in memory and is not exported.
 TRIAL_COLUMNS = (
@@ -49,7 +50,7 @@ class Results:
     trials: pd.DataFrame
     studies: pd.DataFrame
     space: dict[str, Dim] = field(default_factory=dict)
-    storage: str = ""
+    storage: str = ""          # the URL with any password masked
 
     @property
     def tasks(self) -> list[str]:
@@ -77,7 +78,7 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
             return optuna.storages.RDBStorage(url, skip_compatibility_check=False)
         except Exception as e:  # SQLAlchemy raises many types for a bad URL or server
             raise StorageError(
-                f"cannot open storage {url!r} ({type(e).__name__}: {str(e).splitlines()[0]}); "
+                f"cannot open storage {mask_url(url)} ({type(e).__name__}); "
                 "pass an RDB URL like sqlite:///results/x.db or a journal file path"
             ) from e
     path = url.removeprefix("journal://")
@@ -150,10 +151,11 @@ def load_results(storage: str, study: str | None = None) -> Results:
     if not study_rows:
         which = f"study {study!r}" if study else "lstm-odyssey studies"
         raise StorageError(
-            f"storage {storage!r} holds no {which}; check --storage (and --study) or run a sweep"
+            f"storage {mask_url(storage)} holds no {which}; "
+            "check --storage (and --study) or run a sweep"
         )
     trials_df = pd.DataFrame(rows, columns=[*TRIAL_COLUMNS, "history", "versions"])
     numeric = [*schema.PARAMS, "momentum", "valid_metric", "test_metric", "train_metric",
                "best_epoch", "epochs", "wall_time_s", "n_parameters", "config_id", "seed"]
     trials_df[numeric] = trials_df[numeric].apply(pd.to_numeric, errors="coerce")
-    return Results(trials_df, pd.DataFrame(study_rows), space, storage)
+    return Results(trials_df, pd.DataFrame(study_rows), space, mask_url(storage))
