@@ -1,0 +1,46 @@
+"""Where `lstm-odyssey report` reads from and writes to; the dashboard's storage check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lstm_odyssey.analysis.dashboard import run_dashboard
+from lstm_odyssey.analysis.report import ReportTargetError, resolve_target
+from lstm_odyssey.analysis.table import StorageError, StorageNotFound, load_results
+from lstm_odyssey.sweep import schema
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_results_directory_target(tmp_path: Path) -> None:
+    url, study, out = resolve_target(str(tmp_path), None, None)
+    assert url == str(tmp_path / schema.JOURNAL_FILE) and study is None
+    assert out == tmp_path / "report"
+    assert resolve_target(str(tmp_path), "sqlite:///x.db", "o")[0::2] == ("sqlite:///x.db",
+                                                                          Path("o"))
+
+
+def test_study_file_target() -> None:
+    url, study, out = resolve_target(str(REPO / "studies" / "smoke.toml"), None, None)
+    assert study == "smoke" and url.endswith(f"smoke/{schema.JOURNAL_FILE}")
+    assert out == Path("results") / "smoke" / "report"
+
+
+def test_missing_pieces_are_user_errors() -> None:
+    with pytest.raises(ReportTargetError, match="--storage"):
+        resolve_target(None, None, "out")
+    with pytest.raises(ReportTargetError, match="-o DIR"):
+        resolve_target(None, "x.log", None)
+
+
+def test_password_is_masked_in_errors() -> None:
+    with pytest.raises(StorageError) as e:
+        load_results("postgresql://me:hunter2@127.0.0.1:1/db")
+    assert "hunter2" not in str(e.value)
+
+
+def test_dashboard_checks_the_storage_first(tmp_path: Path) -> None:
+    with pytest.raises(StorageNotFound):
+        run_dashboard(str(tmp_path / "missing.log"))
