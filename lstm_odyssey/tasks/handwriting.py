@@ -1,8 +1,8 @@
 """``handwriting-synth``: online handwriting lines rendered from Hershey stroke fonts.
 
 A line of text is laid out glyph by glyph in one of the script or print Hershey fonts (with
-letter-spacing jitter); in script fonts consecutive strokes closer than 0.75 font units are
-joined into pen-down words. A writer (one per ~10 lines) fixes a slant, x/y scales, rotation,
+letter-spacing jitter in print fonts); in script fonts consecutive strokes closer than 0.75
+font units are joined into pen-down words and i/j dots come after the word. A writer (one per ~10 lines) fixes a slant, x/y scales, rotation,
 baseline wobble and pen speed; each line adds a smooth elastic warp
 ``(x, y) += Σ_k a_k sin(ω_k·(x, y) + φ_k)`` and point jitter. Strokes are resampled to constant
 pen speed with ~18–26 points per character, so lines are about as long as IAM-OnDB's after ×½
@@ -24,7 +24,7 @@ import numpy as np
 from . import text
 from .common import SPLITS, Corpus, RawSplit, item_rng, parallel_map
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 ALPHABET = " " + string.ascii_letters + string.digits + "!\"#&'()*+,-./:;?"
 SCRIPT_FONTS = ("cursive", "scripts", "scriptc")
 PRINT_FONTS = ("futural", "futuram", "rowmans", "rowmand", "rowmant", "timesr", "timesi",
@@ -51,23 +51,34 @@ def encode(line: str, alphabet: str = ALPHABET) -> np.ndarray:
 
 
 def layout(line: str, font: str, rng: np.random.Generator, spacing: float) -> list[np.ndarray]:
-    """Strokes (float arrays ``[n, 2]``, y up) of ``line`` set in a Hershey font; each glyph's
-    advance is scaled by ``spacing`` times a per-letter jitter."""
+    """Strokes (float arrays ``[n, 2]``, y up) of ``line`` set in a Hershey font. In print
+    fonts each glyph's advance is scaled by ``spacing`` times a per-letter jitter. Script
+    fonts keep the font's advances so that letters join end to start (strokes closer than
+    :data:`JOIN_GAP` are merged), and their dots (strokes under 2 units across) are written
+    after the word, as people do."""
     glyphs = _font(font).all_glyphs
-    strokes, cursor = [], 0.0
-    for ch in line:
+    script = font in SCRIPT_FONTS
+    strokes: list[np.ndarray] = []
+    dots: list[np.ndarray] = []
+    cursor = 0.0
+    for ch in line + " ":
         g = glyphs[ch]
-        for s in g.strokes:
-            pts = np.asarray(s, dtype=np.float64)
-            strokes.append(np.column_stack([pts[:, 0] - g.left_offset + cursor, -pts[:, 1]]))
-        cursor += g.char_width * spacing * rng.uniform(0.92, 1.08)
-    if font in SCRIPT_FONTS:
+        for st in g.strokes:
+            pts = np.asarray(st, dtype=np.float64)
+            pts = np.column_stack([pts[:, 0] - g.left_offset + cursor, -pts[:, 1]])
+            small = np.ptp(pts, axis=0).max() < 2
+            (dots if script and small else strokes).append(pts)
+        if ch == " ":
+            strokes += dots
+            dots = []
+        cursor += g.char_width if script else g.char_width * spacing * rng.uniform(0.92, 1.08)
+    if script and strokes:
         merged = [strokes[0]]
-        for s in strokes[1:]:
-            if np.hypot(*(s[0] - merged[-1][-1])) < JOIN_GAP:
-                merged[-1] = np.vstack([merged[-1], s[1:]])
+        for st in strokes[1:]:
+            if np.hypot(*(st[0] - merged[-1][-1])) < JOIN_GAP:
+                merged[-1] = np.vstack([merged[-1], st[1:]])
             else:
-                merged.append(s)
+                merged.append(st)
         strokes = merged
     return strokes
 
