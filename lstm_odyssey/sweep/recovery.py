@@ -80,7 +80,9 @@ def reap(study: optuna.Study, storage: BaseStorage) -> int:
 
 
 def is_done(trial: FrozenTrial) -> bool:
-    """A trial that is a result: COMPLETE, PRUNED, or FAIL with a recorded (not lost) status."""
+    """A trial that is a result: COMPLETE, PRUNED, or FAIL with a recorded status (a FAIL
+    without one, or with ``lost``, is a worker that died and was re-queued)."""
     if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
         return True
-    return trial.state == TrialState.FAIL and trial.user_attrs.get("status") != schema.LOST
+    return trial.state == TrialState.FAIL and trial.user_attrs.get("status") not in (
+        None, schema.LOST)

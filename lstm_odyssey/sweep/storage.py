@@ -75,6 +75,17 @@ def _scrub(text: str, url: str) -> str:
     return text.replace(password, "***") if password else text
 
 
+def driver_url(url: str) -> str:
+    """``postgresql://`` with an explicit driver: SQLAlchemy ≥ 2.1 defaults to psycopg 3, this
+    package installs psycopg2; a URL that names its driver is left alone."""
+    if url.startswith("postgresql://"):
+        import importlib.util
+
+        if importlib.util.find_spec("psycopg") is None:
+            return "postgresql+psycopg2://" + url[len("postgresql://"):]
+    return url
+
+
 def open_storage(url: str, heartbeat_interval: int = 60, grace_period: int = 180,
                  stale_callback=None) -> BaseStorage:
     """Open (creating if needed) the storage at ``url``.
@@ -104,7 +115,7 @@ def open_storage(url: str, heartbeat_interval: int = 60, grace_period: int = 180
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return RDBStorage(url, engine_kwargs=engine_kwargs,
+            return RDBStorage(driver_url(url), engine_kwargs=engine_kwargs,
                               heartbeat_interval=heartbeat_interval, grace_period=grace_period,
                               heartbeat_stale_trial_callback=stale_callback)
     except Exception as e:  # noqa: BLE001 — SQLAlchemy and drivers raise many types

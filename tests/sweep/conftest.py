@@ -11,6 +11,7 @@ import optuna
 import pytest
 
 from lstm_odyssey.sweep import recovery, schema
+from lstm_odyssey.sweep.storage import open_storage
 
 PG_ADMIN = os.environ.get("LSTM_ODYSSEY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 CLI = [sys.executable, "-m", "lstm_odyssey"]
@@ -53,9 +54,7 @@ def write_study(tmp_path: Path):
 
 def trials_by_config(url: str, study: str) -> dict[str, dict[int, list]]:
     """{optuna study name: {config_id: [trials]}} of a study file's searches."""
-    storage = (optuna.storages.journal.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(url)) if "://" not in url
-        else optuna.storages.RDBStorage(url))
+    storage = open_storage(url)
     out: dict[str, dict[int, list]] = {}
     for s in optuna.get_all_study_summaries(storage, include_best_trial=False):
         if not s.study_name.startswith(f"{study}/"):

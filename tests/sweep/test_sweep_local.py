@@ -105,7 +105,7 @@ def test_ctrl_c_then_rerun_resumes_without_duplicates_or_losses(write_study, tmp
     assert optuna.trial.TrialState.RUNNING not in states  # the running ones were re-queued
     lost = [t for g in groups.values() for ts in g.values() for t in ts
             if t.user_attrs.get("status") == schema.LOST]
-    again = subprocess.run([*cmd[:4], "1", *cmd[5:]], capture_output=True, text=True,
+    again = subprocess.run([*cmd[:6], "1", *cmd[7:]], capture_output=True, text=True,
                            timeout=300, check=False)
     assert again.returncode == 0, again.stderr
     assert "is complete: 4/4" in again.stdout
