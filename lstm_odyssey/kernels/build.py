@@ -2,8 +2,9 @@
 
 The extension is compiled with :func:`torch.utils.cpp_extension.load` on first use. The build
 directory is named after a hash of the sources, the compiler flags, the torch and Python versions,
-so an edited source or a different machine class never loads a stale binary. Flags: ``-O3``, no
-``-ffast-math`` (exp/tanh must match the reference), no ``-march=native``; when the CPU that
+so an edited source or a different machine class never loads a stale binary; the source path
+and the compiler are hashed too, so two checkouts never share (and rebuild) one directory.
+Flags: ``-O3``, no ``-ffast-math`` (exp/tanh must match the reference), no ``-march=native``; when the CPU that
 loads the kernel supports AVX2 (as reported by torch) it is compiled for ATen's AVX2
 ``Vectorized`` (SLEEF exp/tanh), otherwise for ATen's portable vector code.
 
@@ -79,12 +80,15 @@ def compile_flags() -> tuple[tuple[str, ...], str]:
 
 
 def plan() -> BuildPlan:
-    """The build for this machine, named by a hash of sources, flags and versions."""
+    """The build for this machine, named by a hash of sources, flags, versions and paths."""
     flags, capability = compile_flags()
     h = hashlib.sha256()
     for src in SOURCES:
         h.update((CSRC / src).read_bytes())
-    h.update("\0".join((*flags, torch.__version__, platform.python_version())).encode())
+    # The source path and compiler are part of the compile command: two checkouts sharing one
+    # directory would make ninja rebuild on every alternate load.
+    key = (*flags, torch.__version__, platform.python_version(), str(CSRC.resolve()), _compiler())
+    h.update("\0".join(key).encode())
     name = _PREFIX + h.hexdigest()[:16]
     return BuildPlan(name, cache_root() / name, flags, capability)
 

@@ -69,13 +69,14 @@ class LSTMSequenceFunction(torch.autograd.Function):
             c0.contiguous(), lens, sw, True,
         )
         ctx.spec, ctx.sw = spec, sw
-        ctx.save_for_backward(x, W, rext, pc, S, C, lens)
+        ctx.save_for_backward(x, W, R, Rg, pc, S, C, lens)  # Rext is rebuilt, not kept
         return y, h_n, c_n
 
     @staticmethod
     def backward(ctx, dy, dh_n, dc_n):
-        x, W, rext, pc, S, C, lens = ctx.saved_tensors
+        x, W, R, Rg, pc, S, C, lens = ctx.saved_tensors
         spec: CellSpec = ctx.spec
+        rext = _extended_recurrent(spec, R, Rg)
         dx, dW, drext, db, dp, dh0, dc0 = build.load().backward(
             dy.contiguous(), dh_n.contiguous(), dc_n.contiguous(), x, W, rext, pc, S, C, lens,
             ctx.sw, ctx.needs_input_grad[1],

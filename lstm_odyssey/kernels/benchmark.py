@@ -1,0 +1,216 @@
+"""Kernel benchmark: every preset on every fast backend vs torch.nn.LSTM and the reference loop.
+
+Method (KERNELS.md): one process, the same shapes and data for every candidate, a warm-up call,
+then rounds in which each candidate runs once (interleaved, so that load from other processes
+hits all candidates alike); the median over rounds is reported, with ratios to torch.nn.LSTM
+(the vendor kernel, which computes the NP variant), to the reference autograd loop and to our
+vanilla. Every time includes the input projection. "fwd+bwd" is a forward pass plus the
+backward pass to all parameters (the input needs no gradient, as for a first layer); "fwd" runs
+under ``torch.no_grad()``. ``saved`` counts the bytes autograd keeps for backward beyond the
+inputs and parameters; ``bound`` is the issue's target ``(K + 2)·(T + 1)·B·N`` values.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ..variants import PRESETS, CellSpec
+from . import available_backends, lstm_sequence
+
+SHAPES: tuple[tuple[int, int, int, int], ...] = (
+    (300, 1, 39, 100),
+    (60, 1, 88, 100),
+    (100, 32, 39, 200),
+    (100, 64, 512, 512),
+)
+CUDA_SHAPES = SHAPES + ((1000, 16, 256, 256),)
+
+
+@dataclass
+class Row:
+    """One benchmark result: a variant on a backend at a shape (T, B, M, N)."""
+
+    shape: tuple[int, int, int, int]
+    variant: str
+    backend: str
+    fwd_bwd_ms: float
+    fwd_ms: float
+    saved_bytes: int
+    bound_bytes: int | None
+    vs_vendor: float | None = None
+    vs_vendor_fwd: float | None = None
+    vs_reference: float | None = None
+    vs_vanilla: float | None = None
+
+
+def _params(spec: CellSpec, M: int, N: int, dev: torch.device, dtype: torch.dtype) -> list:
+    g = torch.Generator().manual_seed(0)
+    K, G = len(spec.blocks), len(spec.gates)
+
+    def rand(*shape: int) -> Tensor:
+        return (torch.randn(*shape, generator=g, dtype=dtype) * 0.1).to(dev).requires_grad_()
+
+    p = rand(len(spec.peephole_gates) * N) if spec.peephole_gates else None
+    Rg = rand(G * N, G * N) if spec.full_gate_recurrence else None
+    return [rand(K * N, M), rand(K * N, N), rand(K * N), p, Rg]
+
+
+def _saved_bytes(run: Callable[[], object], exclude: Iterable[Tensor]) -> int:
+    """Bytes of the distinct storages autograd saves while ``run`` executes, except ``exclude``."""
+    skip = {t.untyped_storage().data_ptr() for t in exclude}
+    seen: dict[int, int] = {}
+
+    def pack(t: Tensor) -> Tensor:
+        s = t.untyped_storage()
+        if s.data_ptr() not in skip:
+            seen[s.data_ptr()] = s.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        run()
+    return sum(seen.values())
+
+
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+@dataclass
+class _Candidate:
+    variant: str
+    backend: str
+    fwd: Callable[[], tuple]
+    tensors: list
+    bound: int | None
+
+
+def _candidates(
+    shape: tuple[int, int, int, int], variants: list[str], backends: list[str],
+    dev: torch.device, dtype: torch.dtype,
+) -> list[_Candidate]:
+    T, B, M, N = shape
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(T, B, M, generator=g, dtype=dtype).to(dev)
+    h0 = torch.zeros(B, N, dtype=dtype, device=dev)
+    vendor = nn.LSTM(M, N).to(dev, dtype)
+    out = [_Candidate("NP", "vendor", lambda: vendor(x), [x, *vendor.parameters()], None)]
+    for name in variants:
+        spec = CellSpec.parse(name)
+        params = _params(spec, M, N, dev, dtype)
+        bound = (len(spec.blocks) + 2) * (T + 1) * B * N * x.element_size()
+        for be in backends:
+            def run(spec=spec, params=params, be=be) -> tuple:
+                return lstm_sequence(spec, x, *params, h0, h0, backend=be)
+
+            tensors = [x, h0, *(q for q in params if q is not None)]
+            out.append(_Candidate(spec.name, be, run, tensors, bound))
+    return out
+
+
+def _time_rounds(cands: list[_Candidate], repeats: int, dev: torch.device) -> dict:
+    """Interleaved rounds; returns {(variant, backend): (fwd+bwd times, fwd times)}."""
+    times = {(c.variant, c.backend): ([], []) for c in cands}
+    grads: dict[tuple[str, str], Tensor] = {}
+    for r in range(repeats + 1):  # round 0 is the warm-up
+        for c in cands:
+            key = (c.variant, c.backend)
+            if c.backend == "reference" and r > max(1, repeats // 3):
+                continue  # the slow loop needs fewer rounds for a stable median
+            _sync(dev)
+            t0 = time.perf_counter()
+            y = c.fwd()[0]
+            if key not in grads:
+                grads[key] = torch.randn_like(y)
+            y.backward(grads[key])
+            _sync(dev)
+            t1 = time.perf_counter()
+            with torch.no_grad():
+                c.fwd()
+            _sync(dev)
+            t2 = time.perf_counter()
+            if r > 0:
+                times[key][0].append((t1 - t0) * 1e3)
+                times[key][1].append((t2 - t1) * 1e3)
+            for t in c.tensors:
+                t.grad = None
+    return times
+
+
+def run_benchmark(
+    shapes: Iterable[tuple[int, int, int, int]] | None = None,
+    variants: Iterable[str] | None = None,
+    device: str = "cpu",
+    repeats: int = 7,
+    threads: int | None = 1,
+    reference: bool = True,
+) -> list[Row]:
+    """Measure every variant on every fast backend, torch.nn.LSTM and (optionally) the
+    reference loop at each shape; returns one :class:`Row` per (shape, variant, backend)."""
+    dev = torch.device(device)
+    if threads is not None:
+        torch.set_num_threads(threads)
+    dtype = torch.float32
+    shapes = list(shapes or (CUDA_SHAPES if dev.type == "cuda" else SHAPES))
+    variants = [CellSpec.parse(v).name for v in (variants or PRESETS)]
+    fast = [b for b in available_backends(dev.type) if b != "reference"]
+    backends = fast + (["reference"] if reference else [])
+    rows: list[Row] = []
+    for shape in shapes:
+        cands = _candidates(shape, variants, backends, dev, dtype)
+        times = _time_rounds(cands, repeats, dev)
+        med = {k: (statistics.median(a), statistics.median(b)) for k, (a, b) in times.items()}
+        vendor = med[("NP", "vendor")]
+        for c in cands:
+            fb, fw = med[(c.variant, c.backend)]
+            ref = med.get((c.variant, "reference"))
+            van = med.get(("V", c.backend))
+            rows.append(Row(
+                shape=shape, variant=c.variant, backend=c.backend, fwd_bwd_ms=fb, fwd_ms=fw,
+                saved_bytes=_saved_bytes(c.fwd, c.tensors), bound_bytes=c.bound,
+                vs_vendor=fb / vendor[0], vs_vendor_fwd=fw / vendor[1],
+                vs_reference=fb / ref[0] if ref and c.backend != "reference" else None,
+                vs_vanilla=fb / van[0] if van and c.backend != "vendor" else None,
+            ))
+    return rows
+
+
+def environment(device: str = "cpu") -> dict:
+    """What the numbers were measured on."""
+    env = {
+        "torch": torch.__version__, "threads": torch.get_num_threads(), "device": device,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+    }
+    if device.startswith("cuda"):
+        env["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return env
+
+
+def _fmt(v: float | None, spec: str = ".2f") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def format_table(rows: list[Row]) -> str:
+    """A Markdown table of the rows (times in ms, ratios as multiples, memory in MB)."""
+    head = ("| T, B, M, N | variant | backend | fwd+bwd ms | × vendor | × reference | × our V "
+            "| fwd ms | fwd × vendor | saved MB | bound MB |")
+    lines = [head, "|" + "---|" * 11]
+    for r in rows:
+        lines.append(
+            f"| {', '.join(map(str, r.shape))} | {r.variant} | {r.backend} | {r.fwd_bwd_ms:.2f} "
+            f"| {_fmt(r.vs_vendor)} | {_fmt(r.vs_reference, '.3f')} | {_fmt(r.vs_vanilla)} "
+            f"| {r.fwd_ms:.2f} | {_fmt(r.vs_vendor_fwd)} | {r.saved_bytes / 1e6:.2f} "
+            f"| {_fmt(r.bound_bytes and r.bound_bytes / 1e6)} |"
+        )
+    return "\n".join(lines)
+
+
+def as_json(rows: list[Row], device: str = "cpu") -> dict:
+    """One machine-readable object: the environment and every row."""
+    return {"environment": environment(device), "rows": [asdict(r) for r in rows]}
