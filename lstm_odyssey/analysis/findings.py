@@ -20,6 +20,7 @@ from .fanova import Fanova
 
 DATASET_OF_METRIC = {"frame_error_pct": "TIMIT", "cer_pct": "IAM", "nll_per_step": "JSB"}
 REPRODUCED, NOT_REPRODUCED, NOT_TESTABLE = "reproduced", "not reproduced", "not testable"
+MIN_FANOVA_TRIALS = 30
 PAPER_RANGES = {"TIMIT": (27.0, 35.0), "IAM": (10.0, 30.0), "JSB": (8.4, 8.8)}
 
 
@@ -43,7 +44,8 @@ def _cell(comparison: pd.DataFrame, task: str, variant: str) -> tuple[str, str]:
     if row.empty:
         return "missing", f"{variant} {task}: not run"
     r = row.iloc[0]
-    return r["verdict"], f"{variant} {task}: Δ={r['diff']:+.3g}, p={r['welch_p']:.2g} ({r['verdict']})"
+    return r["verdict"], (f"{variant} {task}: Δ={r['diff']:+.3g}, p={r['welch_p']:.2g} "
+                          f"({r['verdict']})")
 
 
 def _variant_finding(comparison: pd.DataFrame, tasks: list[TaskAnalysis], variants: list[str],
@@ -66,11 +68,15 @@ def _frac(fa: Fanova, param: str) -> float:
     return float(m.get(param, np.nan))
 
 
-def _hp_finding(tasks: list[TaskAnalysis], check: Callable[[TaskAnalysis], tuple[bool | None, str]]) -> tuple[str, str]:
-    """``check(task) -> (ok, evidence)`` per task with a fANOVA."""
-    usable = [t for t in tasks if t.metric_fanova is not None]
+def _hp_finding(tasks: list[TaskAnalysis],
+                check: Callable[[TaskAnalysis], tuple[bool | None, str]]) -> tuple[str, str]:
+    """``check(task) -> (ok, evidence)`` per task whose fANOVA rests on at least
+    :data:`MIN_FANOVA_TRIALS` completed trials."""
+    usable = [t for t in tasks if t.metric_fanova is not None
+              and t.metric_fanova.n_samples >= MIN_FANOVA_TRIALS]
     if not usable:
-        return NOT_TESTABLE, "no task has enough completed trials for fANOVA"
+        return NOT_TESTABLE, (f"no task has {MIN_FANOVA_TRIALS} completed trials, too few for "
+                              "a meaningful fANOVA")
     results = [check(t) for t in usable]
     evidence = "; ".join(f"{t.task}: {e}" for t, (_, e) in zip(usable, results))
     if any(ok is False for ok, _ in results):
@@ -80,10 +86,12 @@ def _hp_finding(tasks: list[TaskAnalysis], check: Callable[[TaskAnalysis], tuple
     return REPRODUCED, evidence
 
 
-def _ends(fa: Fanova, param: str) -> tuple[float, float, float]:
-    """Marginal at the low end, the middle and the high end of ``param``'s range."""
-    m = fa.marginal(param, 21)["mean"].to_numpy()
-    return float(m[0]), float(m[10]), float(m[-1])
+def _ends(fa: Fanova, param: str) -> tuple[float, float, float, str]:
+    """Marginal at the low end, the middle and the high end of ``param``'s range, and those
+    three points as text."""
+    m = fa.marginal(param, 21)
+    y, x = m["mean"].to_numpy(), m["x"].to_numpy()
+    return float(y[0]), float(y[10]), float(y[-1]), "/".join(f"{v:.3g}" for v in x[[0, 10, -1]])
 
 
 def _lr(t: TaskAnalysis) -> tuple[bool, str]:
@@ -104,12 +112,12 @@ def _lr(t: TaskAnalysis) -> tuple[bool, str]:
 
 
 def _hidden(t: TaskAnalysis) -> tuple[bool | None, str]:
-    low, mid, high = _ends(t.metric_fanova, schema.HIDDEN_SIZE)
+    low, mid, high, at = _ends(t.metric_fanova, schema.HIDDEN_SIZE)
     ok = high < low and (low - mid) > (mid - high)
-    text = f"metric at 20/63/200 blocks {low:.3g}/{mid:.3g}/{high:.3g}"
+    text = f"metric at {at} blocks {low:.3g}/{mid:.3g}/{high:.3g}"
     if t.time_fanova is None:
         return None, text + ", no training times"
-    tl, _, th = _ends(t.time_fanova, schema.HIDDEN_SIZE)
+    tl, _, th, _ = _ends(t.time_fanova, schema.HIDDEN_SIZE)
     return ok and th > tl, text + f", time {tl / 3600:.2g} h → {th / 3600:.2g} h"
 
 
@@ -122,11 +130,12 @@ def _momentum(t: TaskAnalysis) -> tuple[bool | None, str]:
 
 
 def _noise(t: TaskAnalysis) -> tuple[bool | None, str]:
-    low, _, high = _ends(t.metric_fanova, schema.INPUT_NOISE)
-    text = f"metric at noise 0 → 1: {low:.3g} → {high:.3g}"
+    low, _, high, at = _ends(t.metric_fanova, schema.INPUT_NOISE)
+    lo_x, _, hi_x = at.split("/")
+    text = f"metric at noise {lo_x} → {hi_x}: {low:.3g} → {high:.3g}"
     if t.time_fanova is None:
         return None, text + ", no training times"
-    tl, _, th = _ends(t.time_fanova, schema.INPUT_NOISE)
+    tl, _, th, _ = _ends(t.time_fanova, schema.INPUT_NOISE)
     return high > low and th > tl, text + f", time {tl / 3600:.2g} h → {th / 3600:.2g} h"
 
 

@@ -1,4 +1,5 @@
-"""Read a sweep's Optuna storage into pandas tables (the contract is :mod:`lstm_odyssey.sweep.schema`).
+"""Read a sweep's Optuna storage into pandas tables (the contract:
+:mod:`lstm_odyssey.sweep.schema`).
 
 :func:`load_results` returns a :class:`Results`: one row per trial (``trials``), one row per
 Optuna study (``studies``) and the search space read from the trials' distributions
