@@ -259,6 +259,57 @@ def status(study_file: str, storage: str | None, as_json: bool) -> None:
         click.echo(format_table(rows))
 
 
+@cli.command("build-kernels")
+@click.option("--clean", is_flag=True, help="Delete every cached build first (fixes a stale lock).")
+@click.option("--verbose", is_flag=True, help="Show the compiler output.")
+def build_kernels(clean: bool, verbose: bool) -> None:
+    """Build the C++ cpu kernels ahead of time and report what was built."""
+    from .kernels import build
+
+    if clean:
+        for d in build.clean():
+            click.echo(f"removed {d}")
+    plan, cached, seconds = build.build_now(verbose=verbose)
+    state = "cached" if cached else f"built in {seconds:.1f} s"
+    click.echo(f"cpu kernels {plan.name}: {state}")
+    click.echo(f"  library   {plan.library}")
+    click.echo(f"  vector    {plan.capability} (this CPU: {plan.detected})")
+    click.echo(f"  flags     {' '.join(plan.flags)}")
+
+
+@cli.group()
+def bench() -> None:
+    """Benchmarks."""
+
+
+@bench.command("kernels")
+@click.option("--shape", "shapes", multiple=True, metavar="T,B,M,N",
+              help="A shape to run (repeatable); default: the four shapes of issue 3.")
+@click.option("--variant", "variants", multiple=True, help="A variant (repeatable); default: all.")
+@click.option("--repeats", default=7, show_default=True, help="Timed rounds per candidate.")
+@click.option("--threads", default=1, show_default=True, help="torch threads for everyone.")
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
+@click.option("--no-reference", is_flag=True, help="Skip the (slow) reference autograd loop.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def bench_kernels(shapes: tuple[str, ...], variants: tuple[str, ...], repeats: int,
+                  threads: int, device: str, no_reference: bool, as_json: bool) -> None:
+    """Fused kernels vs torch.nn.LSTM and the reference loop, side by side in one process."""
+    import json
+
+    from .kernels import benchmark
+
+    rows = benchmark.run_benchmark(
+        shapes=[benchmark.parse_shape(s) for s in shapes] or None, variants=variants or None,
+        device=device, repeats=repeats, threads=threads, reference=not no_reference,
+    )
+    if as_json:
+        click.echo(json.dumps(benchmark.as_json(rows, device)))
+        return
+    click.echo(benchmark.__doc__.split("\n\n", 1)[1].strip())
+    click.echo(f"environment: {benchmark.environment(device)}")
+    click.echo(benchmark.format_table(rows))
+
+
 def main() -> None:
     """Entry point: user mistakes become one line on stderr and exit status 2."""
     try:

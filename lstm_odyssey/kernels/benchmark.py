@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import Tensor, nn
 
+from ..errors import UserError
 from ..variants import PRESETS, CellSpec
 from . import available_backends, lstm_sequence
 
@@ -30,6 +31,21 @@ SHAPES: tuple[tuple[int, int, int, int], ...] = (
     (100, 64, 512, 512),
 )
 CUDA_SHAPES = SHAPES + ((1000, 16, 256, 256),)
+
+
+class ShapeError(UserError, ValueError):
+    """A benchmark shape that is not four positive integers T,B,M,N."""
+
+
+def parse_shape(text: str) -> tuple[int, int, int, int]:
+    """``"300,1,39,100"`` → ``(300, 1, 39, 100)``."""
+    try:
+        shape = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 4 or min(shape) < 1:
+        raise ShapeError(f"shape {text!r} is not T,B,M,N (four positive integers, e.g. 300,1,39,100)")
+    return shape  # type: ignore[return-value]
 
 
 @dataclass

@@ -23,6 +23,7 @@ import os
 import platform
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -52,7 +53,8 @@ class BuildPlan:
     name: str
     directory: Path
     flags: tuple[str, ...]
-    capability: str
+    capability: str  # the ATen vector capability compiled for
+    detected: str  # the capability torch detects on this CPU
 
     @property
     def library(self) -> Path:
@@ -90,7 +92,8 @@ def plan() -> BuildPlan:
     key = (*flags, torch.__version__, platform.python_version(), str(CSRC.resolve()), _compiler())
     h.update("\0".join(key).encode())
     name = _PREFIX + h.hexdigest()[:16]
-    return BuildPlan(name, cache_root() / name, flags, capability)
+    detected = torch.backends.cpu.get_cpu_capability()
+    return BuildPlan(name, cache_root() / name, flags, capability, detected)
 
 
 def _compiler() -> str:
@@ -140,6 +143,16 @@ def load(verbose: bool = False) -> ModuleType:
             ) from e
     _loaded = module
     return module
+
+
+def build_now(verbose: bool = False) -> tuple[BuildPlan, bool, float]:
+    """Build (or find cached) and load the extension ahead of time; returns the plan, whether
+    the library was already cached, and the seconds it took."""
+    p = plan()
+    cached = p.library.exists()
+    t0 = time.perf_counter()
+    load(verbose=verbose)
+    return p, cached, time.perf_counter() - t0
 
 
 def clean() -> list[Path]:
