@@ -20,6 +20,8 @@ test: install
 
 demo: install
 	$(CLI) variants
+	# the three free datasets at demo size (cached under datasets/; instant when cached)
+	@for t in jsb timit-synth handwriting-synth; do $(CLI) data prepare $$t || exit 1; done
 	# one short training run per task (demo-size data, 2 epochs), each printing its record
 	@for t in jsb timit-synth handwriting-synth; do \
 		$(CLI) train --task $$t --hidden 20 --lr 3e-2 --momentum 0.9 --batch-size 4 --max-epochs 2 || exit 1; \

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -66,11 +67,9 @@ def _prepare_jsb(size: str | int, path: str | None, seed: int, progress: bool,
         corpus = cache.cached(config, lambda: jsb.load_pickle(p))
         source, desc = "real", f"JSB Chorales pickle {p}"
     else:
-        import music21
-
         if step not in jsb.STEPS:
             raise TaskNameError(f"step {step!r} is not valid; use one of {', '.join(jsb.STEPS)}")
-        config = {"task": "jsb", "source": f"music21-{music21.__version__}", "seed": seed,
+        config = {"task": "jsb", "source": f"music21-{version('music21')}", "seed": seed,
                   "step": step, "version": jsb.GENERATOR_VERSION}
         corpus = cache.cached(config, lambda: jsb.build_music21(seed, step, progress))
         source = "synthetic"
