@@ -154,6 +154,10 @@ def _ranges(trials: pd.DataFrame, tasks: list[TaskAnalysis]) -> tuple[str, str]:
     for t in tasks:
         tg = trials[trials["task"] == t.task]
         top = pd.concat([top_trials(g, 0.1) for _, g in tg.groupby("variant")])
+        if top.empty:
+            parts.append(f"{t.task}: no completed trials")
+            verdicts.append(None)
+            continue
         lo, hi = top["test_metric"].min(), top["test_metric"].max()
         paper = PAPER_RANGES.get(t.dataset)
         parts.append(f"{t.task} ({t.source}): best-10 % {lo:.3g}–{hi:.3g}"

@@ -26,7 +26,7 @@ from ..sweep import schema
 from . import figures
 from .fanova import Fanova, FanovaError
 from .findings import TaskAnalysis, findings_table
-from .stats import MIN_SAMPLES, compare_variants, variant_summary
+from .stats import MIN_SAMPLES, UNFINISHED, compare_variants, variant_summary
 from .table import Results, load_results
 
 FRACTION = 0.1
@@ -42,6 +42,7 @@ class Analysis:
     importance: pd.DataFrame
     tasks: list[TaskAnalysis]
     findings: pd.DataFrame
+    n_trees: int = 100
     notes: list[str] = field(default_factory=list)
 
 
@@ -102,13 +103,15 @@ def analyze(storage: str, study: str | None = None, n_trees: int = 100, seed: in
                                                    "oob_r2", "n_trials"]),
         tasks=tasks,
         findings=findings_table(trials, comparison, tasks),
+        n_trees=n_trees,
         notes=notes,
     )
 
 
 # -- tables for people ---------------------------------------------------------------------------
 def overview(a: Analysis) -> pd.DataFrame:
-    """Per task: data source, data description, variants, trials, completed, failed, diverged."""
+    """Per task: data source, data description, variants, trials, completed, diverged, failed
+    and still running."""
     rows = []
     s = a.results.studies
     for task in a.results.tasks:
@@ -119,7 +122,8 @@ def overview(a: Analysis) -> pd.DataFrame:
             "metric": meta["metric"], "variants": tg["variant"].nunique(), "trials": len(tg),
             "complete": int((tg["status"] == "complete").sum()),
             "diverged": int((tg["status"] == "diverged").sum()),
-            "failed": int(((tg["status"] != "complete") & (tg["status"] != "diverged")).sum()),
+            "failed": int((~tg["status"].isin(("complete", "diverged", *UNFINISHED))).sum()),
+            "running": int(tg["status"].isin(UNFINISHED).sum()),
         })
     return pd.DataFrame(rows)
 
@@ -232,7 +236,8 @@ def write_report(a: Analysis, out_dir: str | Path) -> Path:
          "".join(_img(p) for p in figs["fig3"])),
         ("importance", "Hyperparameter importance (fANOVA)",
          "<p>Fraction of variance of the test metric explained by each hyperparameter and each "
-         "pair (mean ± std across 100 trees of a random forest over all variants' completed "
+         f"pair (mean ± std across {a.n_trees} trees of a random forest over all variants' "
+         "completed "
          "trials; log-scaled parameters on their log scale); OOB R² is the forest's fit.</p>"
          + "".join(_img(p) for p in figs["fig5"]) + _html_table(imp)
          + "<h3>Training time</h3>" + _html_table(imp_time)),

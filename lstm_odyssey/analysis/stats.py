@@ -49,11 +49,29 @@ def holm(pvalues: np.ndarray | list[float]) -> np.ndarray:
     return out
 
 
+UNFINISHED = ("running", "waiting")
+
+
+def finished(trials: pd.DataFrame) -> pd.DataFrame:
+    """Trials that ended (complete, diverged, failed, time limit, ...), not running or queued."""
+    return trials[~trials["status"].isin(UNFINISHED)]
+
+
+def rates(trials: pd.DataFrame) -> tuple[float, float]:
+    """(failure rate, divergence rate) among the finished trials; NaN when none finished."""
+    done = finished(trials)
+    if done.empty:
+        return math.nan, math.nan
+    return float((done["status"] != "complete").mean()), float((done["status"] == "diverged")
+                                                                .mean())
+
+
 def top_trials(trials: pd.DataFrame, fraction: float) -> pd.DataFrame:
-    """The best ``round(fraction·len(trials))`` (at least one) completed trials by validation."""
+    """The best ``round(fraction·n)`` (at least one) completed trials by validation, n the number
+    of finished trials (failures count, running trials do not)."""
     done = trials[(trials["status"] == "complete") & np.isfinite(trials["valid_metric"])
                   & np.isfinite(trials["test_metric"])]
-    n = max(1, round(fraction * len(trials)))
+    n = max(1, round(fraction * len(finished(trials))))
     return done.nsmallest(min(n, len(done)), "valid_metric")
 
 
@@ -110,16 +128,18 @@ def paired(variant: pd.DataFrame, reference: pd.DataFrame) -> tuple[int, float, 
 
 
 def variant_summary(trials: pd.DataFrame, fraction: float = 0.1) -> pd.DataFrame:
-    """Per task and variant: trial counts, failure and divergence rates, the test metric of all
+    """Per task and variant: trial counts (``running`` = not finished yet), failure and
+    divergence rates among the finished trials, the test metric of all
     completed trials and of the best ``fraction``, and the best ``fraction``'s mean parameters."""
     rows = []
     for (task, variant), g in trials.groupby(["task", "variant"], sort=False):
         top = top_trials(g, fraction)
         done = g[g["status"] == "complete"]
+        fail, div = rates(g)
         rows.append({
             "task": task, "variant": variant, "trials": len(g), "complete": len(done),
-            "failure_rate": float((g["status"] != "complete").mean()),
-            "divergence_rate": float((g["status"] == "diverged").mean()),
+            "running": int(g["status"].isin(UNFINISHED).sum()),
+            "failure_rate": fail, "divergence_rate": div,
             "median_test_all": float(done["test_metric"].median()),
             f"mean_test_top{round(fraction * 100)}": float(top["test_metric"].mean()),
             "best_test": float(top["test_metric"].min()) if len(top) else math.nan,
@@ -160,6 +180,7 @@ def compare_variants(
             diff = float(top.mean() - ref_top.mean()) if len(top) and len(ref_top) else math.nan
             lo, hi = bootstrap_ci(top, ref_top, n_resamples, seed)
             n_pair, med, p_pair = paired(g, ref)
+            fail, div = rates(g)
             row = {
                 "task": task, "variant": variant, "n_top": len(top), "n_top_ref": len(ref_top),
                 "mean_top": float(top.mean()) if len(top) else math.nan,
@@ -167,8 +188,7 @@ def compare_variants(
                 "diff": diff, "welch_t": t, "welch_p": p, "mwu_p": mann_whitney(top, ref_top),
                 "ci_low": lo, "ci_high": hi, "paired_n": n_pair, "paired_median_diff": med,
                 "paired_p": p_pair, "verdict": verdict(p, diff, alpha),
-                "failure_rate": float((g["status"] != "complete").mean()),
-                "divergence_rate": float((g["status"] == "diverged").mean()),
+                "failure_rate": fail, "divergence_rate": div,
             }
             for q in fractions:
                 a = top_trials(g, q)["test_metric"].to_numpy()

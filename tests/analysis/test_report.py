@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from lstm_odyssey.analysis.findings import NOT_REPRODUCED, NOT_TESTABLE, REPRODUCED
-from lstm_odyssey.analysis.report import build_report
+from lstm_odyssey.analysis.report import build_report, write_report
 from lstm_odyssey.analysis.synthetic import write_synthetic_study
 from lstm_odyssey.cli import cli
 
@@ -70,6 +71,49 @@ def test_smoke_sized_study_does_not_crash(tmp_path: Path) -> None:
     page = html.read_text()
     assert "too few trials" in page
     assert '<section id="findings">' in page
+
+
+def test_live_sweep_with_failures_and_empty_tasks(tmp_path: Path) -> None:
+    """A report of a sweep in progress: a running trial, a variant whose every trial failed,
+    a task with nothing finished. Nothing crashes and nothing untestable gets a verdict."""
+    import optuna
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    from lstm_odyssey.analysis.report import analyze
+    from lstm_odyssey.analysis.synthetic import SPACE
+    from lstm_odyssey.sweep import schema
+
+    store = JournalStorage(JournalFileBackend(str(tmp_path / "live.log")))
+    write_synthetic_study(store, tasks=("jsb-synth",), variants=("V", "NP"), n_trials=5)
+
+    def new(task: str, variant: str, source: str = "synthetic") -> optuna.Study:
+        s = optuna.create_study(study_name=schema.study_name("synthetic", task, variant),
+                                storage=store)
+        s.set_user_attr(schema.STUDY_ATTR, {
+            "study": "synthetic", "task": task, "variant": variant, "source": source,
+            "data": "-", "metric": "frame_error_pct" if task == "t" else "nll_per_step",
+            "protocol": {}, "schema": schema.SCHEMA_VERSION})
+        return s
+
+    nfg = new("jsb-synth", "NFG")
+    for i in range(3):
+        nfg.add_trial(optuna.trial.create_trial(
+            params={"hidden_size": 50, "learning_rate": 1e-3, "one_minus_momentum": 0.1,
+                    "input_noise": 0.1}, distributions=SPACE, state=optuna.trial.TrialState.FAIL,
+            user_attrs={"status": "failed", "failure_reason": "boom", "config_id": i}))
+    optuna.load_study(study_name="synthetic/jsb-synth/V", storage=store).ask()  # running
+    new("t", "V", source="real").ask()
+
+    a = analyze(str(tmp_path / "live.log"), n_trees=8)
+    v = a.variants.set_index(["task", "variant"])
+    assert v.loc[("jsb-synth", "V"), "running"] == 1
+    assert v.loc[("jsb-synth", "V"), "failure_rate"] == 0  # running is not failed
+    assert v.loc[("jsb-synth", "NFG"), "failure_rate"] == 1
+    assert math.isnan(v.loc[("t", "V"), "failure_rate"])
+    f = a.findings.set_index("#")
+    assert (f["verdict"] == NOT_TESTABLE).all(), f
+    page = write_report(a, tmp_path / "out").read_text()
+    assert "too few trials" in page and "no completed trials" in page
 
 
 def test_cli_report_and_analyze(tmp_path: Path) -> None:
