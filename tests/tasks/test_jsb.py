@@ -77,3 +77,15 @@ def test_pickle_errors_name_the_path(tmp_path):
     with pytest.raises(CorpusError, match="bad.pickle.*'train'/'valid'/'test'") as e:
         load_task("jsb", path=str(bad))
     assert "\n" not in str(e.value)
+
+
+def test_split_of_the_real_chorale_names_is_disjoint_in_bwv():
+    names = [p.stem for p in jsb.chorale_paths()]
+    rolls = [np.full((i % 7 + 2, 88), 0, np.uint8) + np.uint8(i % 200) for i in range(len(names))]
+    where = jsb.assign_splits(names, rolls, seed=0)
+    bwv = {s: {jsb.bwv_number(n) for n, w in zip(names, where) if w == s} for s in SPLITS}
+    assert not (bwv["train"] & bwv["valid"] or bwv["train"] & bwv["test"]
+                or bwv["valid"] & bwv["test"])
+    share = [where.count(s) / len(names) for s in SPLITS]
+    assert np.allclose(share, [0.6, 0.2, 0.2], atol=0.03)
+    assert where != jsb.assign_splits(names, rolls, seed=1)

@@ -56,7 +56,7 @@ def test_labels_are_aligned_with_the_audio():
     vowel, sib, sil = np.isin(y, VOWELS), np.isin(y, SIBILANTS), y == SIL
     assert vowel.sum() > 50 and sib.sum() > 20 and sil.sum() > 20
     assert np.median(energy[sil]) < np.median(energy[vowel]) - 2.0
-    assert np.median(high[sib]) > 3 * np.median(high[vowel])
+    assert np.median(high[sib]) > 6 * np.median(high[vowel])   # a 5-frame shift fails both
 
 
 def test_same_seed_same_bytes_other_seed_differs():
