@@ -158,7 +158,9 @@ def protocol_and_versions(a: Analysis) -> pd.DataFrame:
 
 def _fmt(x: object) -> str:
     if isinstance(x, float):
-        return "–" if math.isnan(x) else f"{x:.3g}"
+        if math.isnan(x):
+            return "–"
+        return f"{x:.0f}" if abs(x) >= 1000 else f"{x:.3g}"
     return str(x)
 
 
@@ -169,7 +171,10 @@ def _md(df: pd.DataFrame) -> str:
 def _html_table(df: pd.DataFrame) -> str:
     if not len(df):
         return "<p><em>(empty)</em></p>"
-    return df.map(_fmt).to_html(index=False, escape=True, classes="tbl", border=0)
+    table = df.map(_fmt).to_html(index=False, escape=True, classes="tbl", border=0)
+    for word, css in VERDICT_CSS.items():
+        table = table.replace(f"<td>{word}</td>", f'<td class="{css}">{word}</td>')
+    return f'<div class="scroll">{table}</div>'
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -201,7 +206,11 @@ CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;
 color:#222}h1{border-bottom:2px solid #444}h2{border-bottom:1px solid #bbb;margin-top:2em}
 table.tbl{border-collapse:collapse;font-size:.85em;margin:.5em 0}table.tbl td,table.tbl th
 {border:1px solid #ccc;padding:2px 6px}table.tbl th{background:#eee}figure{margin:1em 0}
-img{max-width:100%}nav{background:#f6f6f6;padding:.5em 1em}.note{color:#555}"""
+img{max-width:100%}nav{background:#f6f6f6;padding:.5em 1em}.note{color:#555}
+.scroll{overflow-x:auto}table.tbl td:first-child{white-space:nowrap}
+td.worse{background:#f8d0d0}td.better{background:#d0f0d0}td.na{color:#888}"""
+VERDICT_CSS = {"worse": "worse", "better": "better", "reproduced": "better",
+               "not reproduced": "worse", "not testable": "na", "too few trials": "na"}
 
 
 def write_report(a: Analysis, out_dir: str | Path) -> Path:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pytest
 from click.testing import CliRunner
 
@@ -36,7 +37,10 @@ def test_report_has_every_section_and_file(report_dir: Path) -> None:
         assert (report_dir / f"{csv}.csv").stat().st_size > 100
     pngs = sorted((report_dir / "figures").glob("*.png"))
     assert len(pngs) == 9
-    assert all(p.with_suffix(".svg").exists() for p in pngs)
+    assert all(p.with_suffix(".svg").stat().st_size > 1000 for p in pngs)
+    for p in pngs:  # no blank figure, even where no browser exists
+        rgb = plt.imread(p)[..., :3]
+        assert (rgb.min(axis=-1) < 0.9).mean() > 0.02, p.name
 
 
 def test_known_structure_is_recovered(analysis) -> None:
