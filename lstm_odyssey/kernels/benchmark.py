@@ -6,12 +6,15 @@ hits all candidates alike); the median over rounds is reported, with ratios to t
 (the vendor kernel, which computes the NP variant), to the reference autograd loop and to our
 vanilla. Every time includes the input projection. "fwd+bwd" is a forward pass plus the
 backward pass to all parameters (the input needs no gradient, as for a first layer); "fwd" runs
-under ``torch.no_grad()``. ``saved`` counts the bytes autograd keeps for backward beyond the
+under ``torch.no_grad()``. On CPU with one thread the clock is the benchmark thread's CPU time
+(``time.thread_time``: on a shared machine, time spent descheduled is not the kernel's), else
+wall time. ``saved`` counts the bytes autograd keeps for backward beyond the
 inputs and parameters; ``bound`` is the issue's target ``(K + 2)·(T + 1)·B·N`` values.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable, Iterable
@@ -130,8 +133,16 @@ def _candidates(
     return out
 
 
+def clock_for(dev: torch.device) -> Callable[[], float]:
+    """CPU time of this thread for single-threaded CPU runs, wall time otherwise."""
+    if dev.type == "cpu" and torch.get_num_threads() == 1:
+        return time.thread_time
+    return time.perf_counter
+
+
 def _time_rounds(cands: list[_Candidate], repeats: int, dev: torch.device) -> dict:
     """Interleaved rounds; returns {(variant, backend): (fwd+bwd times, fwd times)}."""
+    clock = clock_for(dev)
     times = {(c.variant, c.backend): ([], []) for c in cands}
     grads: dict[tuple[str, str], Tensor] = {}
     for r in range(repeats + 1):  # round 0 is the warm-up
@@ -140,17 +151,17 @@ def _time_rounds(cands: list[_Candidate], repeats: int, dev: torch.device) -> di
             if c.backend == "reference" and r > max(1, repeats // 3):
                 continue  # the slow loop needs fewer rounds for a stable median
             _sync(dev)
-            t0 = time.perf_counter()
+            t0 = clock()
             y = c.fwd()[0]
             if key not in grads:
                 grads[key] = torch.randn_like(y)
             y.backward(grads[key])
             _sync(dev)
-            t1 = time.perf_counter()
+            t1 = clock()
             with torch.no_grad():
                 c.fwd()
             _sync(dev)
-            t2 = time.perf_counter()
+            t2 = clock()
             if r > 0:
                 times[key][0].append((t1 - t0) * 1e3)
                 times[key][1].append((t2 - t1) * 1e3)
@@ -199,9 +210,12 @@ def run_benchmark(
 
 def environment(device: str = "cpu") -> dict:
     """What the numbers were measured on."""
+    clock = clock_for(torch.device(device))
     env = {
         "torch": torch.__version__, "threads": torch.get_num_threads(), "device": device,
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "clock": "thread cpu time" if clock is time.thread_time else "wall time",
+        "load_average": [round(v, 2) for v in os.getloadavg()],
     }
     if device.startswith("cuda"):
         env["gpu"] = torch.cuda.get_device_name(torch.device(device))

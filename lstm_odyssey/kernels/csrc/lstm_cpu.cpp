@@ -29,6 +29,13 @@ void sgemm_(const char* ta, const char* tb, const int* m, const int* n, const in
 void dgemm_(const char* ta, const char* tb, const int* m, const int* n, const int* k,
             const double* alpha, const double* a, const int* lda, const double* b,
             const int* ldb, const double* beta, double* c, const int* ldc);
+// MKL's packed GEMM (weak: absent from torch builds without MKL, then plain sgemm_ is used).
+size_t cblas_sgemm_pack_get_size(int identifier, int m, int n, int k) __attribute__((weak));
+void cblas_sgemm_pack(int layout, int identifier, int trans, int m, int n, int k, float alpha,
+                      const float* src, int ld, float* dest) __attribute__((weak));
+void cblas_sgemm_compute(int layout, int transa, int transb, int m, int n, int k, const float* a,
+                         int lda, const float* b, int ldb, float beta, float* c,
+                         int ldc) __attribute__((weak));
 }
 
 namespace {
@@ -215,20 +222,100 @@ void dispatch_switches(const Layout& L, Fn&& fn) {
 // Rows per parallel chunk: parallelise over the batch only when a step has enough work.
 int64_t grain(const Layout& L) { return std::max<int64_t>(1, 32768 / (L.K * L.N)); }
 
-// C += op(A)·op(B) on raw column-major buffers through the BLAS that libtorch_cpu exports
-// (MKL or OpenBLAS): no tensor, view or dispatcher call inside the time loop.
+// c[0:n] += Σ_i a[i] · bm[i, 0:n] (bm row-major with row stride ldb): one row of a small-batch
+// product as a sum of scaled weight rows, blocked so that 4 vector accumulators stay in
+// registers while the weight rows stream through.
 template <typename T>
-void gemm(char ta, char tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
-          int64_t ldb, T* c, int64_t ldc) {
-  const int mi = static_cast<int>(m), ni = static_cast<int>(n), ki = static_cast<int>(k);
-  const int la = static_cast<int>(lda), lb = static_cast<int>(ldb), lc = static_cast<int>(ldc);
-  const T one(1);
-  if constexpr (std::is_same_v<T, float>) {
-    sgemm_(&ta, &tb, &mi, &ni, &ki, &one, a, &la, b, &lb, &one, c, &lc);
-  } else {
-    dgemm_(&ta, &tb, &mi, &ni, &ki, &one, a, &la, b, &lb, &one, c, &lc);
+void gemv_rows(int64_t n, int64_t k, const T* a, const T* bm, int64_t ldb, T* c) {
+  using V = Vectorized<T>;
+  constexpr int64_t W = V::size();
+  int64_t j = 0;
+  for (; j + 4 * W <= n; j += 4 * W) {
+    V c0 = V::loadu(c + j), c1 = V::loadu(c + j + W), c2 = V::loadu(c + j + 2 * W),
+      c3 = V::loadu(c + j + 3 * W);
+    for (int64_t i = 0; i < k; ++i) {
+      const V ai(a[i]);
+      const T* row = bm + i * ldb + j;
+      c0 = at::vec::fmadd(ai, V::loadu(row), c0);
+      c1 = at::vec::fmadd(ai, V::loadu(row + W), c1);
+      c2 = at::vec::fmadd(ai, V::loadu(row + 2 * W), c2);
+      c3 = at::vec::fmadd(ai, V::loadu(row + 3 * W), c3);
+    }
+    c0.store(c + j);
+    c1.store(c + j + W);
+    c2.store(c + j + 2 * W);
+    c3.store(c + j + 3 * W);
+  }
+  for (; j < n; j += W) {
+    const int cnt = static_cast<int>(std::min<int64_t>(W, n - j));
+    V acc = V::loadu(c + j, cnt);
+    for (int64_t i = 0; i < k; ++i) {
+      acc = at::vec::fmadd(V(a[i]), V::loadu(bm + i * ldb + j, cnt), acc);
+    }
+    acc.store(c + j, cnt);
   }
 }
+
+// The per-step recurrent product C (m×n, row-major) += A (m×k) · op(Rext) for a whole sequence,
+// on raw buffers: no tensor, view or dispatcher call inside the time loop. op(Rext) = Rextᵀ in
+// the forward pass, Rext in the backward pass. Small batches (the paper's batch size 1) use the
+// register-blocked loop above on a row-major copy of op(Rext); larger ones the BLAS that
+// libtorch_cpu exports, with Rext packed once per sequence when that BLAS is MKL (float32).
+template <typename T>
+class RecurrentGemm {
+ public:
+  static constexpr int64_t kSmallBatch = 4;
+
+  RecurrentGemm(const at::Tensor& rext, bool trans, int64_t m, int64_t n, int64_t k)
+      : ld_(static_cast<int>(rext.size(1))), trans_(trans), m_(static_cast<int>(m)),
+        n_(static_cast<int>(n)), k_(static_cast<int>(k)) {
+    if (m < kSmallBatch) {
+      weights_ = trans ? rext.t().contiguous() : rext;  // op(Rext), row-major k×n
+      return;
+    }
+    weights_ = rext;
+    if constexpr (std::is_same_v<T, float>) {
+      if (cblas_sgemm_pack_get_size && cblas_sgemm_pack && cblas_sgemm_compute) {
+        const auto bytes = cblas_sgemm_pack_get_size(kBMatrix, m_, n_, k_);
+        packed_ = at::empty({static_cast<int64_t>(bytes)}, at::kByte);
+        cblas_sgemm_pack(kRowMajor, kBMatrix, trans ? kTrans : kNoTrans, m_, n_, k_, 1.0f,
+                         rext.data_ptr<float>(), ld_, reinterpret_cast<float*>(packed_.data_ptr()));
+      }
+    }
+  }
+
+  void operator()(const T* a, int64_t lda, T* c, int64_t ldc) const {
+    const T* w = weights_.data_ptr<T>();
+    if (m_ < kSmallBatch) {
+      for (int64_t r = 0; r < m_; ++r) gemv_rows<T>(n_, k_, a + r * lda, w, n_, c + r * ldc);
+      return;
+    }
+    const int la = static_cast<int>(lda), lc = static_cast<int>(ldc);
+    const T one(1);
+    if constexpr (std::is_same_v<T, float>) {
+      if (packed_.defined()) {
+        cblas_sgemm_compute(kRowMajor, kNoTrans, kPacked, m_, n_, k_, a, la,
+                            reinterpret_cast<const float*>(packed_.data_ptr()), ld_, 1.0f, c, lc);
+        return;
+      }
+    }
+    // Column-major BLAS sees the row-major C as Cᵀ = op(Rext)ᵀ · Aᵀ.
+    const char ta = trans_ ? 'T' : 'N', tb = 'N';
+    if constexpr (std::is_same_v<T, float>) {
+      sgemm_(&ta, &tb, &n_, &m_, &k_, &one, w, &ld_, a, &la, &one, c, &lc);
+    } else {
+      dgemm_(&ta, &tb, &n_, &m_, &k_, &one, w, &ld_, a, &la, &one, c, &lc);
+    }
+  }
+
+ private:
+  static constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112, kPacked = 151;
+  static constexpr int kBMatrix = 162;
+  int ld_;
+  bool trans_;
+  int m_, n_, k_;
+  at::Tensor weights_, packed_;
+};
 
 template <typename T>
 void forward_loop(const Layout& L, const at::Tensor& S, const at::Tensor& C, const at::Tensor& pre,
@@ -240,8 +327,8 @@ void forward_loop(const Layout& L, const at::Tensor& S, const at::Tensor& C, con
   T* c = C.data_ptr<T>();
   T* yo = y.data_ptr<T>();
   const T* pr = pre.data_ptr<T>();
-  const T* r = Rext.data_ptr<T>();
   const T* pp = p.numel() ? p.data_ptr<T>() : nullptr;
+  const RecurrentGemm<T> gemm(Rext, /*trans=*/true, B, KN, SW);
   dispatch_switches(L, [&](auto ig, auto fm, auto og, auto peep) {
     for (int64_t t = 0; t < T_; ++t) {
       const int64_t prev = save ? t : t % 2, cur = save ? t + 1 : (t + 1) % 2;
@@ -251,8 +338,8 @@ void forward_loop(const Layout& L, const at::Tensor& S, const at::Tensor& C, con
           std::memcpy(out + b * RW, pr + (t * B + b) * KN, sizeof(T) * KN);
         }
       }
-      // pre_t (B×KN, row stride RW) += S_{t-1}[:, :SW] · Rextᵀ, in column-major BLAS terms.
-      gemm<T>('T', 'N', KN, B, SW, r, SW, s + prev * B * RW, RW, out, RW);
+      // pre_t (B×KN, row stride RW) += S_{t-1}[:, :SW] · Rextᵀ
+      gemm(s + prev * B * RW, RW, out, RW);
       at::parallel_for(0, B, grain(L), [&](int64_t b0, int64_t b1) {
         for (int64_t b = b0; b < b1; ++b) {
           T* rec = s + (cur * B + b) * RW;
@@ -326,9 +413,9 @@ void backward_loop(const Layout& L, const at::Tensor& S, const at::Tensor& C, co
   T* ds = dS.data_ptr<T>();
   T* dcp = dc.data_ptr<T>();
   const T* dyp = dy.data_ptr<T>();
-  const T* r = Rext.data_ptr<T>();
   const T* pp = p.numel() ? p.data_ptr<T>() : nullptr;
   const int64_t SW = L.state();
+  const RecurrentGemm<T> gemm(Rext, /*trans=*/false, B, SW, KN);
   dispatch_switches(L, [&](auto ig, auto fm, auto og, auto peep) {
     for (int64_t t = T_ - 1; t >= 0; --t) {
       at::parallel_for(0, B, grain(L), [&](int64_t b0, int64_t b1) {
@@ -344,8 +431,8 @@ void backward_loop(const Layout& L, const at::Tensor& S, const at::Tensor& C, co
           }
         }
       });
-      // dS (B×SW) += dPre_t (B×KN) · Rext (KN×SW), in column-major BLAS terms.
-      gemm<T>('N', 'N', SW, B, KN, r, SW, d + t * B * KN, KN, ds, SW);
+      // dS (B×SW) += dPre_t (B×KN) · Rext (KN×SW)
+      gemm(d + t * B * KN, KN, ds, SW);
     }
   });
 }
