@@ -354,6 +354,7 @@ def summary_text(a: Analysis) -> str:
              "(Δ > 0: worse than vanilla)"), sig.map(_fmt).to_string(index=False)]
     if len(wide):
         table = wide.pivot(index="effect", columns="task", values="value").fillna("–")
+        table = table.loc[list(dict.fromkeys(wide["effect"]))]  # mains, pairs, rest
         r2 = imp.groupby("task")["oob_r2"].first()
         parts += ["", "fANOVA: fraction of test-metric variance (mean ± std across trees); OOB R² "
                   + ", ".join(f"{t} {v:.2f}" for t, v in r2.items()), table.to_string()]
