@@ -279,3 +279,21 @@ def test_kernels_compile_for_cuda():
                           env=env, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("ok ") == 13  # 12 kernels + the CPU refusal
+
+
+@pytest.mark.parametrize("name", ["V", "cifg+np", "fgr"])
+def test_saved_for_backward_is_k_plus_2_states_per_step(name):
+    """Besides its inputs and R_ext, the op saves (K + 2)·(T + 1)·B·N numbers (KERNELS.md):
+    [y | gates | z] and c per step, nothing else of length T."""
+    spec = CellSpec.parse(name)
+    T, B, M, N = 4, 2, 3, 2
+    inputs = _inputs(spec, T, B, M, N)
+    lengths = torch.tensor([4, 3])
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda v: saved.append(v) or v, lambda v: v):
+        tb.lstm_sequence(spec, *inputs, lengths)
+    x, W, R, _, p, Rg = inputs[:6]
+    K = len(spec.blocks)
+    r_ext = R.numel() + (Rg.numel() + N * Rg.shape[1] if Rg is not None else 0)
+    others = x.numel() + W.numel() + r_ext + (p.numel() if p is not None else 0) + B
+    assert sum(v.numel() for v in saved) - others == (K + 2) * (T + 1) * B * N
