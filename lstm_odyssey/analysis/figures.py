@@ -181,6 +181,8 @@ def learning_curves(trials: pd.DataFrame, task: str, out_dir: Path) -> Path:
         if best.empty or not best["history"].iloc[0]:
             continue
         h = pd.DataFrame(best["history"].iloc[0])
+        if not {"epoch", "valid_metric"} <= set(h.columns):
+            continue
         ax.plot(h["epoch"], h["valid_metric"], label=v, color=f"C{i % 10}",
                 lw=2 if v == REFERENCE else 1.2)
     if not ax.lines:

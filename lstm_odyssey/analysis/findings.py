@@ -76,15 +76,25 @@ def _frac(fa: Fanova, param: str) -> float:
 
 
 def _hp_finding(tasks: list[TaskAnalysis],
-                check: Callable[[TaskAnalysis], tuple[bool | None, str]]) -> tuple[str, str]:
+                check: Callable[[TaskAnalysis], tuple[bool | None, str]],
+                param: str | None = None) -> tuple[str, str]:
     """``check(task) -> (ok, evidence)`` per task whose fANOVA rests on at least
-    :data:`MIN_FANOVA_TRIALS` completed trials."""
+    :data:`MIN_FANOVA_TRIALS` completed trials and in which ``param`` was searched (for
+    ``None``: at least two hyperparameters were)."""
     usable = [t for t in tasks if t.metric_fanova is not None
               and t.metric_fanova.n_samples >= MIN_FANOVA_TRIALS]
     if not usable:
         return NOT_TESTABLE, (f"no task has {MIN_FANOVA_TRIALS} completed trials, too few for "
                               "a meaningful fANOVA")
-    results = [(None if ok is None else bool(ok), e) for ok, e in map(check, usable)]
+
+    def run(t: TaskAnalysis) -> tuple[bool | None, str]:
+        searched = t.metric_fanova.params
+        if (param is not None and param not in searched) or len(searched) < 2:
+            return None, f"{param or 'two hyperparameters'} not searched"
+        ok, e = check(t)
+        return (None if ok is None else bool(ok)), e
+
+    results = [run(t) for t in usable]
     evidence = "; ".join(f"{t.task}: {e}" for t, (_, e) in zip(usable, results))
     if any(ok is False for ok, _ in results):
         return NOT_REPRODUCED, evidence
@@ -201,12 +211,12 @@ def findings_table(trials: pd.DataFrame, comparison: pd.DataFrame,
          _variant_finding(comparison, tasks, ["FGR"], lambda d, v: v != "better")),
         (("The learning rate is by far the most important hyperparameter, with a wide basin "
          "whose position depends on the dataset, not on the hidden size."),
-         _hp_finding(tasks, _lr)),
+         _hp_finding(tasks, _lr, schema.LEARNING_RATE)),
         ("Larger hidden size is better with diminishing returns; training time grows with it.",
-         _hp_finding(tasks, _hidden)),
+         _hp_finding(tasks, _hidden, schema.HIDDEN_SIZE)),
         ("Momentum explains almost no variance (< 1 %) in performance or training time.",
-         _hp_finding(tasks, _momentum)),
-        ("Input noise hurts and slows training.", _hp_finding(tasks, _noise)),
+         _hp_finding(tasks, _momentum, schema.ONE_MINUS_MOMENTUM)),
+        ("Input noise hurts and slows training.", _hp_finding(tasks, _noise, schema.INPUT_NOISE)),
         ("Interactions between hyperparameters are small.", _hp_finding(tasks, _interactions)),
         ("Best-10 % ranges: TIMIT ≈ 27–35 %, IAM ≈ 10–30 % CER, JSB ≈ 8.4–8.8 NLL.",
          _ranges(trials, tasks)),

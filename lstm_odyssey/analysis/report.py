@@ -48,7 +48,7 @@ class Analysis:
 
 def _fanova(done: pd.DataFrame, target: str, results: Results, n_trees: int,
             seed: int) -> Fanova | None:
-    space = {p: results.space[p] for p in schema.PARAMS if p in results.space}
+    space = {p: d for p, d in results.space.items() if p in schema.PARAMS and d.high > d.low}
     rows = done[np.isfinite(done[target])]
     if len(rows) < 2 * MIN_SAMPLES or not space:
         return None
@@ -183,10 +183,11 @@ def _figures(a: Analysis, fig_dir: Path) -> dict[str, list[Path]]:
     trials = a.results.trials
     for t in a.tasks:
         out["fig3"].append(figures.boxplots(trials, a.comparison, t.task, fig_dir, FRACTION))
-        if t.metric_fanova is not None:
+        searched = t.metric_fanova.params if t.metric_fanova is not None else []
+        if {schema.LEARNING_RATE, schema.HIDDEN_SIZE, schema.INPUT_NOISE} & set(searched):
             out["fig4"].append(figures.marginals(t.metric_fanova, t.time_fanova, t.task,
                                                  t.metric, fig_dir))
-            if schema.LEARNING_RATE in t.metric_fanova.params:
+            if schema.LEARNING_RATE in searched and len(searched) > 1:
                 out["fig6"].append(figures.interactions(t.metric_fanova, t.task, t.metric,
                                                         fig_dir))
         out["curves"].append(figures.learning_curves(trials, t.task, fig_dir))

@@ -123,6 +123,48 @@ def test_live_sweep_with_failures_and_empty_tasks(tmp_path: Path) -> None:
     assert "too few trials" in page and "no completed trials" in page
 
 
+def test_fixed_hyperparameters_are_left_out(tmp_path: Path) -> None:
+    """A study that fixes momentum and input noise (single-value distributions): the fANOVA
+    covers the searched two, the findings about the fixed ones are not testable."""
+    import numpy as np
+    import optuna
+
+    from lstm_odyssey.analysis.report import analyze
+    from lstm_odyssey.sweep import schema
+
+    dists = {
+        schema.HIDDEN_SIZE: optuna.distributions.IntDistribution(20, 200, log=True),
+        schema.LEARNING_RATE: optuna.distributions.FloatDistribution(1e-6, 1e-2, log=True),
+        schema.ONE_MINUS_MOMENTUM: optuna.distributions.FloatDistribution(0.1, 0.1, log=True),
+        schema.INPUT_NOISE: optuna.distributions.FloatDistribution(0.0, 0.0),
+    }
+    rng = np.random.default_rng(0)
+    study = optuna.create_study(study_name="s/jsb/V", storage=f"sqlite:///{tmp_path / 'f.db'}")
+    study.set_user_attr(schema.STUDY_ATTR, {
+        "study": "s", "task": "jsb", "variant": "V", "source": "real", "data": "-",
+        "metric": "nll_per_step", "protocol": {}, "schema": schema.SCHEMA_VERSION})
+    trials = []
+    for i in range(40):
+        h, lr = int(rng.integers(20, 201)), float(10 ** rng.uniform(-6, -2))
+        y = 8.5 + (np.log10(lr) + 3) ** 2 + 20 / h
+        trials.append(optuna.trial.create_trial(
+            params={schema.HIDDEN_SIZE: h, schema.LEARNING_RATE: lr,
+                    schema.ONE_MINUS_MOMENTUM: 0.1, schema.INPUT_NOISE: 0.0},
+            distributions=dists, value=y, user_attrs={
+                "status": "complete", "config_id": i, "valid_metric": y, "test_metric": y,
+                "wall_time_s": float(h), "n_parameters": 100 * h}))
+    study.add_trials(trials)
+    a = analyze(f"sqlite:///{tmp_path / 'f.db'}", n_trees=8)
+    assert set(a.importance["effect"]) == {schema.HIDDEN_SIZE, schema.LEARNING_RATE,
+                                           f"{schema.HIDDEN_SIZE} × {schema.LEARNING_RATE}",
+                                           "higher order (rest)"}
+    f = a.findings.set_index("#")
+    assert f.loc[8, "verdict"] == NOT_TESTABLE and "not searched" in f.loc[8, "evidence"]
+    assert f.loc[9, "verdict"] == NOT_TESTABLE
+    assert f.loc[6, "verdict"] == REPRODUCED  # the learning rate dominates by construction
+    assert write_report(a, tmp_path / "out").exists()
+
+
 def test_cli_report_and_analyze(tmp_path: Path) -> None:
     runner = CliRunner()
     out = tmp_path / "rep"
