@@ -256,35 +256,38 @@ void gemv_rows(int64_t n, int64_t k, const T* a, const T* bm, int64_t ldb, T* c)
   }
 }
 
-// The per-step recurrent product C (m×n, row-major) += A (m×k) · op(Rext) for a whole sequence,
-// on raw buffers: no tensor, view or dispatcher call inside the time loop. op(Rext) = Rextᵀ in
-// the forward pass, Rext in the backward pass. Small batches (the paper's batch size 1) use the
-// register-blocked loop above on a row-major copy of op(Rext); larger ones the BLAS that
-// libtorch_cpu exports, with Rext packed once per sequence when that BLAS is MKL (float32).
+// One product C[:, c_off:c_off+n] += A[:, a_off:a_off+k] · op(w) for a whole sequence, where w
+// is a (strided) block of Rext that stays fixed, on raw buffers: no tensor, view or dispatcher
+// call inside the time loop. Small batches (the paper's batch size 1) use the register-blocked
+// loop above on a row-major copy of op(w); larger ones the BLAS that libtorch_cpu exports, with w
+// packed once per sequence when that BLAS is MKL (float32).
 template <typename T>
-class RecurrentGemm {
+class WeightProduct {
  public:
   static constexpr int64_t kSmallBatch = 4;
 
-  RecurrentGemm(const at::Tensor& rext, bool trans, int64_t m, int64_t n, int64_t k)
-      : ld_(static_cast<int>(rext.size(1))), trans_(trans), m_(static_cast<int>(m)),
-        n_(static_cast<int>(n)), k_(static_cast<int>(k)) {
+  WeightProduct(const at::Tensor& w, bool trans, int64_t m, int64_t n, int64_t k, int64_t a_off,
+                int64_t c_off)
+      : ld_(static_cast<int>(w.stride(0))), trans_(trans), m_(static_cast<int>(m)),
+        n_(static_cast<int>(n)), k_(static_cast<int>(k)), a_off_(a_off), c_off_(c_off) {
     if (m < kSmallBatch) {
-      weights_ = trans ? rext.t().contiguous() : rext;  // op(Rext), row-major k×n
+      weights_ = (trans ? w.t() : w).contiguous();  // op(w), row-major k×n
       return;
     }
-    weights_ = rext;
+    weights_ = w;
     if constexpr (std::is_same_v<T, float>) {
       if (cblas_sgemm_pack_get_size && cblas_sgemm_pack && cblas_sgemm_compute) {
         const auto bytes = cblas_sgemm_pack_get_size(kBMatrix, m_, n_, k_);
         packed_ = at::empty({static_cast<int64_t>(bytes)}, at::kByte);
         cblas_sgemm_pack(kRowMajor, kBMatrix, trans ? kTrans : kNoTrans, m_, n_, k_, 1.0f,
-                         rext.data_ptr<float>(), ld_, reinterpret_cast<float*>(packed_.data_ptr()));
+                         w.data_ptr<float>(), ld_, reinterpret_cast<float*>(packed_.data_ptr()));
       }
     }
   }
 
   void operator()(const T* a, int64_t lda, T* c, int64_t ldc) const {
+    a += a_off_;
+    c += c_off_;
     const T* w = weights_.data_ptr<T>();
     if (m_ < kSmallBatch) {
       for (int64_t r = 0; r < m_; ++r) gemv_rows<T>(n_, k_, a + r * lda, w, n_, c + r * ldc);
@@ -299,7 +302,7 @@ class RecurrentGemm {
         return;
       }
     }
-    // Column-major BLAS sees the row-major C as Cᵀ = op(Rext)ᵀ · Aᵀ.
+    // Column-major BLAS sees the row-major C as Cᵀ = op(w)ᵀ · Aᵀ.
     const char ta = trans_ ? 'T' : 'N', tb = 'N';
     if constexpr (std::is_same_v<T, float>) {
       sgemm_(&ta, &tb, &n_, &m_, &k_, &one, w, &ld_, a, &la, &one, c, &lc);
@@ -314,7 +317,35 @@ class RecurrentGemm {
   int ld_;
   bool trans_;
   int m_, n_, k_;
+  int64_t a_off_, c_off_;
   at::Tensor weights_, packed_;
+};
+
+// The recurrent products of one step, with Rext = [R | Rg'] (KN × SW). Forward:
+// pre_t += S_{t-1}·Rextᵀ; backward: dS += dPre_t·Rext. With FGR the zero block of Rext (z rows ×
+// gate columns) is skipped by splitting each product in two.
+template <typename T>
+class RecurrentGemm {
+ public:
+  RecurrentGemm(const Layout& L, const at::Tensor& rext, bool forward, int64_t B) {
+    const int64_t N = L.N, KN = L.K * N, GN = L.G * N, SW = L.state();
+    if (!L.fgr) {
+      parts_.emplace_back(rext, forward, B, forward ? KN : SW, forward ? SW : KN, 0, 0);
+    } else if (forward) {  // all blocks read y; the gate blocks also read a
+      parts_.emplace_back(rext.narrow(1, 0, N), true, B, KN, N, 0, 0);
+      parts_.emplace_back(rext.narrow(0, 0, GN).narrow(1, N, GN), true, B, GN, GN, N, 0);
+    } else {  // gate rows reach [y | a]; z rows only y
+      parts_.emplace_back(rext.narrow(0, 0, GN), false, B, SW, GN, 0, 0);
+      parts_.emplace_back(rext.narrow(0, GN, N).narrow(1, 0, N), false, B, N, N, GN, 0);
+    }
+  }
+
+  void operator()(const T* a, int64_t lda, T* c, int64_t ldc) const {
+    for (const auto& part : parts_) part(a, lda, c, ldc);
+  }
+
+ private:
+  std::vector<WeightProduct<T>> parts_;
 };
 
 template <typename T>
@@ -328,7 +359,7 @@ void forward_loop(const Layout& L, const at::Tensor& S, const at::Tensor& C, con
   T* yo = y.data_ptr<T>();
   const T* pr = pre.data_ptr<T>();
   const T* pp = p.numel() ? p.data_ptr<T>() : nullptr;
-  const RecurrentGemm<T> gemm(Rext, /*trans=*/true, B, KN, SW);
+  const RecurrentGemm<T> gemm(L, Rext, /*forward=*/true, B);
   dispatch_switches(L, [&](auto ig, auto fm, auto og, auto peep) {
     for (int64_t t = 0; t < T_; ++t) {
       const int64_t prev = save ? t : t % 2, cur = save ? t + 1 : (t + 1) % 2;
@@ -415,7 +446,7 @@ void backward_loop(const Layout& L, const at::Tensor& S, const at::Tensor& C, co
   const T* dyp = dy.data_ptr<T>();
   const T* pp = p.numel() ? p.data_ptr<T>() : nullptr;
   const int64_t SW = L.state();
-  const RecurrentGemm<T> gemm(Rext, /*trans=*/false, B, SW, KN);
+  const RecurrentGemm<T> gemm(L, Rext, /*forward=*/false, B);
   dispatch_switches(L, [&](auto ig, auto fm, auto og, auto peep) {
     for (int64_t t = T_ - 1; t >= 0; --t) {
       at::parallel_for(0, B, grain(L), [&](int64_t b0, int64_t b1) {
