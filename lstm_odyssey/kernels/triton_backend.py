@@ -318,8 +318,9 @@ def _switches(spec: CellSpec) -> dict[str, int | bool]:
 
 
 def _launch_shape(cells: int) -> tuple[tuple[int], int]:
-    """Grid and BLOCK for a pointwise kernel over ``cells`` = B·N elements."""
-    block = min(1024, triton.next_power_of_2(max(cells, 16)))
+    """Grid and BLOCK for a pointwise kernel over ``cells`` = B·N elements: at most 256 per
+    program, so that a step spreads over many SMs (at B·N = 64·512, 128 programs)."""
+    block = min(256, triton.next_power_of_2(max(cells, 16)))
     return (triton.cdiv(cells, block),), block
 
 

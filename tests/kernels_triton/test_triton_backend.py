@@ -297,3 +297,18 @@ def test_saved_for_backward_is_k_plus_2_states_per_step(name):
     r_ext = R.numel() + (Rg.numel() + N * Rg.shape[1] if Rg is not None else 0)
     others = x.numel() + W.numel() + r_ext + (p.numel() if p is not None else 0) + B
     assert sum(v.numel() for v in saved) - others == (K + 2) * (T + 1) * B * N
+
+
+def test_several_programs_per_step():
+    """B·N = 300 > BLOCK: cells split across programs, the last one partly masked."""
+    spec = CellSpec.parse("fgr+cifg")
+    T, B, M, N = 2, 10, 3, 30
+    inputs = _inputs(spec, T, B, M, N, seed=4)
+    lengths = torch.tensor([2, 1] * 5)
+    weights = [torch.randn(T, B, N, dtype=torch.float64), torch.randn(B, N, dtype=torch.float64),
+               torch.randn(B, N, dtype=torch.float64)]
+    assert tb._launch_shape(B * N)[0][0] > 1
+    outs_ref, grads_ref = _run_and_grads(reference.lstm_sequence, spec, inputs, lengths, weights)
+    outs, grads = _run_and_grads(tb.lstm_sequence, spec, inputs, lengths, weights)
+    for a, b in zip(outs + grads, outs_ref + grads_ref):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
