@@ -79,10 +79,15 @@ def available_backends(device_type: str = "cpu") -> tuple[str, ...]:
     return tuple(names)
 
 
-def resolve_backend(name: str, device_type: str = "cpu") -> str:
-    """The concrete backend that ``name`` means for tensors on ``device_type``."""
+def check_backend_name(name: str) -> None:
+    """Reject names that are no backend at all (whether it runs depends on the tensors)."""
     if name not in BACKENDS:
         raise BackendError(f"unknown backend {name!r}; use one of {', '.join(BACKENDS)}")
+
+
+def resolve_backend(name: str, device_type: str = "cpu") -> str:
+    """The concrete backend that ``name`` means for tensors on ``device_type``."""
+    check_backend_name(name)
     if name == "auto":
         if device_type == "cpu":
             if _cpu_usable():

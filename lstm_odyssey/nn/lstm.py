@@ -180,7 +180,7 @@ class LSTM(nn.Module):
             )
         if not 0.0 <= dropout < 1.0:
             raise InputError(f"dropout must be in [0, 1), got {dropout}")
-        kernels.resolve_backend(backend)
+        kernels.check_backend_name(backend)  # whether it runs depends on the input's device
         self.spec = CellSpec.parse(variant)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
