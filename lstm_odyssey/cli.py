@@ -308,6 +308,9 @@ def bench_kernels(shapes: tuple[str, ...], variants: tuple[str, ...], repeats: i
     click.echo(benchmark.__doc__.split("\n\n", 1)[1].strip())
     click.echo(f"environment: {benchmark.environment(device)}")
     click.echo(benchmark.format_table(rows))
+    fast = "triton" if device.startswith("cuda") else "cpu"
+    click.echo(f"\nsummary ({fast} backend, ratios of medians):")
+    click.echo(benchmark.format_summary(rows, fast))
 
 
 def main() -> None:

@@ -241,6 +241,36 @@ def format_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def _field(rows: dict[str, Row], variant: str, name: str) -> float | None:
+    return getattr(rows[variant], name) if variant in rows else None
+
+
+def format_summary(rows: list[Row], backend: str = "cpu") -> str:
+    """One Markdown line per shape: the issue's targets for ``backend`` as measured ratios."""
+    head = ("| T, B, M, N | vendor fwd+bwd ms | NP × vendor | V × vendor | worst other × V "
+            "| FGR × V | V speed-up over reference | NP fwd × vendor | V fwd × vendor "
+            "| saved ≤ bound |")
+    lines = [head, "|" + "---|" * 10]
+    for shape in dict.fromkeys(r.shape for r in rows):
+        at = {(r.variant, r.backend): r for r in rows if r.shape == shape}
+        ours = {v: r for (v, b), r in at.items() if b == backend}
+        if not ours:
+            continue
+        others = [r.vs_vanilla for v, r in ours.items() if v not in ("V", "FGR")]
+        ref = at.get(("V", "reference"))
+        speedup = ref.fwd_bwd_ms / ours["V"].fwd_bwd_ms if ref and "V" in ours else None
+        fits = all(r.saved_bytes <= (r.bound_bytes or 0) for r in ours.values())
+        lines.append(
+            f"| {', '.join(map(str, shape))} | {at[('NP', 'vendor')].fwd_bwd_ms:.1f} "
+            f"| {_fmt(_field(ours, 'NP', 'vs_vendor'))} | {_fmt(_field(ours, 'V', 'vs_vendor'))} "
+            f"| {_fmt(max(others) if others else None)} "
+            f"| {_fmt(_field(ours, 'FGR', 'vs_vanilla'))} | {_fmt(speedup, '.1f')} "
+            f"| {_fmt(_field(ours, 'NP', 'vs_vendor_fwd'))} "
+            f"| {_fmt(_field(ours, 'V', 'vs_vendor_fwd'))} | {'yes' if fits else 'no'} |"
+        )
+    return "\n".join(lines)
+
+
 def as_json(rows: list[Row], device: str = "cpu") -> dict:
     """One machine-readable object: the environment and every row."""
     return {"environment": environment(device), "rows": [asdict(r) for r in rows]}
