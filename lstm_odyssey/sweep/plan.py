@@ -9,15 +9,19 @@ appends configurations; changing the seed, space, protocol or data of a planned 
 
 from __future__ import annotations
 
+import datetime
+
 import optuna
 from optuna.storages import BaseStorage
+from optuna.trial import FrozenTrial, TrialState
 
 from ..tasks import load_task
-from . import schema
+from . import recovery, schema
 from .space import plan_configs
 from .storage import exclusive
 from .studyfile import StudyFileError, StudySpec, TaskPlan
 
+ORPHAN_AGE_S = 60.0
 PROTOCOL_FIELDS = ("max_epochs", "patience", "batch_size", "init_std", "time_budget_s",
                    "backend", "eval_batch_size")
 
@@ -73,11 +77,34 @@ def plan(spec: StudySpec, storage: BaseStorage, url: str) -> int:
                         "schema": schema.SCHEMA_VERSION, "trials": task.trials,
                         "seed": spec.seed, "pruner": spec.pruner, "plan": fingerprint,
                     })
-                have = {t.user_attrs.get("config_id") for t in study.get_trials(deepcopy=False)}
+                trials = study.get_trials(deepcopy=False)
+                have = {t.user_attrs.get("config_id") for t in trials}
                 for c in configs:
                     if c.config_id not in have:
                         study.enqueue_trial(c.params, user_attrs={"config_id": c.config_id,
                                                                   "seed": c.seed})
                         added += 1
+                added += _requeue_orphans(study, trials, task.trials)
+    return added
+
+
+def _requeue_orphans(study: optuna.Study, trials: list[FrozenTrial], n: int) -> int:
+    """Re-queue configurations whose only trials are lost ones that were never re-queued (the
+    process that failed them died before it could re-queue). A reaper re-queues within
+    milliseconds of failing a trial, so only lost trials older than ``ORPHAN_AGE_S`` count."""
+    by_config: dict[int, list[FrozenTrial]] = {}
+    for t in trials:
+        by_config.setdefault(t.user_attrs.get("config_id"), []).append(t)
+    now = datetime.datetime.now()
+    added = 0
+    for cid, group in by_config.items():
+        if not isinstance(cid, int) or cid >= n:
+            continue
+        if any(t.state != TrialState.FAIL or recovery.is_done(t) for t in group):
+            continue
+        newest = max(group, key=lambda t: t.number)
+        if (now - (newest.datetime_complete or now)).total_seconds() > ORPHAN_AGE_S:
+            recovery.requeue(study, newest)
+            added += 1
     return added
 

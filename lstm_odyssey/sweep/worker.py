@@ -32,9 +32,11 @@ from optuna.trial import Trial, TrialState
 from ..tasks import Task, load_task
 from ..train import run as train_run
 from . import recovery, schema
-from .plan import open_study
+from .plan import ORPHAN_AGE_S, open_study, plan
 from .storage import open_storage
 from .studyfile import StudySpec, TaskPlan
+
+REPLAN_AFTER_S = 2 * ORPHAN_AGE_S
 
 
 class Interrupted(KeyboardInterrupt):
@@ -169,14 +171,19 @@ class Worker:
         """Run trials until every planned one is done (or ``max_trials``), calling
         ``after_trial()`` after each; returns how many this worker ran. Ctrl-C/SIGTERM
         propagate after the current trial was re-queued."""
-        ran = 0
+        ran, idle_since = 0, None
         while max_trials is None or ran < max_trials:
             item = self.pop()
             if item is None:
                 if self.pending() == 0:
                     break
+                idle_since = idle_since or time.monotonic()
+                if time.monotonic() - idle_since > REPLAN_AFTER_S:  # orphans (see plan)
+                    plan(self.spec, self.storage, self.url)
+                    idle_since = None
                 time.sleep(self.poll_s)
                 continue
+            idle_since = None
             self.run_trial(*item)
             ran += 1
             if after_trial is not None:

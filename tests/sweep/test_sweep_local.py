@@ -20,6 +20,7 @@ from lstm_odyssey.train import run
 from .conftest import CLI, assert_exactly_once, trials_by_config
 
 
+@pytest.mark.slow
 def test_smoke_sweep_jobs_2_completes_each_trial_exactly_once(write_study, tmp_path) -> None:
     spec = load_study(write_study(trials=3, variants='["V", "NFG", "CIFG"]'))
     url = str(tmp_path / "journal.log")
@@ -126,3 +127,44 @@ def test_default_storage_is_under_results(write_study, monkeypatch, tmp_path) ->
     monkeypatch.chdir(tmp_path)
     spec = load_study(write_study())
     assert resolve_url(spec, None) == str(tmp_path / "results" / "t" / "journal.log")
+
+
+def test_a_lost_trial_that_was_never_requeued_is_requeued_once_by_planning(
+        write_study, tmp_path, monkeypatch) -> None:
+    from lstm_odyssey.sweep import plan as plan_module
+    from lstm_odyssey.sweep.worker import Worker
+
+    spec = load_study(write_study(trials=1, variants='["V"]'))
+    url = str(tmp_path / "journal.log")
+    worker = Worker(spec, url)
+    assert plan_module.plan(spec, worker.storage, url) == 1
+    _, trial = worker.pop()
+    worker.storage.set_trial_user_attr(trial._trial_id, "status", schema.LOST)
+    worker.storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+    assert plan_module.plan(spec, worker.storage, url) == 0      # too recent: a reaper may be
+    monkeypatch.setattr(plan_module, "ORPHAN_AGE_S", 0.0)       # about to re-queue it
+    assert plan_module.plan(spec, worker.storage, url) == 1
+    assert plan_module.plan(spec, worker.storage, url) == 0
+    assert worker.run() == 1
+    assert_exactly_once(url, "t", searches=1, trials=1)
+
+
+def test_exploratory_pruner_is_recorded_and_every_configuration_is_done_once(
+        write_study, tmp_path) -> None:
+    spec = load_study(write_study(trials=12, variants='["V"]', max_epochs=10,
+                                  extra='pruner = "median"'))
+    url = str(tmp_path / "journal.log")
+    sweep(spec, url, jobs=1, progress=False, echo=lambda s: None)
+    groups = trials_by_config(url, "t")["t/jsb/V"]
+    assert sorted(groups) == list(range(12)) and all(len(ts) == 1 for ts in groups.values())
+    states = {ts[0].state for ts in groups.values()}
+    # with these seeds the median pruner (5 start-up trials, 5 warm-up epochs) stops one
+    assert states == {optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED}
+    for (t,) in groups.values():
+        assert t.user_attrs["status"] == ("pruned" if t.state.name == "PRUNED" else "complete")
+        assert t.user_attrs["history"]
+    storage = optuna.storages.journal.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(url))
+    meta = optuna.load_study(study_name="t/jsb/V", storage=storage).user_attrs[
+        schema.STUDY_ATTR]
+    assert meta["pruner"] == "median"
