@@ -222,37 +222,43 @@ void dispatch_switches(const Layout& L, Fn&& fn) {
 // Rows per parallel chunk: parallelise over the batch only when a step has enough work.
 int64_t grain(const Layout& L) { return std::max<int64_t>(1, 32768 / (L.K * L.N)); }
 
-// c[0:n] += Σ_i a[i] · bm[i, 0:n] (bm row-major with row stride ldb): one row of a small-batch
-// product as a sum of scaled weight rows, blocked so that 4 vector accumulators stay in
-// registers while the weight rows stream through.
-template <typename T>
-void gemv_rows(int64_t n, int64_t k, const T* a, const T* bm, int64_t ldb, T* c) {
+// c[0:width] += Σ_i a[i] · w[i, 0:width] for width ≤ U vectors, with U accumulators kept in
+// registers while the weight rows stream through. w rows are padded to whole vectors, so only
+// the last store may be partial.
+template <typename T, int U>
+inline void gemv_block(int64_t k, const T* a, const T* w, int64_t ldw, T* c, int64_t width) {
   using V = Vectorized<T>;
   constexpr int64_t W = V::size();
-  int64_t j = 0;
-  for (; j + 4 * W <= n; j += 4 * W) {
-    V c0 = V::loadu(c + j), c1 = V::loadu(c + j + W), c2 = V::loadu(c + j + 2 * W),
-      c3 = V::loadu(c + j + 3 * W);
-    for (int64_t i = 0; i < k; ++i) {
-      const V ai(a[i]);
-      const T* row = bm + i * ldb + j;
-      c0 = at::vec::fmadd(ai, V::loadu(row), c0);
-      c1 = at::vec::fmadd(ai, V::loadu(row + W), c1);
-      c2 = at::vec::fmadd(ai, V::loadu(row + 2 * W), c2);
-      c3 = at::vec::fmadd(ai, V::loadu(row + 3 * W), c3);
-    }
-    c0.store(c + j);
-    c1.store(c + j + W);
-    c2.store(c + j + 2 * W);
-    c3.store(c + j + 3 * W);
+  V acc[U];
+  for (int u = 0; u < U; ++u) {
+    const int64_t cnt = std::min<int64_t>(W, width - u * W);
+    acc[u] = cnt == W ? V::loadu(c + u * W) : V::loadu(c + u * W, static_cast<int>(cnt));
   }
-  for (; j < n; j += W) {
-    const int cnt = static_cast<int>(std::min<int64_t>(W, n - j));
-    V acc = V::loadu(c + j, cnt);
-    for (int64_t i = 0; i < k; ++i) {
-      acc = at::vec::fmadd(V(a[i]), V::loadu(bm + i * ldb + j, cnt), acc);
-    }
-    acc.store(c + j, cnt);
+  for (int64_t i = 0; i < k; ++i) {
+    const V ai(a[i]);
+    const T* row = w + i * ldw;
+    for (int u = 0; u < U; ++u) acc[u] = at::vec::fmadd(ai, V::loadu(row + u * W), acc[u]);
+  }
+  for (int u = 0; u < U; ++u) {
+    const int64_t cnt = std::min<int64_t>(W, width - u * W);
+    if (cnt == W) acc[u].store(c + u * W);
+    else acc[u].store(c + u * W, static_cast<int>(cnt));
+  }
+}
+
+// c[0:n] += Σ_i a[i] · w[i, 0:n]: one row of a small-batch product as a sum of scaled weight
+// rows (w row-major, row stride ldw ≥ n rounded up to whole vectors).
+template <typename T>
+void gemv_rows(int64_t n, int64_t k, const T* a, const T* w, int64_t ldw, T* c) {
+  constexpr int64_t W = Vectorized<T>::size();
+  int64_t j = 0;
+  for (; j + 4 * W <= n; j += 4 * W) gemv_block<T, 4>(k, a, w + j, ldw, c + j, 4 * W);
+  const int64_t rest = n - j;
+  switch ((rest + W - 1) / W) {
+    case 3: gemv_block<T, 3>(k, a, w + j, ldw, c + j, rest); break;
+    case 2: gemv_block<T, 2>(k, a, w + j, ldw, c + j, rest); break;
+    case 1: gemv_block<T, 1>(k, a, w + j, ldw, c + j, rest); break;
+    default: break;
   }
 }
 
@@ -270,8 +276,11 @@ class WeightProduct {
                 int64_t c_off)
       : ld_(static_cast<int>(w.stride(0))), trans_(trans), m_(static_cast<int>(m)),
         n_(static_cast<int>(n)), k_(static_cast<int>(k)), a_off_(a_off), c_off_(c_off) {
-    if (m < kSmallBatch) {
-      weights_ = (trans ? w.t() : w).contiguous();  // op(w), row-major k×n
+    if (m < kSmallBatch) {  // op(w), row-major k×n, rows padded to whole vectors
+      constexpr int64_t W = Vectorized<T>::size();
+      ldw_ = (n + W - 1) / W * W;
+      weights_ = at::zeros({k, ldw_}, w.options());
+      weights_.narrow(1, 0, n).copy_(trans ? w.t() : w);
       return;
     }
     weights_ = w;
@@ -290,7 +299,7 @@ class WeightProduct {
     c += c_off_;
     const T* w = weights_.data_ptr<T>();
     if (m_ < kSmallBatch) {
-      for (int64_t r = 0; r < m_; ++r) gemv_rows<T>(n_, k_, a + r * lda, w, n_, c + r * ldc);
+      for (int64_t r = 0; r < m_; ++r) gemv_rows<T>(n_, k_, a + r * lda, w, ldw_, c + r * ldc);
       return;
     }
     const int la = static_cast<int>(lda), lc = static_cast<int>(ldc);
@@ -317,7 +326,7 @@ class WeightProduct {
   int ld_;
   bool trans_;
   int m_, n_, k_;
-  int64_t a_off_, c_off_;
+  int64_t a_off_, c_off_, ldw_ = 0;
   at::Tensor weights_, packed_;
 };
 
