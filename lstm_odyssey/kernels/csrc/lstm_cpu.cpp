@@ -254,7 +254,8 @@ void gemv_rows(int64_t n, int64_t k, const T* a, const T* w, int64_t ldw, T* c) 
   int64_t j = 0;
   for (; j + 4 * W <= n; j += 4 * W) gemv_block<T, 4>(k, a, w + j, ldw, c + j, 4 * W);
   const int64_t rest = n - j;
-  switch ((rest + W - 1) / W) {
+  switch ((rest + W - 1) / W) {  // 0 < rest < 4W, so 1 to 4 vectors, the last one partial
+    case 4: gemv_block<T, 4>(k, a, w + j, ldw, c + j, rest); break;
     case 3: gemv_block<T, 3>(k, a, w + j, ldw, c + j, rest); break;
     case 2: gemv_block<T, 2>(k, a, w + j, ldw, c + j, rest); break;
     case 1: gemv_block<T, 1>(k, a, w + j, ldw, c + j, rest); break;
