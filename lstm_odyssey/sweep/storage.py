@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import random
+import time
 import warnings
 import zlib
 from collections.abc import Iterator
@@ -29,6 +31,7 @@ from ..errors import UserError
 from . import schema
 
 SQLITE_TIMEOUT_S = 120
+CREATE_ATTEMPTS = 5
 
 
 class StorageError(UserError, ConnectionError):
@@ -112,17 +115,28 @@ def open_storage(url: str, heartbeat_interval: int = 60, grace_period: int = 180
         db = url.split(":///", 1)[-1]
         if db and db != ":memory:":
             Path(db).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return RDBStorage(driver_url(url), engine_kwargs=engine_kwargs,
-                              heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-                              heartbeat_stale_trial_callback=stale_callback)
-    except Exception as e:  # noqa: BLE001 — SQLAlchemy and drivers raise many types
-        first = _scrub(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__,
-                       url)
-        raise StorageError(f"cannot open storage {mask_url(url)} ({first}); check the host, "
-                           "port, database and credentials of --storage") from None
+    from sqlalchemy.exc import OperationalError
+
+    attempt = 0
+    while True:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return RDBStorage(driver_url(url), engine_kwargs=engine_kwargs,
+                                  heartbeat_interval=heartbeat_interval,
+                                  grace_period=grace_period,
+                                  heartbeat_stale_trial_callback=stale_callback)
+        except Exception as e:  # noqa: BLE001 — SQLAlchemy and drivers raise many types
+            # Workers that start together on an empty database race to create Optuna's tables
+            # (a unique violation for all but one): try again. Unreachable servers fail at once.
+            attempt += 1
+            if attempt < CREATE_ATTEMPTS and not isinstance(e, OperationalError | ImportError):
+                time.sleep(random.uniform(0.2, 1.0))
+                continue
+            text = str(e).strip()
+            first = _scrub(text.splitlines()[0] if text else type(e).__name__, url)
+            raise StorageError(f"cannot open storage {mask_url(url)} ({first}); check the host, "
+                               "port, database and credentials of --storage") from None
 
 
 @contextlib.contextmanager

@@ -31,17 +31,16 @@ def _running_of(url: str, pid: int) -> list:
 
 @pytest.mark.slow
 def test_sigkilled_worker_trial_is_rerun_exactly_once(write_study, pg_url) -> None:
-    path = write_study(trials=2, variants='["V", "CIFG"]', max_epochs=25, storage=pg_url)
+    path = write_study(trials=2, variants='["V", "CIFG"]', max_epochs=40, storage=pg_url)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     cmd = [*CLI, "worker", str(path)]
     victim = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    deadline = time.time() + 180
-    while not _running_of(pg_url, victim.pid) and time.time() < deadline:
-        assert victim.poll() is None, victim.communicate()
-        time.sleep(0.2)
     survivor = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    time.sleep(1.5)  # the victim is now in the middle of its trial
-    (killed,) = _running_of(pg_url, victim.pid)
+    deadline = time.time() + 180
+    while not (running := _running_of(pg_url, victim.pid)) and time.time() < deadline:
+        assert victim.poll() is None, victim.communicate()
+        time.sleep(0.1)
+    (killed,) = running                   # the victim is training this trial right now
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     out, err = survivor.communicate(timeout=300)
@@ -86,3 +85,13 @@ def test_trial_without_heartbeat_is_failed_once_and_requeued(write_study, pg_url
     old = search.study._storage.get_trial(trial._trial_id)
     assert old.state == optuna.trial.TrialState.FAIL
     assert second.pending() == 1          # the FAIL without a status is not a result
+
+
+def test_workers_starting_together_on_an_empty_database_all_open_it(pg_url) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lstm_odyssey.sweep.storage import open_storage
+
+    with ThreadPoolExecutor(4) as pool:
+        storages = list(pool.map(lambda _: open_storage(pg_url), range(4)))
+    assert len(storages) == 4

@@ -87,7 +87,7 @@ def _done(url: str) -> int:
 
 @pytest.mark.slow
 def test_ctrl_c_then_rerun_resumes_without_duplicates_or_losses(write_study, tmp_path) -> None:
-    path = write_study(trials=2, variants='["V", "CIFG"]', max_epochs=10)
+    path = write_study(trials=2, variants='["V", "CIFG"]', max_epochs=30)
     url = str(tmp_path / "journal.log")
     cmd = [*CLI, "sweep", str(path), "--jobs", "2", "--storage", url, "--no-progress"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
