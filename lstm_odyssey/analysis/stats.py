@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..sweep import schema
+
 MIN_SAMPLES = 3
 TOO_FEW = "too few trials"
 REFERENCE = "V"
@@ -53,8 +55,9 @@ UNFINISHED = ("running", "waiting")
 
 
 def finished(trials: pd.DataFrame) -> pd.DataFrame:
-    """Trials that ended (complete, diverged, failed, time limit, ...), not running or queued."""
-    return trials[~trials["status"].isin(UNFINISHED)]
+    """Trials that ended (complete, diverged, failed, time limit, ...), not running or queued.
+    Trials lost with a dead worker are left out too: the sweep re-ran their configuration."""
+    return trials[~trials["status"].isin((*UNFINISHED, schema.LOST))]
 
 
 def rates(trials: pd.DataFrame) -> tuple[float, float]:

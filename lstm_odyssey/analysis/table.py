@@ -17,7 +17,8 @@ import pandas as pd
 
 from ..errors import UserError
 from ..sweep import schema
-from ..sweep.storage import mask_url
+from ..sweep import storage as sweep_storage
+from ..sweep.storage import StorageError, mask_url
 
 # Columns of the trials table, in order; ``history`` stays in memory and is not exported.
 TRIAL_COLUMNS = (
@@ -25,10 +26,6 @@ TRIAL_COLUMNS = (
     "failure_reason", "config_id", "seed", *schema.PARAMS, "momentum", "valid_metric",
     "test_metric", "train_metric", "best_epoch", "epochs", "wall_time_s", "n_parameters",
 )
-
-
-class StorageError(UserError, ValueError):
-    """A storage URL that does not name a readable sweep storage."""
 
 
 class StorageNotFound(UserError, FileNotFoundError):
@@ -66,31 +63,20 @@ class Results:
 
 
 def open_storage(url: str) -> optuna.storages.BaseStorage:
-    """Open an existing storage: an RDB URL (``sqlite:///x.db``, ``postgresql://...``) or an
-    Optuna journal file (a path, or ``journal:///path``). Never creates an empty one."""
-    if "://" in url and not url.startswith("journal:"):
-        if url.startswith("sqlite:///"):
-            path = url[len("sqlite:///"):]
-            if path not in ("", ":memory:") and not os.path.exists(path):
-                raise StorageNotFound(
-                    f"storage file {path} does not exist; run the sweep first or fix --storage"
-                )
-        try:
-            return optuna.storages.RDBStorage(url, skip_compatibility_check=False)
-        except Exception as e:  # SQLAlchemy raises many types for a bad URL or server
-            raise StorageError(
-                f"cannot open storage {mask_url(url)} ({type(e).__name__}); "
-                "pass an RDB URL like sqlite:///results/x.db or a journal file path"
-            ) from e
-    path = url.removeprefix("journal://")
-    if not os.path.isfile(path):
+    """Open an existing sweep storage (see :mod:`lstm_odyssey.sweep.storage`); unlike a sweep,
+    the analysis never creates an empty one."""
+    if sweep_storage.is_rdb(url):
+        path = url.split(":///", 1)[-1] if url.startswith("sqlite:///") else ""
+        if path not in ("", ":memory:") and not os.path.exists(path):
+            raise StorageNotFound(
+                f"storage file {path} does not exist; run the sweep first or fix --storage"
+            )
+    elif not sweep_storage.journal_path(url).is_file():
         raise StorageNotFound(
             f"storage {url!r} is neither an RDB URL nor an existing journal file; "
             "pass e.g. sqlite:///results/x.db or the path of the sweep's journal file"
         )
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-    return JournalStorage(JournalFileBackend(path))
+    return sweep_storage.open_storage(url)
 
 
 def _status(trial: optuna.trial.FrozenTrial) -> str:
