@@ -6,8 +6,13 @@ from .variants import PRESETS, CellSpec, count_parameters
 __version__ = "0.1.0"
 
 __all__ = [
-    "LSTM", "LSTMCell", "CellSpec", "PRESETS", "count_parameters", "from_torch_lstm",
+    "LSTM",
+    "PRESETS",
+    "CellSpec",
+    "LSTMCell",
     "__version__",
+    "count_parameters",
+    "from_torch_lstm",
 ]
 
 _NN = ("LSTM", "LSTMCell", "from_torch_lstm")

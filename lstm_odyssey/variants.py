@@ -108,7 +108,7 @@ class CellSpec:
         return "+".join(changes) if changes else "V"
 
     @classmethod
-    def parse(cls, text: "str | CellSpec") -> "CellSpec":
+    def parse(cls, text: str | CellSpec) -> CellSpec:
         """Parse a preset name or a '+'-joined combination, case insensitive ('cifg+np')."""
         if isinstance(text, CellSpec):
             return text
@@ -157,7 +157,7 @@ VANILLA = PRESETS["V"]
 
 
 def count_parameters(
-    spec: "CellSpec | str",
+    spec: CellSpec | str,
     input_size: int,
     hidden_size: int,
     num_layers: int = 1,

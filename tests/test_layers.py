@@ -19,7 +19,7 @@ def _part(module: str) -> str:
 def _imports(path: Path) -> set[str]:
     """Top-level parts of lstm_odyssey imported by a file (relative or absolute imports)."""
     rel = path.relative_to(PACKAGE).with_suffix("")
-    here = list(rel.parts[:-1]) if rel.name != "__init__" else list(rel.parts[:-1])
+    here = list(rel.parts[:-1])
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):

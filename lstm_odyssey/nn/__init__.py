@@ -2,4 +2,4 @@
 
 from .lstm import LSTM, InputError, LSTMCell, from_torch_lstm, reverse_padded
 
-__all__ = ["LSTM", "LSTMCell", "InputError", "from_torch_lstm", "reverse_padded"]
+__all__ = ["LSTM", "InputError", "LSTMCell", "from_torch_lstm", "reverse_padded"]

@@ -18,7 +18,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 from .. import kernels
 from ..errors import UserError
 from ..kernels.reference import cell_step
-from ..variants import CellSpec, count_parameters
+from ..variants import CellSpec
 
 INITS = ("torch", "normal")
 
@@ -166,7 +166,7 @@ class LSTM(nn.Module):
         dropout: float = 0.0,
         bidirectional: bool = False,
         *,
-        variant: "str | CellSpec" = "vanilla",
+        variant: str | CellSpec = "vanilla",
         backend: str = "auto",
         init: str = "torch",
         init_std: float = 0.1,
@@ -239,9 +239,9 @@ class LSTM(nn.Module):
     # -- forward ----------------------------------------------------------------------------
     def forward(
         self,
-        input: "Tensor | PackedSequence",
+        input: Tensor | PackedSequence,
         hx: tuple[Tensor, Tensor] | None = None,
-        lengths: "Tensor | Sequence[int] | None" = None,
+        lengths: Tensor | Sequence[int] | None = None,
     ):
         packed = isinstance(input, PackedSequence)
         if packed:
@@ -398,7 +398,7 @@ class LSTMCell(nn.Module):
     """
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *,
-                 variant: "str | CellSpec" = "vanilla", init: str = "torch",
+                 variant: str | CellSpec = "vanilla", init: str = "torch",
                  init_std: float = 0.1, forget_bias: float = 0.0) -> None:
         super().__init__()
         self.spec = CellSpec.parse(variant)

@@ -163,7 +163,7 @@ def test_cell_equals_one_step_of_the_sequence_module(variant):
     cell = LSTMCell(3, 4, variant=variant)
     cell.load_gate_weights({k: v.detach() for k, v in lstm.gate_weights().items()})
     x = torch.randn(3, 2, 3)
-    out, (h, c) = lstm(x)
+    out, (_h, c) = lstm(x)
     state = None
     for t in range(3):
         state = cell(x[t], state)
@@ -175,8 +175,8 @@ def test_cell_equals_one_step_of_the_sequence_module(variant):
 def test_unbatched_input():
     lstm = LSTM(3, 4, bidirectional=True)
     x = torch.randn(6, 3)
-    out, (h, c) = lstm(x)
-    out_b, (h_b, _) = lstm(x.unsqueeze(1))
+    out, (h, _c) = lstm(x)
+    out_b, (_h_b, _) = lstm(x.unsqueeze(1))
     assert out.shape == (6, 8) and h.shape == (2, 4)
     torch.testing.assert_close(out, out_b.squeeze(1))
 
