@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..errors import UserError
 from ..variants import CellSpec
 from . import build
 
@@ -52,6 +53,25 @@ def _empty(like: Tensor, t: Tensor | None, dtype: torch.dtype | None = None) -> 
     if t is None:
         return like.new_empty(0, dtype=dtype)
     return t.contiguous() if dtype is None else t.to(device="cpu", dtype=dtype).contiguous()
+
+
+class CpuInputError(UserError, TypeError):
+    """Tensors the cpu backend cannot take (wrong device, dtype or mixed dtypes)."""
+
+
+def _check(tensors: list[Tensor]) -> None:
+    x = tensors[0]
+    if x.dtype not in (torch.float32, torch.float64):
+        raise CpuInputError(
+            f"the cpu backend computes in float32 or float64, not {x.dtype}; convert the module "
+            "and input (e.g. .float()) or use backend='reference'"
+        )
+    for t in tensors:
+        if t.device.type != "cpu" or t.dtype != x.dtype:
+            raise CpuInputError(
+                f"the cpu backend needs every tensor on the CPU in {x.dtype}, got {t.dtype} on "
+                f"{t.device}; move the module and inputs to one device and dtype"
+            )
 
 
 class LSTMSequenceFunction(torch.autograd.Function):
@@ -101,6 +121,7 @@ def lstm_sequence(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Same contract as :func:`lstm_odyssey.kernels.reference.lstm_sequence`, in C++."""
     params = [t for t in (x, W, R, b, p, Rg, h0, c0) if t is not None]
+    _check(params)
     if torch.is_grad_enabled() and any(t.requires_grad for t in params):
         return LSTMSequenceFunction.apply(spec, x, W, R, b, p, Rg, h0, c0, lengths)
     y, h_n, c_n = build.load().forward(

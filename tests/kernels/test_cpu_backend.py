@@ -155,3 +155,13 @@ def test_every_vector_remainder(N, B, dtype):
         out, grad = outputs_and_grads(cpu.lstm_sequence, spec, inputs, None)
         for a, b in zip(out + grad, ref_out + ref_grad):
             assert torch.allclose(a, b, **tol), name
+
+
+def test_unsupported_dtypes_are_user_errors():
+    spec = SPECS["V"]
+    inputs = make_inputs(spec, 3, 2, 2, 3, dtype=torch.float32)
+    with pytest.raises(cpu.CpuInputError, match="float32 or float64"):
+        cpu.lstm_sequence(spec, *(t.half() if t is not None else None for t in inputs), None)
+    inputs[0] = inputs[0].double()
+    with pytest.raises(cpu.CpuInputError, match="every tensor on the CPU"):
+        cpu.lstm_sequence(spec, *inputs, None)
