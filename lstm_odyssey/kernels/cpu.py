@@ -1,9 +1,10 @@
 """The ``cpu`` backend: one autograd op per sequence and direction, forward and BPTT in C++.
 
 Forward (``csrc/lstm_cpu.cpp``): ``pre = X·Wᵀ + b`` for all steps in one GEMM, then per step
-``pre_t += [y_{t-1} | a_{t-1}]·Rextᵀ`` (one GEMM into a preallocated buffer) and one fused,
-vectorised pointwise pass. ``Rext = [R | Rg']`` where ``Rg'`` is ``Rg`` padded with zero rows
-for the z block, so full gate recurrence is the same GEMM with a wider operand.
+``pre_t += [y_{t-1} | a_{t-1}]·Rextᵀ`` (the recurrent product into a preallocated buffer) and
+one fused, vectorised pointwise pass. ``Rext = [R | Rg']`` where ``Rg'`` is ``Rg`` padded with
+zero rows for the z block, so full gate recurrence is the same product with a wider operand
+(the C++ side skips the zero block).
 
 Backward (hand-written, PAPER.md §1 and KERNELS.md): a reverse loop of one pointwise pass and
 one GEMM ``dS_{t-1} = dPre_t·Rext`` per step, then, after the loop,

@@ -5,9 +5,14 @@
 // The input projection X·Wᵀ + b is written straight into the gate/z region of S[1..T], so each
 // step only adds the recurrent term in place and one pointwise pass turns the pre-activations
 // into activations. With full gate recurrence the recurrent operand [y_{t-1} | a_{t-1}] is a
-// contiguous prefix of S[t-1], and Rext = [R | Rg padded with zero rows for z] makes FGR a wider
-// GEMM. C[t] holds the cells (C[0] = c0). Saved for backward: S and C, (K+2)·(T+1)·B·N values.
-// Inference (no autograd) keeps two records in a ring instead.
+// contiguous prefix of S[t-1], and Rext = [R | Rg padded with zero rows for z] (the zero block is
+// skipped, see RecurrentGemm). C[t] holds the cells (C[0] = c0). Saved for backward: S and C,
+// (K+2)·(T+1)·B·N values. Inference (no autograd) keeps two records in a ring instead.
+//
+// Variant switches (input gate, forget gate own/none/coupled, output gate, peepholes) are
+// template parameters of the pointwise passes; the activations (tanh or identity) and FGR are
+// loop-invariant branches. The recurrent products run on raw buffers (register-blocked loop for
+// small batches, the BLAS libtorch_cpu exports otherwise): no tensor inside the time loop.
 //
 // Variable lengths: at t ≥ length_b row b copies its state (y, a, c) and outputs zeros; in the
 // backward pass such a step passes the state gradients through and has dPre = 0.
