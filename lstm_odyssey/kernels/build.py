@@ -4,9 +4,10 @@ The extension is compiled with :func:`torch.utils.cpp_extension.load` on first u
 directory is named after a hash of the sources, the compiler flags, the torch and Python versions,
 so an edited source or a different machine class never loads a stale binary; the source path
 and the compiler are hashed too, so two checkouts never share (and rebuild) one directory.
-Flags: ``-O3``, no ``-ffast-math`` (exp/tanh must match the reference), no ``-march=native``; when the CPU that
-loads the kernel supports AVX2 (as reported by torch) it is compiled for ATen's AVX2
-``Vectorized`` (SLEEF exp/tanh), otherwise for ATen's portable vector code.
+Flags: ``-O3``, no ``-ffast-math`` (exp/tanh must match the reference), no ``-march=native``:
+the kernel targets the ATen vector capability torch detects on the CPU that loads it (AVX512 or
+AVX2 ``Vectorized`` with SLEEF exp/tanh, else ATen's portable vector code), and that capability
+is part of the hash.
 
 Concurrency: a process holds an ``flock`` on ``odyssey.lock`` in the build directory while it
 builds, so parallel workers wait for one build instead of racing. The kernel lock torch keeps
@@ -72,10 +73,14 @@ def cache_root() -> Path:
 
 
 def compile_flags() -> tuple[tuple[str, ...], str]:
-    """Compiler flags for this CPU and the ATen vector capability they target."""
+    """Compiler flags for this CPU and the ATen vector capability they target (the same ISA
+    extensions ATen's own kernels for that capability are compiled with)."""
     capability = torch.backends.cpu.get_cpu_capability()
     flags = ["-O3"]
-    if capability in ("AVX2", "AVX512"):
+    if capability == "AVX512":
+        return (*flags, "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mfma",
+                "-DCPU_CAPABILITY=AVX512", "-DCPU_CAPABILITY_AVX512"), "AVX512"
+    if capability == "AVX2":
         return (*flags, "-mavx2", "-mfma", "-mf16c", "-DCPU_CAPABILITY=AVX2",
                 "-DCPU_CAPABILITY_AVX2"), "AVX2"
     return (*flags, "-DCPU_CAPABILITY=DEFAULT"), "DEFAULT"
