@@ -165,3 +165,25 @@ def test_unsupported_dtypes_are_user_errors():
     inputs[0] = inputs[0].double()
     with pytest.raises(cpu.CpuInputError, match="every tensor on the CPU"):
         cpu.lstm_sequence(spec, *inputs, None)
+
+
+@pytest.mark.parametrize("name", ["V", "FGR"])
+def test_gradcheck_bidirectional_module(name):
+    """Both directions through the module (reversal per sequence length), h0/c0 and lengths."""
+    from lstm_odyssey import LSTM
+
+    torch.manual_seed(0)
+    lstm = LSTM(2, 3, bidirectional=True, variant=name, backend="cpu", init="normal",
+                init_std=0.5).double()
+    x = torch.randn(4, 3, 2, dtype=torch.float64, requires_grad=True)
+    h0 = torch.randn(2, 3, 3, dtype=torch.float64, requires_grad=True)
+    c0 = torch.randn(2, 3, 3, dtype=torch.float64, requires_grad=True)
+    lengths = torch.tensor([4, 1, 3])
+
+    def fn(x, h0, c0, *params):
+        out, (h, c) = torch.func.functional_call(
+            lstm, dict(zip(names, params)), (x, (h0, c0)), {"lengths": lengths})
+        return out, h, c
+
+    names, params = zip(*lstm.named_parameters())
+    assert torch.autograd.gradcheck(fn, (x, h0, c0, *params), atol=1e-7, rtol=1e-5)
