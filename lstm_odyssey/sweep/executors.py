@@ -122,6 +122,9 @@ def sweep(spec: StudySpec, storage: str | None = None, jobs: int = 1, dask: str 
     :class:`SweepInterrupted`; calling again resumes."""
     if jobs < 1:
         raise UserError("--jobs must be ≥ 1")
+    # SIGTERM (and SIGINT, which a shell's background job ignores by default) stop the sweep
+    # like Ctrl-C, so that the running trials are re-queued.
+    install_signal_handlers()
     url = resolve_url(spec, storage)
     tracker = Tracker(spec, url)
     plan(spec, tracker.storage, url)

@@ -85,17 +85,25 @@ def _done(url: str) -> int:
                for g in groups.values() for ts in g.values() for t in ts)
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in a background job of a shell
+
+
 @pytest.mark.slow
-def test_ctrl_c_then_rerun_resumes_without_duplicates_or_losses(write_study, tmp_path) -> None:
+@pytest.mark.parametrize("sig,jobs", [(signal.SIGINT, "2"), (signal.SIGTERM, "1")])
+def test_ctrl_c_then_rerun_resumes_without_duplicates_or_losses(write_study, tmp_path, sig,
+                                                                 jobs) -> None:
+    """Ctrl-C, or SIGTERM to a sweep started in the background, stops it cleanly."""
     path = write_study(trials=2, variants='["V", "CIFG"]', max_epochs=30)
     url = str(tmp_path / "journal.log")
-    cmd = [*CLI, "sweep", str(path), "--jobs", "2", "--storage", url, "--no-progress"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cmd = [*CLI, "sweep", str(path), "--jobs", jobs, "--storage", url, "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_ignore_sigint if sig == signal.SIGTERM else None)
     deadline = time.time() + 240
     while _done(url) < 1 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.3)
     assert proc.poll() is None, "the sweep finished before it could be interrupted"
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "run the same command again to resume" in err
