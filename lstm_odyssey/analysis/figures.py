@@ -17,7 +17,7 @@ import seaborn as sns
 from ..sweep import schema
 from ..variants import PRESET_NAMES
 from .fanova import Fanova
-from .stats import REFERENCE, top_trials
+from .stats import REFERENCE, completed, top_trials
 
 LABELS = {
     schema.HIDDEN_SIZE: "hidden size",
@@ -79,7 +79,7 @@ def boxplots(trials: pd.DataFrame, comparison: pd.DataFrame, task: str, out_dir:
         data, params = [], []
         for v in order:
             g = tg[tg["variant"] == v]
-            sel = top_trials(g, fraction) if top else g[g["status"] == "complete"]
+            sel = top_trials(g, fraction) if top else completed(g)
             data.append(sel["test_metric"].dropna().to_numpy())
             params.append(sel["n_parameters"].mean())
         box = ax.boxplot(data, tick_labels=order, patch_artist=True, showfliers=not top,

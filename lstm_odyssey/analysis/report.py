@@ -26,7 +26,14 @@ from ..sweep import schema
 from . import figures
 from .fanova import Fanova, FanovaError
 from .findings import TaskAnalysis, findings_table
-from .stats import MIN_SAMPLES, UNFINISHED, compare_variants, variant_summary
+from .stats import (
+    MIN_SAMPLES,
+    UNFINISHED,
+    compare_variants,
+    completed,
+    finished,
+    variant_summary,
+)
 from .table import Results, load_results
 
 FRACTION = 0.1
@@ -84,7 +91,7 @@ def analyze(storage: str, study: str | None = None, n_trees: int = 100, seed: in
     tasks = []
     for task in results.tasks:
         tg = trials[trials["task"] == task]
-        done = tg[tg["status"] == "complete"]
+        done = completed(tg)
         fa_m = _fanova(done, "test_metric", results, n_trees, seed)
         fa_t = _fanova(done, "wall_time_s", results, n_trees, seed)
         if fa_m is None:
@@ -110,19 +117,19 @@ def analyze(storage: str, study: str | None = None, n_trees: int = 100, seed: in
 
 # -- tables for people ---------------------------------------------------------------------------
 def overview(a: Analysis) -> pd.DataFrame:
-    """Per task: data source, data description, variants, trials, completed, diverged, failed
-    and still running."""
+    """Per task: data source, data description, variants, trials, completed (including runs
+    stopped at the time budget), diverged, failed and still running."""
     rows = []
     s = a.results.studies
     for task in a.results.tasks:
         tg = a.results.trials[a.results.trials["task"] == task]
         meta = s[s["task"] == task].iloc[0]
+        complete, diverged = len(completed(tg)), int((tg["status"] == "diverged").sum())
         rows.append({
             "task": task, "source": meta["source"], "data": meta["data"],
             "metric": meta["metric"], "variants": tg["variant"].nunique(), "trials": len(tg),
-            "complete": int((tg["status"] == "complete").sum()),
-            "diverged": int((tg["status"] == "diverged").sum()),
-            "failed": int((~tg["status"].isin(("complete", "diverged", *UNFINISHED))).sum()),
+            "complete": complete, "diverged": diverged,
+            "failed": len(finished(tg)) - complete - diverged,  # lost trials were re-run
             "running": int(tg["status"].isin(UNFINISHED).sum()),
         })
     return pd.DataFrame(rows)

@@ -52,6 +52,15 @@ def holm(pvalues: np.ndarray | list[float]) -> np.ndarray:
 
 
 UNFINISHED = ("running", "waiting")
+# Statuses of a trial that is a result: the run ended by the protocol, or at the study's time
+# budget with the test metric of its best epoch so far (the sweep tells both as COMPLETE).
+RESULTS = ("complete", "time_limit")
+
+
+def completed(trials: pd.DataFrame) -> pd.DataFrame:
+    """Trials that are results (status in :data:`RESULTS`); every other finished trial is a
+    failure (diverged, failed, pruned)."""
+    return trials[trials["status"].isin(RESULTS)]
 
 
 def finished(trials: pd.DataFrame) -> pd.DataFrame:
@@ -65,15 +74,15 @@ def rates(trials: pd.DataFrame) -> tuple[float, float]:
     done = finished(trials)
     if done.empty:
         return math.nan, math.nan
-    return float((done["status"] != "complete").mean()), float((done["status"] == "diverged")
-                                                                .mean())
+    return (float((~done["status"].isin(RESULTS)).mean()),
+            float((done["status"] == "diverged").mean()))
 
 
 def top_trials(trials: pd.DataFrame, fraction: float) -> pd.DataFrame:
     """The best ``round(fraction·n)`` (at least one) completed trials by validation, n the number
     of finished trials (failures count, running trials do not)."""
-    done = trials[(trials["status"] == "complete") & np.isfinite(trials["valid_metric"])
-                  & np.isfinite(trials["test_metric"])]
+    done = completed(trials)
+    done = done[np.isfinite(done["valid_metric"]) & np.isfinite(done["test_metric"])]
     n = max(1, round(fraction * len(finished(trials))))
     return done.nsmallest(min(n, len(done)), "valid_metric")
 
@@ -119,7 +128,8 @@ def bootstrap_ci(a: np.ndarray, b: np.ndarray, n_resamples: int = 2000, seed: in
 def paired(variant: pd.DataFrame, reference: pd.DataFrame) -> tuple[int, float, float]:
     """(pairs, median difference, Wilcoxon signed-rank p) over configurations completed in both."""
     def done(df: pd.DataFrame) -> pd.Series:
-        ok = df[(df["status"] == "complete") & np.isfinite(df["test_metric"])]
+        ok = completed(df)
+        ok = ok[np.isfinite(ok["test_metric"])]
         return ok.groupby("config_id")["test_metric"].mean()
 
     both = pd.concat([done(variant), done(reference)], axis=1, join="inner").dropna()
@@ -137,7 +147,7 @@ def variant_summary(trials: pd.DataFrame, fraction: float = 0.1) -> pd.DataFrame
     rows = []
     for (task, variant), g in trials.groupby(["task", "variant"], sort=False):
         top = top_trials(g, fraction)
-        done = g[g["status"] == "complete"]
+        done = completed(g)
         fail, div = rates(g)
         rows.append({
             "task": task, "variant": variant, "trials": len(g), "complete": len(done),

@@ -108,3 +108,13 @@ def test_variant_summary_rates() -> None:
     assert s.loc["NFG", "complete"] == 9 and s.loc["NFG", "divergence_rate"] == pytest.approx(0.1)
     assert s.loc["V", "mean_test_top30"] == pytest.approx(np.mean([10.0, 21.0, 30.0]))
     assert s.loc["V", "median_test_all"] == pytest.approx(np.median(V_TEST))
+
+
+def test_a_run_stopped_at_the_time_budget_is_a_result() -> None:
+    """The sweep tells a ``time_limit`` run COMPLETE with its best epoch's metrics."""
+    df = table()
+    df.loc[(df.variant == "V") & (df.config_id == 1), "status"] = "time_limit"  # V's best
+    assert sorted(top_trials(df[df.variant == "V"], 0.3)["test_metric"]) == [10.0, 21.0, 30.0]
+    s = variant_summary(df, fraction=0.3).set_index("variant")
+    assert s.loc["V", "complete"] == 10 and s.loc["V", "failure_rate"] == 0
+    assert compare_variants(df, fraction=0.3, n_resamples=99).iloc[0]["paired_n"] == 9
