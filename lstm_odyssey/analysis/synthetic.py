@@ -20,7 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import optuna
 
+from ..errors import UserError
 from ..sweep import schema
+from ..sweep.storage import open_storage
 from ..variants import PRESET_NAMES, count_parameters
 
 
@@ -140,20 +142,20 @@ def write_synthetic_study(
     """Write one Optuna study per (task, variant) with ``n_trials`` fabricated trials each, all
     variants of a task sharing the same configurations (``config_id``). ``storage`` is an RDB
     URL, a journal file path (fastest) or an Optuna storage object."""
-    if isinstance(storage, str) and ("://" not in storage or storage.startswith("journal:")):
-        from optuna.storages.journal import JournalFileBackend, JournalStorage
-
-        path = storage.removeprefix("journal://")
-        storage = JournalStorage(JournalFileBackend(path))
+    if isinstance(storage, str):
+        storage = open_storage(storage)  # one-line StorageError when it cannot be opened
     rng = np.random.default_rng(seed)
     for tname in tasks:
         task = TASKS[tname]
         configs = _sample_configs(rng, n_trials)
         for variant in variants:
-            ostudy = optuna.create_study(
-                study_name=schema.study_name(study, tname, variant), storage=storage,
-                direction="minimize",
-            )
+            name = schema.study_name(study, tname, variant)
+            try:
+                ostudy = optuna.create_study(study_name=name, storage=storage,
+                                             direction="minimize")
+            except optuna.exceptions.DuplicatedStudyError:
+                raise UserError(f"the storage already holds study {name!r}; write the "
+                                "synthetic study into a new storage") from None
             ostudy.set_user_attr(schema.STUDY_ATTR, {
                 "study": study, "task": tname, "variant": variant, "source": "synthetic",
                 "data": "fabricated trials (lstm_odyssey.analysis.synthetic), no training",

@@ -58,3 +58,14 @@ def test_storage_mistakes_are_user_errors(tmp_path) -> None:
         load_results(str(tmp_path / "missing.log"))
     with pytest.raises(StorageError):
         load_results("nosuchdialect://host/db")
+
+
+def test_synthetic_study_mistakes_are_user_errors(tmp_path) -> None:
+    path = tmp_path / "new" / "dir" / "s.log"          # parent folders are created
+    write_synthetic_study(str(path), tasks=("jsb-synth",), variants=("V",), n_trials=2)
+    assert len(load_results(str(path)).trials) == 2
+    with pytest.raises(UserError, match="already holds study 'synthetic/jsb-synth/V'"):
+        write_synthetic_study(str(path), tasks=("jsb-synth",), variants=("V",), n_trials=2)
+    with pytest.raises(StorageError) as e:
+        write_synthetic_study("postgresql://me:hunter2@127.0.0.1:1/db", n_trials=2)
+    assert "hunter2" not in str(e.value) and "\n" not in str(e.value)
