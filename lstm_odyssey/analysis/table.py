@@ -18,6 +18,7 @@ import pandas as pd
 from ..errors import UserError
 from ..sweep import schema
 from ..sweep import storage as sweep_storage
+from ..sweep.space import Dim  # one searched hyperparameter: bounds, log scale
 from ..sweep.storage import StorageError, mask_url
 
 # Columns of the trials table, in order; ``history`` stays in memory and is not exported.
@@ -30,15 +31,6 @@ TRIAL_COLUMNS = (
 
 class StorageNotFound(UserError, FileNotFoundError):
     """A storage URL that points at a file that does not exist."""
-
-
-@dataclass(frozen=True)
-class Dim:
-    """One searched hyperparameter: its bounds and whether it was sampled log-uniformly."""
-
-    low: float
-    high: float
-    log: bool
 
 
 @dataclass

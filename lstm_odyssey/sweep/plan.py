@@ -19,18 +19,16 @@ from ..tasks import load_task
 from . import recovery, schema
 from .space import plan_configs
 from .storage import exclusive
-from .studyfile import StudyFileError, StudySpec, TaskPlan
+from .studyfile import PROTOCOL_KEYS, StudyFileError, StudySpec, TaskPlan
 
 ORPHAN_AGE_S = 60.0
-PROTOCOL_FIELDS = ("max_epochs", "patience", "batch_size", "init_std", "time_budget_s",
-                   "backend", "eval_batch_size")
 
 
 def effective_protocol(spec: StudySpec, task: TaskPlan) -> dict:
     """The full protocol of a task's trials (defaults filled in)."""
     cfg = spec.train_config(task, spec.variants[0], {name: spec.space[name].low
                                                       for name in schema.PARAMS}, 0, 0)
-    return {k: getattr(cfg, k) for k in PROTOCOL_FIELDS}
+    return {k: getattr(cfg, k) for k in PROTOCOL_KEYS}
 
 
 def plan_fingerprint(spec: StudySpec, task: TaskPlan) -> dict:
