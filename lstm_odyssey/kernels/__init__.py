@@ -47,33 +47,38 @@ def _triton_runs_on(device_type: str) -> bool:
     return os.environ.get("TRITON_INTERPRET") == "1" and _triton_importable()
 
 
-def _cpu_usable() -> bool:
-    """The C++ backend can be used (a compiler exists and no build failed in this process)."""
-    return _cpu_failed is None and shutil.which(os.environ.get("CXX", "c++")) is not None
-
-
 def _fall_back(reason: str) -> None:
     global _cpu_failed
     if _cpu_failed is None:
         _cpu_failed = reason
         warnings.warn(
             f"lstm_odyssey: the fused cpu kernels are unavailable ({reason}); backend='auto' "
-            "falls back to the reference backend, which is 10-16x slower",
+            "falls back to the reference backend, which is much slower (about 15-25x at "
+            "batch size 1)",
             KernelFallbackWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
+
+
+def _cpu_loads() -> bool:
+    """The C++ backend is built (now, if needed) and loads; a failed build is remembered and
+    warned about once, so ``auto`` never retries it in this process."""
+    if _cpu_failed is not None or shutil.which(build._compiler()) is None:
+        return False
+    try:
+        build.load()
+    except build.KernelBuildError as e:
+        _fall_back(str(e))
+        return False
+    return True
 
 
 def available_backends(device_type: str = "cpu") -> tuple[str, ...]:
     """The concrete backends that run on tensors of ``device_type`` here (builds the C++
     kernels if needed, to know whether they work)."""
     names = ["reference"]
-    if device_type == "cpu" and _cpu_usable():
-        try:
-            build.load()
-            names.append("cpu")
-        except build.KernelBuildError as e:
-            _fall_back(str(e))
+    if device_type == "cpu" and _cpu_loads():
+        names.append("cpu")
     if _triton_runs_on(device_type):
         names.append("triton")
     return tuple(names)
@@ -86,11 +91,12 @@ def check_backend_name(name: str) -> None:
 
 
 def resolve_backend(name: str, device_type: str = "cpu") -> str:
-    """The concrete backend that ``name`` means for tensors on ``device_type``."""
+    """The concrete backend that ``name`` means for tensors on ``device_type`` (for ``auto`` on
+    CPU this builds the C++ kernels if needed, so the answer is the backend that will run)."""
     check_backend_name(name)
     if name == "auto":
         if device_type == "cpu":
-            if _cpu_usable():
+            if _cpu_loads():
                 return "cpu"
             _fall_back(_cpu_failed or "no C++ compiler found; install g++ or set CXX")
             return "reference"
@@ -124,12 +130,6 @@ def lstm_sequence(
     name = resolve_backend(backend, x.device.type)
     args = (spec, x, W, R, b, p, Rg, h0, c0, lengths)
     if name == "cpu":
-        if backend == "auto":
-            try:
-                build.load()
-            except build.KernelBuildError as e:
-                _fall_back(str(e))
-                return reference.lstm_sequence(*args)
         return cpu.lstm_sequence(*args)
     if name == "triton":
         from . import triton_backend

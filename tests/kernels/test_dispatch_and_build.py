@@ -47,6 +47,20 @@ def test_auto_falls_back_with_one_warning_without_a_compiler(monkeypatch):
     assert y.shape == (3, 2, 3)
 
 
+def test_auto_resolves_to_what_runs_when_the_build_fails(monkeypatch):
+    """A compiler that fails: ``resolve_backend('auto')`` (what a training record reports)
+    already says ``reference``, before any sequence has run."""
+    monkeypatch.setattr(kernels, "_cpu_failed", None)
+
+    def failing_load(verbose=False):
+        raise build.KernelBuildError("compiler exploded")
+
+    monkeypatch.setattr(build, "load", failing_load)
+    with pytest.warns(kernels.KernelFallbackWarning, match="compiler exploded"):
+        assert kernels.resolve_backend("auto", "cpu") == "reference"
+    assert "cpu" not in kernels.available_backends("cpu")
+
+
 def test_missing_compiler_is_a_build_error(monkeypatch):
     monkeypatch.setattr(build, "_loaded", None)
     monkeypatch.setenv("CXX", "/nonexistent/c++")
