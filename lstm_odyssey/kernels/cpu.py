@@ -41,8 +41,9 @@ def switches(spec: CellSpec) -> list[int]:
     ]
 
 
-def _extended_recurrent(spec: CellSpec, R: Tensor, Rg: Tensor | None) -> Tensor:
-    """``Rext = [R | Rg']``: FGR's gate recurrence as extra columns, zero rows for z."""
+def extended_recurrent(spec: CellSpec, R: Tensor, Rg: Tensor | None) -> Tensor:
+    """``Rext = [R | Rg']`` (K·N, N + G·N with FGR, else R): FGR's gate recurrence as extra
+    columns on the gate rows, zero rows for z (shared with the triton backend)."""
     if not spec.full_gate_recurrence:
         return R.contiguous()
     n = R.shape[1]
@@ -82,7 +83,7 @@ class LSTMSequenceFunction(torch.autograd.Function):
     def forward(ctx, spec: CellSpec, x, W, R, b, p, Rg, h0, c0, lengths):
         sw = switches(spec)
         ext = build.load()
-        rext = _extended_recurrent(spec, R, Rg)
+        rext = extended_recurrent(spec, R, Rg)
         pc = _empty(x, p)
         lens = _empty(x, lengths, torch.int64)
         y, h_n, c_n, S, C = ext.forward(
@@ -97,7 +98,7 @@ class LSTMSequenceFunction(torch.autograd.Function):
     def backward(ctx, dy, dh_n, dc_n):
         x, W, R, Rg, pc, S, C, lens = ctx.saved_tensors
         spec: CellSpec = ctx.spec
-        rext = _extended_recurrent(spec, R, Rg)
+        rext = extended_recurrent(spec, R, Rg)
         dx, dW, drext, db, dp, dh0, dc0 = build.load().backward(
             dy.contiguous(), dh_n.contiguous(), dc_n.contiguous(), x, W, rext, pc, S, C, lens,
             ctx.sw, ctx.needs_input_grad[1],
@@ -126,7 +127,7 @@ def lstm_sequence(
     if torch.is_grad_enabled() and any(t.requires_grad for t in params):
         return LSTMSequenceFunction.apply(spec, x, W, R, b, p, Rg, h0, c0, lengths)
     y, h_n, c_n = build.load().forward(
-        x.contiguous(), W.contiguous(), _extended_recurrent(spec, R, Rg), b.contiguous(),
+        x.contiguous(), W.contiguous(), extended_recurrent(spec, R, Rg), b.contiguous(),
         _empty(x, p), h0.contiguous(), c0.contiguous(), _empty(x, lengths, torch.int64),
         switches(spec), False,
     )

@@ -49,6 +49,7 @@ from torch import Tensor
 
 from ..variants import CellSpec
 from . import BackendError
+from .cpu import extended_recurrent
 
 _TF32 = {"enabled": False}
 
@@ -324,14 +325,6 @@ def _launch_shape(cells: int) -> tuple[tuple[int], int]:
     return (triton.cdiv(cells, block),), block
 
 
-def _extended_recurrent(spec: CellSpec, R: Tensor, Rg: Tensor | None) -> Tensor:
-    """``R_ext`` (K·N, N + G·N): R, and with FGR Rg on the gate rows (zeros on the z rows)."""
-    if not spec.full_gate_recurrence:
-        return R
-    n = R.shape[1]
-    return torch.cat([R, torch.cat([Rg, Rg.new_zeros(n, Rg.shape[1])], dim=0)], dim=1)
-
-
 class TritonLSTMFunction(torch.autograd.Function):
     """One direction of one layer: Triton pointwise kernels around torch GEMMs, hand-written
     backward. ``apply(spec, lengths, save, x, W, R, b, p, Rg, h0, c0) -> (y, h_n, c_n)``."""
@@ -344,7 +337,7 @@ class TritonLSTMFunction(torch.autograd.Function):
         sw = _switches(spec)
         K, G = sw["K"], sw["G"]
         s_width = (1 + G) * N if spec.full_gate_recurrence else N
-        r_ext = _extended_recurrent(spec, R, Rg)
+        r_ext = extended_recurrent(spec, R, Rg)
         grid, block = _launch_shape(B * N)
         slots = T + 1 if save else 2
         rec = x.new_zeros(slots, B, (1 + K) * N)
