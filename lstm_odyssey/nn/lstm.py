@@ -47,7 +47,7 @@ def _register_params(
         module.register_parameter(f"weight_gh{suffix}", nn.Parameter(torch.empty(g, g)))
 
 
-def _params(module: nn.Module, suffix: str, n: int) -> tuple:
+def _params(module: nn.Module, suffix: str) -> tuple:
     """``(W, R, b, p, Rg)`` of one layer/direction; a missing bias is a zero vector."""
     W = getattr(module, f"weight_ih{suffix}")
     b = getattr(module, f"bias{suffix}", None)
@@ -212,7 +212,9 @@ class LSTM(nn.Module):
         return self.spec.name
 
     def count_parameters(self) -> int:
-        """Trainable parameters; equals :func:`lstm_odyssey.count_parameters` for this shape."""
+        """Trainable parameters; equals :func:`lstm_odyssey.count_parameters` for this shape
+        (which counts the biases: with ``bias=False`` this is ``K·N`` less per layer and
+        direction)."""
         return sum(p.numel() for p in self.parameters())
 
     # -- paper-notation access ------------------------------------------------------------
@@ -220,7 +222,7 @@ class LSTM(nn.Module):
         """Views of one layer/direction's parameters keyed ``W_z … R_oo`` (see :func:`_gate_views`);
         writing into a view (under ``torch.no_grad()``) changes the module."""
         self._check_layer(layer, direction)
-        W, R, _, p, Rg = _params(self, self._suffix(layer, direction), self.hidden_size)
+        W, R, _, p, Rg = _params(self, self._suffix(layer, direction))
         b = getattr(self, f"bias{self._suffix(layer, direction)}", None)
         return _gate_views(self.spec, self.hidden_size, W, R, b, p, Rg)
 
@@ -271,7 +273,7 @@ class LSTM(nn.Module):
             outputs = []
             for direction in range(self.num_directions):
                 idx = layer * self.num_directions + direction
-                W, R, b, p, Rg = _params(self, self._suffix(layer, direction), self.hidden_size)
+                W, R, b, p, Rg = _params(self, self._suffix(layer, direction))
                 seq = layer_input if direction == 0 else reverse_padded(layer_input, lengths)
                 y, h, c = kernels.lstm_sequence(self.spec, seq, W, R, b, p, Rg, h0[idx], c0[idx],
                                                 lengths, backend=self.backend)
@@ -325,11 +327,11 @@ class LSTM(nn.Module):
             )
         lstm = nn.LSTM(self.input_size, self.hidden_size, self.num_layers, self.bias,
                        self.batch_first, self.dropout, self.bidirectional)
-        lstm = lstm.to(self.weight_ih_l0.dtype)
+        lstm = lstm.to(self.weight_ih_l0.device, self.weight_ih_l0.dtype)
         rows = _swap_z_and_o(self.hidden_size)
         with torch.no_grad():
             for suffix in self._suffixes():
-                W, R, b, _, _ = _params(self, suffix, self.hidden_size)
+                W, R, b, _, _ = _params(self, suffix)
                 getattr(lstm, f"weight_ih{suffix}").copy_(W[rows])
                 getattr(lstm, f"weight_hh{suffix}").copy_(R[rows])
                 if self.bias:
@@ -366,12 +368,12 @@ def from_torch_lstm(lstm: nn.LSTM, backend: str = "auto") -> LSTM:
         raise InputError("LSTMs with proj_size > 0 have no Search-Space-Odyssey equivalent")
     ours = LSTM(lstm.input_size, lstm.hidden_size, lstm.num_layers, lstm.bias, lstm.batch_first,
                 lstm.dropout, lstm.bidirectional, variant="NP", backend=backend)
-    ours = ours.to(lstm.weight_ih_l0.dtype)
+    ours = ours.to(lstm.weight_ih_l0.device, lstm.weight_ih_l0.dtype)
     n = lstm.hidden_size
     rows = _swap_z_and_o(n)
     with torch.no_grad():
         for suffix in ours._suffixes():
-            W, R, b, _, _ = _params(ours, suffix, n)
+            W, R, b, _, _ = _params(ours, suffix)
             W.copy_(getattr(lstm, f"weight_ih{suffix}")[rows])
             R.copy_(getattr(lstm, f"weight_hh{suffix}")[rows])
             if lstm.bias:
@@ -414,7 +416,7 @@ class LSTMCell(nn.Module):
 
     def gate_weights(self) -> dict[str, Tensor]:
         """Views of the parameters in the paper's notation (see :meth:`LSTM.gate_weights`)."""
-        W, R, _, p, Rg = _params(self, "", self.hidden_size)
+        W, R, _, p, Rg = _params(self, "")
         return _gate_views(self.spec, self.hidden_size, W, R, getattr(self, "bias", None), p, Rg)
 
     def load_gate_weights(self, values: dict[str, Tensor]) -> None:
@@ -434,9 +436,17 @@ class LSTMCell(nn.Module):
             hx = (x.new_zeros(B, n), x.new_zeros(B, n))
         elif unbatched:
             hx = tuple(s.unsqueeze(0) for s in hx)
+        a_width = len(self.spec.gates) * n
+        shapes = [("h", (B, n)), ("c", (B, n))] + ([("a", (B, a_width))] if fgr else [])
+        if not 2 <= len(hx) <= len(shapes):
+            raise InputError(f"hx must be ({', '.join(k for k, _ in shapes)}), got {len(hx)} "
+                             "tensor(s)")
+        for (name, shape), s in zip(shapes, hx):
+            if tuple(s.shape) != shape:
+                raise InputError(f"{name} must have shape {shape}, got {tuple(s.shape)}")
         h, c = hx[0], hx[1]
-        a = hx[2] if len(hx) > 2 else (x.new_zeros(B, len(self.spec.gates) * n) if fgr else None)
-        W, R, b, p, Rg = _params(self, "", n)
+        a = hx[2] if len(hx) > 2 else (x.new_zeros(B, a_width) if fgr else None)
+        W, R, b, p, Rg = _params(self, "")
         y, c, a = cell_step(self.spec, x, h, c, a, W, R, b, p, Rg)
         out = (y, c, a) if fgr else (y, c)
         return tuple(s.squeeze(0) for s in out) if unbatched else out

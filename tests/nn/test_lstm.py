@@ -194,6 +194,16 @@ def test_bad_inputs_raise_clear_errors(call, match):
         call(LSTM(3, 4))
 
 
+@pytest.mark.parametrize("variant, hx, match", [
+    ("V", (torch.zeros(2, 4), torch.zeros(2, 3)), r"c must have shape \(2, 4\)"),
+    ("V", (torch.zeros(2, 4), torch.zeros(2, 4), torch.zeros(2, 12)), r"hx must be \(h, c\)"),
+    ("FGR", (torch.zeros(2, 4), torch.zeros(2, 4), torch.zeros(2, 4)), r"a must have shape"),
+])
+def test_cell_bad_state_raises_clear_errors(variant, hx, match):
+    with pytest.raises(InputError, match=match):
+        LSTMCell(3, 4, variant=variant)(torch.randn(2, 3), hx)
+
+
 def test_bad_constructor_arguments():
     with pytest.raises(ValueError, match="unknown variant"):
         LSTM(3, 4, variant="lstm")
