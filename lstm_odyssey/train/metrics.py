@@ -24,7 +24,7 @@ from torch import Tensor
 
 from ..tasks import Task
 from .data import IGNORE_INDEX, Batch, SequenceSet, evaluation_order
-from .losses import step_mask
+from .losses import TaskDataError, step_mask
 
 
 def best_path_decode(frame_labels: Sequence[int], blank: int = 0) -> list[int]:
@@ -68,7 +68,7 @@ def metric_counts(kind: str, logits: Tensor, batch: Batch) -> tuple[float, int]:
             ref = targets[b, : batch.target_lengths[b]].tolist()
             errors += edit_distance(hyp, ref)
         return float(errors), int(batch.target_lengths.sum())
-    raise ValueError(f"unknown loss {kind!r}")
+    raise TaskDataError(f"unknown loss {kind!r}; use framewise_ce, ctc or bernoulli")
 
 
 def metric_value(kind: str, total: float, count: int) -> float:
