@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .common import SPLITS, Corpus, CorpusError, RawSplit, parallel_map
+from .handwriting import encode
 
 DROPPED = ("a08-551z",)
 SPLIT_FILES = {"train": ("trainset.txt",), "valid": ("testset_v.txt", "testset_f.txt"),
@@ -112,7 +113,6 @@ def load(root: Path, progress: bool = False) -> Corpus:
     for s in SPLITS:
         xs = parallel_map(line_features, [xmls[i] for i in ids[s]], progress=progress,
                           desc=f"iam-ondb: {s}")
-        ys = [np.array([1 + alphabet.index(c) for c in texts[i]], dtype=np.int64)
-              for i in ids[s]]
+        ys = [encode(texts[i], alphabet) for i in ids[s]]
         splits[s] = RawSplit(xs, ys, ids[s])
     return Corpus(**splits, meta={"alphabet": alphabet, "root": str(root)})
