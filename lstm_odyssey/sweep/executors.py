@@ -149,8 +149,6 @@ def sweep(spec: StudySpec, storage: str | None = None, jobs: int = 1, dask: str 
         done = refresh()
     except KeyboardInterrupt:
         done = refresh()
-        for bar in bars:
-            bar.close()
         raise SweepInterrupted(f"interrupted: {done}/{planned} trials done; the running ones "
                                "were re-queued; run the same command again to resume") from None
     finally:
