@@ -94,6 +94,7 @@ def draw(corpus: Corpus, kwargs: dict[str, Any], out: str | Path, split: str = "
         ax.axis("off")
         ax.set_title("".join(names[i] for i in y), fontsize=9)
     out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)

@@ -65,7 +65,7 @@ def test_cli_prepare_info_show(tmp_path):
     assert info["splits"]["train"]["sequences"] == 6 and info["input_size"] == 4
     assert sum(info["splits"]["train"]["class_counts"].values()) == sum(
         len(y) for y in load_task("handwriting-synth", 6).train.targets)
-    out = tmp_path / "ex.png"
+    out = tmp_path / "new" / "ex.png"                     # its folder is created
     res = r.invoke(cli, ["data", "show", "handwriting-synth", "--size", "6", "-o", str(out)])
     assert res.exit_code == 0 and out.read_bytes()[:4] == b"\x89PNG"
     res = r.invoke(cli, ["data", "show", "timit-synth", "--size", "4", "-o", str(out)])
