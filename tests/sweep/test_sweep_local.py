@@ -85,10 +85,6 @@ def _done(url: str) -> int:
                for g in groups.values() for ts in g.values() for t in ts)
 
 
-def _ignore_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in a background job of a shell
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("sig,jobs", [(signal.SIGINT, "2"), (signal.SIGTERM, "1")])
 def test_ctrl_c_then_rerun_resumes_without_duplicates_or_losses(write_study, tmp_path, sig,
@@ -97,8 +93,10 @@ def test_ctrl_c_then_rerun_resumes_without_duplicates_or_losses(write_study, tmp
     path = write_study(trials=2, variants='["V", "CIFG"]', max_epochs=30)
     url = str(tmp_path / "journal.log")
     cmd = [*CLI, "sweep", str(path), "--jobs", jobs, "--storage", url, "--no-progress"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=_ignore_sigint if sig == signal.SIGTERM else None)
+    # SIGTERM goes to a sweep that ignores SIGINT, as a shell's background job does.
+    start = ["bash", "-c", 'trap "" INT; exec "$@"', "_"] if sig == signal.SIGTERM else []
+    proc = subprocess.Popen([*start, *cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
     deadline = time.time() + 240
     while _done(url) < 1 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.3)
