@@ -112,6 +112,19 @@ def parallel_map(fn: Callable[[T], R], items: Iterable[T], *, processes: int = 2
         bar.close()
 
 
+def gather_splits(specs: list, results: list[tuple[np.ndarray, np.ndarray]],
+                  ids: list[str]) -> dict[str, RawSplit]:
+    """Put generated ``(inputs, targets)`` pairs into the splits named by each spec's
+    ``split``, in generation order, with their ``ids``."""
+    splits = {s: RawSplit() for s in SPLITS}
+    for spec, (x, y), item_id in zip(specs, results, ids):
+        raw = splits[spec.split]
+        raw.inputs.append(x)
+        raw.targets.append(y)
+        raw.ids.append(item_id)
+    return splits
+
+
 def normalise(corpus: Corpus, columns: slice | list[int] | None) -> tuple[np.ndarray, np.ndarray]:
     """Z-normalisation statistics of the given input columns over all training frames:
     ``mean = Σ_t x_t / T``, ``std = sqrt(Σ_t (x_t − mean)² / T)`` (floored at 1e-6)."""

@@ -22,7 +22,7 @@ from functools import cache
 import numpy as np
 
 from . import text
-from .common import SPLITS, Corpus, RawSplit, item_rng, parallel_map
+from .common import SPLITS, Corpus, gather_splits, item_rng, parallel_map
 
 GENERATOR_VERSION = 2
 ALPHABET = " " + string.ascii_letters + string.digits + "!\"#&'()*+,-./:;?"
@@ -182,10 +182,5 @@ def build(counts: tuple[int, int, int], seed: int, progress: bool = False) -> Co
     """Render all lines (2 processes) into a corpus."""
     specs = plan(counts, seed)
     results = parallel_map(line, specs, progress=progress, desc="handwriting-synth: rendering")
-    splits = {s: RawSplit() for s in SPLITS}
-    for spec, (x, y) in zip(specs, results):
-        raw = splits[spec.split]
-        raw.inputs.append(x)
-        raw.targets.append(y)
-        raw.ids.append(f"w{spec.writer}/{spec.index}: {spec.text}")
+    splits = gather_splits(specs, results, [f"w{spec.writer}/{spec.index}: {spec.text}" for spec in specs])
     return Corpus(**splits, meta={"alphabet": ALPHABET})

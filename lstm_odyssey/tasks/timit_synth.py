@@ -18,7 +18,7 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from . import espeak, features, text
-from .common import SPLITS, Corpus, RawSplit, item_rng, parallel_map
+from .common import SPLITS, Corpus, gather_splits, item_rng, parallel_map
 from .phones import PHONES39, fold_ipa
 
 GENERATOR_VERSION = 3
@@ -107,11 +107,6 @@ def build(counts: tuple[int, int, int], seed: int, progress: bool = False) -> Co
     """Synthesise all utterances (2 processes) into a corpus."""
     specs = plan(counts, seed)
     results = parallel_map(utterance, specs, progress=progress, desc="timit-synth: synthesising")
-    splits = {s: RawSplit() for s in SPLITS}
-    for spec, (x, y) in zip(specs, results):
-        raw = splits[spec.split]
-        raw.inputs.append(x)
-        raw.targets.append(y)
-        raw.ids.append(f"{spec.voice}/s{spec.speaker}/{spec.index}: {spec.text}")
+    splits = gather_splits(specs, results, [f"{spec.voice}/s{spec.speaker}/{spec.index}: {spec.text}" for spec in specs])
     return Corpus(**splits, meta={"voices": {s: sorted({sp.voice for sp in specs
                                                          if sp.split == s}) for s in SPLITS}})
