@@ -21,7 +21,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import UserError
 from . import schema
+
+
+class RangeError(UserError, ValueError):
+    """A search range that cannot be drawn from."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,18 @@ class Dim:
     high: float
     log: bool
     integer: bool = False
+
+    def check(self) -> None:
+        """Raise :class:`RangeError` unless :meth:`draw` can sample the range: finite bounds
+        with low ≤ high, integers if ``integer``, and a positive (widened) low end if ``log``."""
+        if self.integer and not all(isinstance(v, int) for v in (self.low, self.high)):
+            raise RangeError("the bounds must be integers")
+        if not (math.isfinite(self.low) and math.isfinite(self.high)):
+            raise RangeError("the bounds must be finite numbers")
+        if self.low > self.high:
+            raise RangeError("need low ≤ high")
+        if self.log and self.low - (0.5 if self.integer else 0) <= 0:
+            raise RangeError(f"a log-scaled range needs low {'≥ 1' if self.integer else '> 0'}")
 
     def draw(self, rng: np.random.Generator) -> float | int:
         """One sample; integers are rounded from the continuous range widened by ½ each side

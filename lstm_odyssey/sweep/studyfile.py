@@ -38,7 +38,7 @@ from ..tasks.common import TaskNameError, split_counts
 from ..train import ConfigError, TrainConfig
 from ..variants import PRESET_NAMES, CellSpec, SpecError
 from . import schema
-from .space import PAPER_SPACE, Dim
+from .space import PAPER_SPACE, Dim, RangeError
 
 TOP_KEYS = ("name", "seed", "trials", "variants", "pruner", "protocol", "space", "tasks", "storage")
 TASK_KEYS = ("size", "path", "data_seed", "trials", "protocol")
@@ -100,12 +100,18 @@ class StudySpec:
                      config_id: int) -> TrainConfig:
         """The TrainConfig of one trial (1 thread: sweeps run one process per core)."""
         return TrainConfig(
-            task=task.name, variant=variant, hidden_size=int(params[schema.HIDDEN_SIZE]),
-            learning_rate=float(params[schema.LEARNING_RATE]),
-            momentum=1.0 - float(params[schema.ONE_MINUS_MOMENTUM]),
-            input_noise=float(params[schema.INPUT_NOISE]), seed=seed, size=task.size,
-            path=task.path, data_seed=task.data_seed, threads=1, config_id=config_id,
-            **task.protocol)
+            task=task.name, variant=variant, **searched_config(params), seed=seed,
+            size=task.size, path=task.path, data_seed=task.data_seed, threads=1,
+            config_id=config_id, **task.protocol)
+
+
+def searched_config(params: dict) -> dict[str, Any]:
+    """TrainConfig's searched fields from trial params (``schema.PARAMS`` names):
+    momentum m = 1 − one_minus_momentum."""
+    return {"hidden_size": int(params[schema.HIDDEN_SIZE]),
+            "learning_rate": float(params[schema.LEARNING_RATE]),
+            "momentum": 1.0 - float(params[schema.ONE_MINUS_MOMENTUM]),
+            "input_noise": float(params[schema.INPUT_NOISE])}
 
 
 def _fail(where: str, message: str) -> StudyFileError:
@@ -129,7 +135,15 @@ def _int(where: str, key: str, value: Any, minimum: int) -> int:
     return value
 
 
-def _space(where: str, table: dict) -> dict[str, Dim]:
+def _config_problem(e: ConfigError, key: str) -> str:
+    return f"'{key}' = {e.value!r} is invalid; use {e.requirement}"
+
+
+# Valid values of the searched hyperparameters, used to check one protocol or range at a time.
+_PROBE = {name: dim.low for name, dim in PAPER_SPACE.items()}
+
+
+def _space(where: str, table: Any) -> dict[str, Dim]:
     _check_keys(where, table, schema.PARAMS, "space.")
     space = dict(PAPER_SPACE)
     for name, value in table.items():
@@ -137,35 +151,25 @@ def _space(where: str, table: dict) -> dict[str, Dim]:
         ok = (isinstance(value, list) and len(value) == 2
               and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value))
         if not ok:
-            raise _fail(where, f"'space.{name}' = {value!r} must be a list [low, high]")
-        low, high = value
-        if paper.integer and not all(isinstance(v, int) for v in value):
-            raise _fail(where, f"'space.{name}' = {value!r} must be two integers")
-        bounds = {schema.HIDDEN_SIZE: (1, float("inf")), schema.LEARNING_RATE: (0, float("inf")),
-                  schema.ONE_MINUS_MOMENTUM: (0, 1), schema.INPUT_NOISE: (0, float("inf"))}[name]
-        lo_ok = low > bounds[0] if paper.log and not paper.integer else low >= bounds[0]
-        if not (lo_ok and high <= bounds[1] and low <= high):
-            raise _fail(where, f"'space.{name}' = {value!r} is not a valid range; need "
-                               f"{bounds[0]} {'<' if paper.log else '≤'} low ≤ high ≤ {bounds[1]}")
-        space[name] = Dim(low, high, paper.log, paper.integer)
+            raise _fail(where, f"'space.{name}' = {value!r} must be a list [low, high] of numbers")
+        dim = Dim(*value, paper.log, paper.integer)
+        try:
+            dim.check()
+            for bound in value:  # TrainConfig says which values train; its checks are intervals
+                TrainConfig(task="jsb", variant="V", **searched_config({**_PROBE, name: bound}))
+        except (RangeError, ConfigError) as e:
+            raise _fail(where, f"'space.{name}' = {value!r} is not a valid range: {e}") from None
+        space[name] = dim
     return space
 
 
 def _protocol(where: str, table: Any, prefix: str) -> dict[str, Any]:
+    """A protocol table, checked by TrainConfig itself (the one definition of a valid value)."""
     _check_keys(where, table, PROTOCOL_KEYS, prefix)
-    try:  # TrainConfig is the one definition of what a valid protocol value is
-        TrainConfig(task="jsb", variant="V", hidden_size=1, learning_rate=0.0, momentum=0.0,
-                    input_noise=0.0, **table)
+    try:
+        TrainConfig(task="jsb", variant="V", **searched_config(_PROBE), **table)
     except ConfigError as e:
-        raise _fail(where, f"{prefix}{e}") from None
-    except TypeError as e:
-        raise _fail(where, f"'{prefix.rstrip('.')}' has a value of the wrong type ({e})") from None
-    backend = table.get("backend", "auto")
-    from ..kernels import BACKENDS
-
-    if backend not in BACKENDS:
-        raise _fail(where, f"'{prefix}backend' = {backend!r} is unknown; use one of "
-                           f"{', '.join(BACKENDS)}")
+        raise _fail(where, _config_problem(e, prefix + e.name)) from None
     return dict(table)
 
 
@@ -215,8 +219,10 @@ def parse_study(data: dict, where: str, default_name: str) -> StudySpec:
     variants = data.get("variants", "all")
     if variants == "all":
         variants = list(PRESET_NAMES)
-    if not isinstance(variants, list) or not variants:
-        raise _fail(where, "'variants' must be \"all\" or a non-empty list of variant names")
+    if (not isinstance(variants, list) or not variants
+            or not all(isinstance(v, str) for v in variants)):
+        raise _fail(where, f"'variants' = {variants!r} must be \"all\" or a non-empty list of "
+                           "variant names (strings)")
     canonical = []
     for v in variants:
         try:

@@ -3,14 +3,43 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+import numbers
+import types
+import typing
+from dataclasses import asdict, dataclass, fields
 
 from ..errors import UserError
+from ..kernels import BACKENDS
 from ..variants import CellSpec
 
 
 class ConfigError(UserError, ValueError):
-    """A training option outside its valid range."""
+    """A training option of the wrong type or outside its valid range: ``name`` = ``value``
+    is invalid; use ``requirement``."""
+
+    def __init__(self, name: str, value: object, requirement: str) -> None:
+        self.name, self.value, self.requirement = name, value, requirement
+        super().__init__(f"{name}={value!r} is invalid; use {requirement}")
+
+    def __reduce__(self):  # picklable (worker processes send errors back)
+        return type(self), (self.name, self.value, self.requirement)
+
+
+# The values each annotated type accepts: bool is no number here, an int is a float.
+_TYPES = {int: ("an integer", lambda v: isinstance(v, numbers.Integral)),
+          float: ("a number", lambda v: isinstance(v, numbers.Real)),
+          str: ("a string", lambda v: isinstance(v, str)),
+          CellSpec: ("a variant", lambda v: isinstance(v, CellSpec)),
+          types.NoneType: ("none", lambda v: v is None)}
+
+
+def _type_problem(value: object, hint: object) -> str | None:
+    """None if ``value`` fits the type annotation ``hint`` (a type or a union of types), else
+    what it should be, e.g. ``"an integer"``."""
+    accepted = typing.get_args(hint) or (hint,)
+    if not isinstance(value, bool) and any(_TYPES[t][1](value) for t in accepted):
+        return None
+    return " or ".join(_TYPES[t][0] for t in accepted if t is not types.NoneType)
 
 
 @dataclass
@@ -55,6 +84,12 @@ class TrainConfig:
     config_id: int | None = None
 
     def __post_init__(self) -> None:
+        hints = typing.get_type_hints(TrainConfig)
+        for f in fields(self):  # types first: the range checks below compare numbers
+            value = getattr(self, f.name)
+            problem = _type_problem(value, hints[f.name])
+            if problem:
+                raise ConfigError(f.name, value, problem)
         self.variant = CellSpec.parse(self.variant).name
         finite = math.isfinite
         checks = [
@@ -66,15 +101,15 @@ class TrainConfig:
             ("patience", self.patience >= 1, "≥ 1"),
             ("batch_size", self.batch_size >= 1, "≥ 1"),
             ("eval_batch_size", self.eval_batch_size >= 1, "≥ 1"),
-            ("init_std", self.init_std > 0, "> 0"),
+            ("init_std", finite(self.init_std) and self.init_std > 0, "> 0"),
             ("time_budget_s", self.time_budget_s is None or self.time_budget_s > 0, "> 0"),
             ("threads", self.threads is None or self.threads >= 1, "≥ 1"),
         ]
         for name, ok, requirement in checks:
             if not ok:
-                raise ConfigError(
-                    f"{name}={getattr(self, name)!r} is invalid; use a value {requirement}"
-                )
+                raise ConfigError(name, getattr(self, name), f"a value {requirement}")
+        if self.backend not in BACKENDS:
+            raise ConfigError("backend", self.backend, f"one of {', '.join(BACKENDS)}")
 
     def to_dict(self) -> dict:
         """A JSON-able copy (the variant as its canonical name)."""

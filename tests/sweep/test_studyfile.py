@@ -16,6 +16,7 @@ from lstm_odyssey.variants import PRESET_NAMES
 from .conftest import CLI, study_toml
 
 BASE = {"trials": 2, "tasks": {"jsb": {"size": 2}}}
+INF, NAN = float("inf"), float("nan")
 
 
 def error(data: dict) -> str:
@@ -29,7 +30,7 @@ def error(data: dict) -> str:
 @pytest.mark.parametrize("data, words", [
     ({**BASE, "trails": 3}, ["unknown key 'trails'", "did you mean 'trials'"]),
     ({**BASE, "protocol": {"max_epoch": 3}}, ["'protocol.max_epoch'", "'protocol.max_epochs'"]),
-    ({**BASE, "protocol": {"max_epochs": 0}}, ["max_epochs=0", "≥ 1"]),
+    ({**BASE, "protocol": {"max_epochs": 0}}, ["'protocol.max_epochs' = 0", "≥ 1"]),
     ({**BASE, "protocol": {"backend": "gpu"}}, ["'protocol.backend'", "'gpu'"]),
     ({**BASE, "space": {"learning_rate": [1e-2, 1e-6]}}, ["'space.learning_rate'", "range"]),
     ({**BASE, "space": {"learning_rate": [0, 1e-2]}}, ["'space.learning_rate'", "range"]),
@@ -46,11 +47,37 @@ def error(data: dict) -> str:
     ({"tasks": {"jsb": {}}}, ["no trial count"]),
     ({"trials": 2}, ["no tasks"]),
     ({**BASE, "storage": {"uri": "x"}}, ["unknown key 'storage.uri'", "'storage.url'"]),
+    # issue 11 item 5 / issue 17 item 4: ranges that draw() cannot sample, and wrong types
+    ({**BASE, "space": {"learning_rate": [1e-3, INF]}}, ["'space.learning_rate'", "finite"]),
+    ({**BASE, "space": {"learning_rate": [NAN, 1e-2]}}, ["'space.learning_rate'", "finite"]),
+    ({**BASE, "space": {"input_noise": [0, INF]}}, ["'space.input_noise'", "finite"]),
+    ({**BASE, "space": {"hidden_size": [0, 8]}}, ["'space.hidden_size'", "low ≥ 1"]),
+    ({**BASE, "space": {"input_noise": [-1, 1]}}, ["'space.input_noise'", "input_noise=-1"]),
+    ({**BASE, "protocol": {"max_epochs": 2.5}}, ["'protocol.max_epochs' = 2.5", "an integer"]),
+    ({**BASE, "protocol": {"max_epochs": True}}, ["'protocol.max_epochs' = True", "an integer"]),
+    ({**BASE, "protocol": "x"}, ["'protocol' must be a table"]),
+    ({**BASE, "protocol": {"init_std": "big"}}, ["'protocol.init_std' = 'big'", "a number"]),
+    ({**BASE, "protocol": {"init_std": INF}}, ["'protocol.init_std' = inf", "> 0"]),
+    ({**BASE, "protocol": {"time_budget_s": NAN}}, ["'protocol.time_budget_s' = nan"]),
+    ({**BASE, "protocol": {"backend": 3}}, ["'protocol.backend' = 3", "a string"]),
+    ({**BASE, "variants": [1]}, ["'variants' = [1]", "strings"]),
+    ({"trials": 2, "tasks": {"jsb": {"protocol": {"patience": 1.5}}}},
+     ["'tasks.jsb.protocol.patience' = 1.5", "an integer"]),
 ])
 def test_bad_study_files_name_the_key(data: dict, words: list[str]) -> None:
     msg = error(data)
     for w in words:
         assert w in msg, msg
+
+
+def test_every_accepted_range_can_be_drawn() -> None:
+    """The edges that validation accepts plan without error (issue 11: [1e-3, inf] passed and
+    then overflowed in draw)."""
+    space = {"hidden_size": [1, 1], "learning_rate": [1e-300, 1e300],
+             "one_minus_momentum": [1e-9, 1.0], "input_noise": [0, 0]}
+    spec = parse_study({**BASE, "space": space}, "s.toml", "s")
+    for c in plan_configs(spec.space, 0, "jsb", 50):
+        spec.train_config(spec.tasks[0], "V", c.params, c.seed, c.config_id)
 
 
 def test_not_toml_and_missing_file(tmp_path) -> None:
