@@ -8,6 +8,7 @@ block); :meth:`LSTM.gate_weights` shows them in the paper's notation.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -25,6 +26,13 @@ INITS = ("torch", "normal")
 
 class InputError(UserError, ValueError):
     """Inputs that do not fit the module (wrong feature size, bad lengths, bad state shape)."""
+
+
+def _check_sizes(**sizes: object) -> None:
+    """Each of ``sizes`` (name → value) must be a positive integer; ``True`` is not one."""
+    for name, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise InputError(f"{name} must be a positive integer, got {value!r}")
 
 
 # -- parameters of one layer and direction -----------------------------------------------------
@@ -173,25 +181,23 @@ class LSTM(nn.Module):
         forget_bias: float = 0.0,
     ) -> None:
         super().__init__()
-        if input_size < 1 or hidden_size < 1 or num_layers < 1:
-            raise InputError(
-                "input_size, hidden_size and num_layers must be positive integers, got "
-                f"{input_size}, {hidden_size}, {num_layers}"
-            )
-        if not 0.0 <= dropout < 1.0:
-            raise InputError(f"dropout must be in [0, 1), got {dropout}")
+        _check_sizes(input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
+        if (isinstance(dropout, bool) or not isinstance(dropout, numbers.Real)
+                or not 0.0 <= dropout < 1.0):
+            raise InputError(f"dropout must be a number in [0, 1), got {dropout!r}")
         kernels.check_backend_name(backend)  # whether it runs depends on the input's device
         self.spec = CellSpec.parse(variant)
-        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+        self.num_layers = int(num_layers)
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional = bidirectional
         self.backend = backend
         self.num_directions = 2 if bidirectional else 1
-        for layer in range(num_layers):
-            m = input_size if layer == 0 else hidden_size * self.num_directions
+        for layer in range(self.num_layers):
+            m = self.input_size if layer == 0 else self.hidden_size * self.num_directions
             for direction in range(self.num_directions):
                 _register_params(self, self._suffix(layer, direction), self.spec, m,
-                                 hidden_size, bias)
+                                 self.hidden_size, bias)
         self.init, self.init_std, self.forget_bias = init, init_std, forget_bias
         self.reset_parameters()
 
@@ -295,7 +301,14 @@ class LSTM(nn.Module):
     def _check_lengths(self, lengths, T: int, B: int) -> Tensor | None:
         if lengths is None:
             return None
-        lengths = torch.as_tensor(lengths, dtype=torch.int64, device="cpu").reshape(-1)
+        try:
+            lengths = torch.as_tensor(lengths, device="cpu").reshape(-1)
+        except (TypeError, ValueError, RuntimeError):
+            raise InputError(f"lengths must be a sequence of B integers, got {lengths!r}") from None
+        if lengths.dtype.is_floating_point or lengths.dtype.is_complex or lengths.dtype == torch.bool:
+            raise InputError(f"lengths must be integers, got {lengths.dtype} values "
+                             f"{lengths.tolist()}; they count the valid steps of each sequence")
+        lengths = lengths.to(torch.int64)
         if lengths.numel() != B:
             raise InputError(f"lengths has {lengths.numel()} entries for a batch of {B}")
         if int(lengths.min()) < 1 or int(lengths.max()) > T:
@@ -403,10 +416,11 @@ class LSTMCell(nn.Module):
                  variant: str | CellSpec = "vanilla", init: str = "torch",
                  init_std: float = 0.1, forget_bias: float = 0.0) -> None:
         super().__init__()
+        _check_sizes(input_size=input_size, hidden_size=hidden_size)
         self.spec = CellSpec.parse(variant)
         # The bias vector itself is the parameter ``bias`` (absent with bias=False).
-        self.input_size, self.hidden_size = input_size, hidden_size
-        _register_params(self, "", self.spec, input_size, hidden_size, bias)
+        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+        _register_params(self, "", self.spec, self.input_size, self.hidden_size, bias)
         self.init, self.init_std, self.forget_bias = init, init_std, forget_bias
         self.reset_parameters()
 

@@ -1,6 +1,7 @@
 """The modules against independent math, per variant: defining properties, gradients,
 variable lengths, parameter access and bad inputs."""
 
+import numpy as np
 import pytest
 import torch
 from torch.func import functional_call
@@ -188,6 +189,10 @@ def test_unbatched_input():
     (lambda m: m(torch.randn(5, 2, 3), lengths=[3]), "1 entries for a batch of 2"),
     (lambda m: m(torch.randn(5, 2, 3), (torch.zeros(1, 2, 4), torch.zeros(2, 4))), "c_0"),
     (lambda m: m(torch.randn(2, 5, 2, 3)), "shape"),
+    (lambda m: m(torch.randn(5, 2, 3), lengths=[2.5, 3.0]), "lengths must be integers"),
+    (lambda m: m(torch.randn(5, 2, 3), lengths=torch.tensor([5.0, 2.0])), "must be integers"),
+    (lambda m: m(torch.randn(5, 2, 3), lengths=[True, True]), "must be integers"),
+    (lambda m: m(torch.randn(5, 2, 3), lengths=["5", "2"]), "sequence of B integers"),
 ])
 def test_bad_inputs_raise_clear_errors(call, match):
     with pytest.raises(InputError, match=match):
@@ -213,6 +218,32 @@ def test_bad_constructor_arguments():
         LSTM(3, 4, dropout=1.5)
     with pytest.raises(ValueError, match="init"):
         LSTM(3, 4, init="xavier")
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: LSTMCell(3, 0), "hidden_size must be a positive integer, got 0"),
+    (lambda: LSTMCell(0, 4), "input_size must be a positive integer, got 0"),
+    (lambda: LSTMCell(3, 2.5), "hidden_size must be a positive integer, got 2.5"),
+    (lambda: LSTMCell(3, True), "hidden_size must be a positive integer, got True"),
+    (lambda: LSTM(3, 2.5), "hidden_size must be a positive integer, got 2.5"),
+    (lambda: LSTM(3, "4"), "hidden_size must be a positive integer, got '4'"),
+    (lambda: LSTM(3.0, 4), "input_size must be a positive integer, got 3.0"),
+    (lambda: LSTM(3, 4, num_layers=0), "num_layers must be a positive integer, got 0"),
+    (lambda: LSTM(3, 4, dropout="0.1"), "dropout must be a number"),
+])
+def test_sizes_are_checked_alike_by_lstm_and_cell(make, match):
+    """Issue 17 item 6: one check for both modules, a one-line InputError instead of
+    ZeroDivisionError or torch's TypeError."""
+    with pytest.raises(InputError, match=match) as e:
+        make()
+    assert "\n" not in str(e.value)
+
+
+def test_numpy_sizes_and_integer_lengths_are_accepted():
+    lstm = LSTM(np.int64(3), np.int64(4))
+    assert lstm.hidden_size == 4 and type(lstm.hidden_size) is int
+    out, _ = lstm(torch.randn(5, 2, 3), lengths=np.array([5, 2], dtype=np.int32))
+    assert out[2:, 1].abs().sum() == 0 and out[:, 0].abs().sum() > 0
 
 
 def test_spec_instances_are_accepted():
