@@ -18,8 +18,10 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--input-size", default=39, show_default=True, help="M, features per step.")
-@click.option("--hidden", default=100, show_default=True, help="N, LSTM blocks.")
+@click.option("--input-size", default=39, show_default=True, type=click.IntRange(min=1),
+              help="M, features per step.")
+@click.option("--hidden", default=100, show_default=True, type=click.IntRange(min=1),
+              help="N, LSTM blocks.")
 def variants(input_size: int, hidden: int) -> None:
     """List the variant presets and their parameter counts."""
     click.echo(f"{'variant':8s} {'parameters':>10s}   (M={input_size}, N={hidden}, one layer)")
@@ -126,7 +128,8 @@ def dashboard(storage: str, host: str, port: int) -> None:
 
 @cli.command("synthetic-study")
 @click.option("--storage", required=True, help="Journal file path or RDB URL to write into.")
-@click.option("--trials", default=40, show_default=True, help="Trials per task and variant.")
+@click.option("--trials", default=40, show_default=True, type=click.IntRange(min=1),
+              help="Trials per task and variant.")
 @click.option("--seed", default=0, show_default=True)
 def synthetic_study(storage: str, trials: int, seed: int) -> None:
     """Write a fabricated study with a known structure (no training) to try the analysis."""
@@ -282,13 +285,32 @@ def bench() -> None:
     """Benchmarks."""
 
 
+def _device(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A torch device this torch can run on (``cpu``, ``cuda``, ``cuda:1``)."""
+    import torch
+
+    try:
+        device = torch.device(value)
+    except RuntimeError:
+        raise click.BadParameter(f"{value!r} is not a torch device; use cpu or cuda") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        build = "has no CUDA" if torch.version.cuda is None else "finds no CUDA GPU"
+        raise click.BadParameter(f"this torch {torch.__version__} {build}; use --device cpu")
+    if device.type not in ("cpu", "cuda"):
+        raise click.BadParameter(f"{value!r}: only cpu and cuda are benchmarked")
+    return value
+
+
 @bench.command("kernels")
 @click.option("--shape", "shapes", multiple=True, metavar="T,B,M,N",
               help="A shape to run (repeatable); default: the four shapes of issue 3.")
 @click.option("--variant", "variants", multiple=True, help="A variant (repeatable); default: all.")
-@click.option("--repeats", default=7, show_default=True, help="Timed rounds per candidate.")
-@click.option("--threads", default=1, show_default=True, help="torch threads for everyone.")
-@click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
+@click.option("--repeats", default=7, show_default=True, type=click.IntRange(min=1),
+              help="Timed rounds per candidate.")
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
+              help="torch threads for everyone.")
+@click.option("--device", default="cpu", show_default=True, callback=_device,
+              help="cpu or cuda.")
 @click.option("--no-reference", is_flag=True, help="Skip the (slow) reference autograd loop.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def bench_kernels(shapes: tuple[str, ...], variants: tuple[str, ...], repeats: int,
@@ -320,8 +342,12 @@ def main() -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
-    except click.ClickException as e:
-        e.show()
+    except click.exceptions.NoArgsIsHelpError as e:
+        e.show()  # the help text
+        sys.exit(e.exit_code)
+    except click.ClickException as e:  # a bad option or argument: one line, as below
+        hint = f" (see '{e.ctx.command_path} --help')" if getattr(e, "ctx", None) else ""
+        click.echo(f"error: {' '.join(e.format_message().split())}{hint}", err=True)
         sys.exit(e.exit_code)
     except UserError as e:
         click.echo(f"error: {e}", err=True)
