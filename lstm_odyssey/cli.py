@@ -342,7 +342,7 @@ def main() -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
-    except click.exceptions.NoArgsIsHelpError as e:
+    except click.exceptions.NoArgsIsHelpError as e:  # click ≥ 8.2
         e.show()  # the help text
         sys.exit(e.exit_code)
     except click.ClickException as e:  # a bad option or argument: one line, as below

@@ -135,10 +135,6 @@ def _int(where: str, key: str, value: Any, minimum: int) -> int:
     return value
 
 
-def _config_problem(e: ConfigError, key: str) -> str:
-    return f"'{key}' = {e.value!r} is invalid; use {e.requirement}"
-
-
 # Valid values of the searched hyperparameters, used to check one protocol or range at a time.
 _PROBE = {name: dim.low for name, dim in PAPER_SPACE.items()}
 
@@ -169,7 +165,8 @@ def _protocol(where: str, table: Any, prefix: str) -> dict[str, Any]:
     try:
         TrainConfig(task="jsb", variant="V", **searched_config(_PROBE), **table)
     except ConfigError as e:
-        raise _fail(where, _config_problem(e, prefix + e.name)) from None
+        raise _fail(where, f"'{prefix}{e.name}' = {e.value!r} is invalid; use {e.requirement}"
+                    ) from None
     return dict(table)
 
 
