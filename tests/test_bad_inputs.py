@@ -73,12 +73,12 @@ PWNED = "{case}/pwned"
 
 
 def _shared_files(root: Path) -> None:
-    """The shared bad files: a file where a folder belongs and the reverse, non-pickles."""
+    """The files the cases share: a file and an empty folder (each where the other belongs),
+    broken pickles, a valid study file, a corrupt journal and a study file that is not UTF-8."""
     (root / "a_file.txt").write_text("not a corpus\n")
     (root / "a_folder").mkdir()
     (root / "garbage.pickle").write_bytes(os.urandom(64))
     (root / "missing_module.pickle").write_bytes(MISSING_MODULE_PICKLE)
-
     (root / "good.toml").write_text(GOOD)
     (root / "garbage.log").write_text('{"op_code": 0, "worker_id": "x"\n not json at all\n')
     (root / "not_utf8.toml").write_bytes(b"trials = 1\n\xff\xfe = 2\n")
