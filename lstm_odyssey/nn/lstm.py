@@ -306,8 +306,8 @@ class LSTM(nn.Module):
         except (TypeError, ValueError, RuntimeError):
             raise InputError(f"lengths must be a sequence of B integers, got {lengths!r}") from None
         if lengths.dtype.is_floating_point or lengths.dtype.is_complex or lengths.dtype == torch.bool:
-            raise InputError(f"lengths must be integers, got {lengths.dtype} values "
-                             f"{lengths.tolist()}; they count the valid steps of each sequence")
+            raise InputError(f"lengths must be integers (the valid steps of each sequence), "
+                             f"got {lengths.dtype}")
         lengths = lengths.to(torch.int64)
         if lengths.numel() != B:
             raise InputError(f"lengths has {lengths.numel()} entries for a batch of {B}")
