@@ -279,7 +279,8 @@ def _ranges(trials: pd.DataFrame, tasks: list[TaskAnalysis]) -> tuple[FindingVer
     parts, verdicts = [], []
     for t in tasks:
         tg = trials[trials["task"] == t.task]
-        top = pd.concat([top_trials(g, 0.1) for _, g in tg.groupby("variant")])
+        tops = [top_trials(g, 0.1) for _, g in tg.groupby("variant")]
+        top = pd.concat(tops) if tops else tg
         if top.empty:
             parts.append(f"{t.label}: no trials with an outcome")
             verdicts.append(None)

@@ -16,7 +16,7 @@ their first validation (Optuna FAIL, status ``diverged``, no metrics).
 
 Planted truths for tests (:func:`write_synthetic_study`): pass :class:`SyntheticTask` objects
 (e.g. ``dataclasses.replace(TASKS["jsb-synth"], lr_amp=0)``), variants that *explode* (a
-finished run with a metric 10⁶ × the baseline wherever x > x* + 0.5, like NOAF's blow-ups) and
+finished run with a metric 10⁶ × the baseline wherever x > x* + 0.25, like NOAF's blow-ups) and
 variants that *diverge* with a probability (after one epoch, keeping that epoch's poor metric).
 Each trial draws from its own random stream (seed, task, variant, configuration), so planting
 something in one variant leaves every other variant's trials unchanged.
@@ -134,7 +134,7 @@ def _trial(task: SyntheticTask, variant: str, cid: int, cfg: dict[str, float],
     # planted behaviours: an exploded run finishes with a huge metric; a diverging one stops
     # after its first epoch (keeping that epoch's metrics); the default divergence comes
     # before any validation
-    if explode and x > task.lr_opt + 0.5:
+    if explode and x > task.lr_opt + 0.25:
         valid = test = task.baseline * EXPLODED
     late = bool(rng.random() < diverge)
     early = not late and x > task.lr_opt + 1.2
