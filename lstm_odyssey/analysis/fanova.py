@@ -101,7 +101,7 @@ class Fanova:
         with warnings.catch_warnings():  # few trees: some samples have no OOB prediction
             warnings.filterwarnings("ignore", "Some inputs do not have OOB scores")
             self.forest.fit(Z, y)
-        self.oob_r2 = float(self.forest.oob_score_)
+        self.oob_r2 = self._oob_r2(Z, y)
         lows, highs = self.bounds[:, 0], self.bounds[:, 1]
         self._trees: list[_Tree] = []
         for est in self.forest.estimators_:
@@ -116,6 +116,17 @@ class Fanova:
         self._pairs = list(itertools.combinations(range(len(self.params)), 2))
         self._pair = np.array([[self._var_pair(t, e, j, k) - m[j] - m[k] for j, k in self._pairs]
                                for t, e, m in zip(self._trees, self._edges, self._main)])
+
+    def _oob_r2(self, Z: np.ndarray, y: np.ndarray) -> float:
+        """Out-of-bag R² = 1 − Σ(y − ŷ_oob)² / Σ(y − ȳ)² over the samples that some tree left
+        out (scikit-learn scores a sample no tree left out as if predicted 0)."""
+        in_bag = np.zeros((len(self.forest.estimators_), len(y)), dtype=bool)
+        for i, idx in enumerate(self.forest.estimators_samples_):
+            in_bag[i, idx] = True
+        left_out = ~in_bag.all(axis=0)
+        yy, pred = y[left_out], self.forest.oob_prediction_[left_out]
+        total = float(np.sum((yy - yy.mean()) ** 2)) if len(yy) else 0.0
+        return 1 - float(np.sum((yy - pred) ** 2)) / total if total > 0 else math.nan
 
     # -- transforms ---------------------------------------------------------------------------
     @staticmethod

@@ -3,6 +3,7 @@ and SVG and the PNG path is returned."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib
@@ -17,7 +18,9 @@ import seaborn as sns
 from ..sweep import schema
 from ..variants import PRESET_NAMES
 from .fanova import Fanova
-from .stats import REFERENCE, completed, top_trials
+from .outcomes import TEST, counted
+from .stats import REFERENCE, top_trials
+from .table import Dim
 
 LABELS = {
     schema.HIDDEN_SIZE: "hidden size",
@@ -32,6 +35,7 @@ METRIC_LABELS = {
 }
 VERDICT_COLORS = {"worse": "#d62728", "better": "#2ca02c", "n.s.": "#9ecae1",
                   "too few trials": "#dddddd", "reference": "#7f7f7f"}
+NICE_TICKS = (1, 2, 5)
 sns.set_theme(style="whitegrid", context="notebook")
 
 
@@ -50,11 +54,16 @@ def variant_order(variants: pd.Series | list[str]) -> list[str]:
     return [v for v in PRESET_NAMES if v in present] + sorted(present - set(PRESET_NAMES))
 
 
-def log_axis(ax: plt.Axes, param: str, axis: str = "x") -> None:
-    """Log scale; hidden size (one decade) gets plain tick labels instead of 2×10¹."""
+def log_axis(ax: plt.Axes, dim: Dim, axis: str = "x") -> None:
+    """Log scale over the study's own range [dim.low, dim.high]; a range of less than two
+    decades gets plain 1-2-5 tick labels inside it (e.g. 5, 10 for hidden sizes 4–12)."""
     getattr(ax, f"set_{axis}scale")("log")
-    if param == schema.HIDDEN_SIZE:
-        getattr(ax, f"set_{axis}ticks")([20, 50, 100, 200], ["20", "50", "100", "200"])
+    getattr(ax, f"set_{axis}lim")(dim.low, dim.high)
+    if dim.high / dim.low < 100:
+        decades = range(math.floor(math.log10(dim.low)), math.ceil(math.log10(dim.high)) + 1)
+        ticks = [m * 10**e for e in decades for m in NICE_TICKS
+                 if dim.low <= m * 10**e <= dim.high] or [dim.low, dim.high]
+        getattr(ax, f"set_{axis}ticks")(ticks, [f"{t:g}" for t in ticks])
         getattr(ax, f"{axis}axis").set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
@@ -65,9 +74,10 @@ def metric_label(metric: str) -> str:
 
 def boxplots(trials: pd.DataFrame, comparison: pd.DataFrame, task: str, out_dir: Path,
              fraction: float = 0.1) -> Path:
-    """Fig. 3: test metric per variant, all completed trials and the best ``fraction`` by
-    validation; boxes coloured by the Welch verdict against vanilla, mean parameter count of the
-    best ``fraction`` on the right axis."""
+    """Fig. 3: test outcome per variant (:mod:`.outcomes`: diverged runs included, clipped at
+    the trivial baseline), all trials and the best ``fraction`` by validation; boxes coloured
+    by the Welch verdict against vanilla, mean parameter count of the best ``fraction`` on the
+    right axis."""
     tg = trials[trials["task"] == task]
     order = variant_order(tg["variant"])
     verdicts = comparison[comparison["task"] == task].set_index("variant")["verdict"].to_dict()
@@ -79,8 +89,8 @@ def boxplots(trials: pd.DataFrame, comparison: pd.DataFrame, task: str, out_dir:
         data, params = [], []
         for v in order:
             g = tg[tg["variant"] == v]
-            sel = top_trials(g, fraction) if top else completed(g)
-            data.append(sel["test_metric"].dropna().to_numpy())
+            sel = top_trials(g, fraction) if top else counted(g)
+            data.append(sel[TEST].to_numpy())
             params.append(sel["n_parameters"].mean())
         box = ax.boxplot(data, tick_labels=order, patch_artist=True, showfliers=not top,
                          medianprops={"color": "black"})
@@ -122,18 +132,20 @@ def marginals(fa_metric: Fanova, fa_time: Fanova | None, task: str, metric: str,
                             (m["mean"] + m["std"]) * scale, alpha=0.3,
                             color="C0" if r == 0 else "C1")
             if fa.space[p].log:
-                log_axis(ax, p)
+                log_axis(ax, fa.space[p])
+            else:
+                ax.set_xlim(fa.space[p].low, fa.space[p].high)
             ax.set_xlabel(LABELS.get(p, p))
             if c == 0:
                 ax.set_ylabel(ylabel)
-    fig.suptitle(f"{task}: marginal effects (fANOVA, ±1 std across trees)")
+    fig.suptitle(f"{task}, vanilla: marginal effects (fANOVA, ±1 std across trees)")
     fig.tight_layout()
     return save(fig, out_dir, f"fig4_marginals_{task}")
 
 
 def importance(fanovas: dict[str, Fanova], out_dir: Path, n_pairs: int = 4) -> Path:
-    """Fig. 5: fraction of variance of each hyperparameter and the largest pairs, per task,
-    mean ± std across trees."""
+    """Fig. 5: fraction of variance of each hyperparameter and the largest pairs, per task
+    (vanilla's forest), mean ± std across trees."""
     fig, axes = plt.subplots(1, len(fanovas), figsize=(4.5 * len(fanovas), 3.8), squeeze=False,
                              sharey=True)
     for ax, (task, fa) in zip(axes[0], fanovas.items()):
@@ -149,7 +161,7 @@ def importance(fanovas: dict[str, Fanova], out_dir: Path, n_pairs: int = 4) -> P
         ax.set_yticks(range(len(labels)), labels)
         ax.invert_yaxis()
         ax.set_xlabel("% of variance")
-        ax.set_title(f"{task} (OOB R² {fa.oob_r2:.2f})")
+        ax.set_title(f"{task}, vanilla (OOB R² {fa.oob_r2:.2f})")
     fig.tight_layout()
     return save(fig, out_dir, "fig5_importance")
 
@@ -161,13 +173,13 @@ def interactions(fa: Fanova, task: str, metric: str, out_dir: Path) -> Path:
     for ax, p in zip(axes[0], others):
         xa, xb, mean, _ = fa.marginal_pair(schema.LEARNING_RATE, p)
         mesh = ax.pcolormesh(xa, xb, mean.T, shading="nearest", cmap="viridis_r", rasterized=True)
-        ax.set_xscale("log")
+        log_axis(ax, fa.space[schema.LEARNING_RATE])
         if fa.space[p].log:
-            log_axis(ax, p, "y")
+            log_axis(ax, fa.space[p], "y")
         ax.set_xlabel(LABELS[schema.LEARNING_RATE])
         ax.set_ylabel(LABELS.get(p, p))
         fig.colorbar(mesh, ax=ax, label=f"test {metric_label(metric)}")
-    fig.suptitle(f"{task}: pairwise marginals with the learning rate")
+    fig.suptitle(f"{task}, vanilla: pairwise marginals with the learning rate")
     fig.tight_layout()
     return save(fig, out_dir, f"fig6_interactions_{task}")
 

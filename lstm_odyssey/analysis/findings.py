@@ -1,14 +1,35 @@
-"""PAPER.md §7, finding by finding, against our results: reproduced / not reproduced / not
-testable, with the numbers behind each verdict.
+"""PAPER.md §7, finding by finding, against our results, with a one-line reason and the numbers.
 
-Tasks are matched to the paper's datasets by their metric (frame error → TIMIT, CER → IAM,
-NLL per step → JSB). Variant findings use the Welch verdicts on the best 10 % (the paper's
-test). Hyperparameter findings use the fANOVA of each task; the thresholds are stated in
-the evidence (e.g. momentum < 1 % of variance, interactions < 10 % together).
+Verdicts (:class:`FindingVerdict`): *reproduced*, *not reproduced*, *consistent, underpowered
+(n = …)* (agrees, but rests on a "no significant difference" without power, see
+:mod:`.stats`), *not testable* (with why).
+
+Rules, in order:
+
+* Tasks are matched to the paper's datasets by their metric (frame error → TIMIT, CER → IAM,
+  NLL per step → JSB); a synthetic task is named as the stand-in ("timit-synth for TIMIT").
+* A task that did not learn (:class:`.stats.Learnability`) makes all its checks not testable.
+* Each finding is checked per task ("cells"): a variant cell from the Welch verdict on the best
+  10 % and the power rule; a hyperparameter cell from vanilla's fANOVA, which must rest on at
+  least :data:`MIN_FANOVA_CONFIGS` distinct configurations with OOB R² ≥ :data:`MIN_R2` (else
+  not testable, with the numbers).
+* A contradicting cell makes the finding *not reproduced*. Otherwise findings 1–10 are claims
+  about the paper's three datasets: each needs a testable task for TIMIT, IAM and JSB;
+  any untestable cell or missing dataset makes it *not testable*; any underpowered cell makes it
+  *consistent, underpowered*; else *reproduced*.
+* The thresholds of the hyperparameter findings: 6 — the learning rate's main effect is ≥ 2× the
+  next one, its basin (the contiguous range where vanilla's marginal is within 10 % of the
+  marginal's range from its minimum) is ≥ 1 decade wide, and the lr × hidden size interaction
+  is < 10 % of the variance; 7 — the marginal falls from the smallest to the largest hidden size,
+  more in the lower half of the (log) range than in the upper, and the time marginal rises;
+  8 — momentum < 1 % of the variance of the metric and of the training time; 9 — the marginal
+  and the time marginal rise from no noise to the largest noise; 10 — all pairs together < 10 %.
 """
 
 from __future__ import annotations
 
+import enum
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -16,210 +37,304 @@ import numpy as np
 import pandas as pd
 
 from ..sweep import schema
-from .fanova import Fanova
+from .importance import Forest
+from .outcomes import TEST
+from .stats import Learnability, Verdict, top_trials
 
 DATASET_OF_METRIC = {"frame_error_pct": "TIMIT", "cer_pct": "IAM", "nll_per_step": "JSB"}
-REPRODUCED, NOT_REPRODUCED, NOT_TESTABLE = "reproduced", "not reproduced", "not testable"
-MIN_FANOVA_TRIALS = 30
+DATASETS = ("TIMIT", "IAM", "JSB")
+MIN_FANOVA_CONFIGS = 30
+MIN_R2 = 0.5
 PAPER_RANGES = {"TIMIT": (27.0, 35.0), "IAM": (10.0, 30.0), "JSB": (8.4, 8.8)}
+
+
+class FindingVerdict(enum.StrEnum):
+    REPRODUCED = "reproduced"
+    NOT_REPRODUCED = "not reproduced"
+    UNDERPOWERED = "consistent, underpowered"
+    NOT_TESTABLE = "not testable"
+
+
+REPRODUCED, NOT_REPRODUCED = FindingVerdict.REPRODUCED, FindingVerdict.NOT_REPRODUCED
+UNDERPOWERED, NOT_TESTABLE = FindingVerdict.UNDERPOWERED, FindingVerdict.NOT_TESTABLE
 
 
 @dataclass
 class TaskAnalysis:
-    """What the findings need to know about one task."""
+    """What the findings need to know about one task (vanilla's forests)."""
 
     task: str
     metric: str
     source: str
-    metric_fanova: Fanova | None
-    time_fanova: Fanova | None
+    learn: Learnability
+    metric_fanova: Forest | None
+    time_fanova: Forest | None
 
     @property
     def dataset(self) -> str:
         return DATASET_OF_METRIC.get(self.metric, "?")
 
+    @property
+    def label(self) -> str:
+        """The task's name, with the paper dataset it stands in for."""
+        if self.dataset == "?":
+            return self.task
+        return f"{self.task} ({'' if self.source == 'real' else 'for '}{self.dataset})"
 
-def _cell(comparison: pd.DataFrame, task: str, variant: str) -> tuple[str, str]:
-    row = comparison[(comparison["task"] == task) & (comparison["variant"] == variant)]
+
+class Cell(enum.Enum):
+    AGREES = "agrees"
+    CONTRADICTS = "contradicts"
+    UNDERPOWERED = "agrees, underpowered"
+    UNTESTABLE = "not testable"
+
+
+@dataclass
+class Check:
+    """One task's (or one task and variant's) part of a finding."""
+
+    task: TaskAnalysis
+    cell: Cell
+    text: str
+    n: int = 0
+
+
+class Expect(enum.Enum):
+    """What the paper found for a variant cell."""
+
+    WORSE = "worse"
+    SAME = "no significant difference"
+    NOT_BETTER = "not better"
+    NOT_WORSE = "not worse"
+
+
+def _variant_cell(comparison: pd.DataFrame, t: TaskAnalysis, variant: str,
+                  expect: Expect) -> Check:
+    if t.learn.learned is not True:
+        return Check(t, Cell.UNTESTABLE, t.learn.reason)
+    row = comparison[(comparison["task"] == t.task) & (comparison["variant"] == variant)]
     if row.empty:
-        return "missing", f"{variant} {task}: not run"
+        return Check(t, Cell.UNTESTABLE, f"{variant} on {t.label}: not run")
     r = row.iloc[0]
-    holm = f", Holm p={r['holm_p']:.2g}" if "holm_p" in r else ""
-    return r["verdict"], (f"{variant} {task}: Δ={r['diff']:+.3g}, p={r['welch_p']:.2g}{holm} "
-                          f"({r['verdict']})")
+    v, n = Verdict(r["verdict"]), int(min(r["n_top"], r["n_top_ref"]))
+    text = (f"{variant} on {t.label}: Δ={r['diff']:+.3g} (n={r['n_top']}/{r['n_top_ref']}), "
+            f"p={r['welch_p']:.2g} → {v}")
+    if not v.testable:
+        return Check(t, Cell.UNTESTABLE, text, n)
+    agrees = {Expect.WORSE: v == Verdict.WORSE, Expect.SAME: v == Verdict.NS,
+              Expect.NOT_BETTER: v != Verdict.BETTER, Expect.NOT_WORSE: v != Verdict.WORSE}
+    if v == Verdict.NS and not bool(r["powered"]):
+        # a "no difference" from too small a sample: agrees when none was expected, otherwise
+        # it only says the test could not see one
+        if expect == Expect.WORSE:
+            return Check(t, Cell.UNTESTABLE, text + ", too few trials to find a difference", n)
+        return Check(t, Cell.UNDERPOWERED, text + ", underpowered", n)
+    return Check(t, Cell.AGREES if agrees[expect] else Cell.CONTRADICTS, text, n)
+
+
+def _combine(checks: list[Check]) -> tuple[FindingVerdict, str, str]:
+    """(verdict, one-line reason, evidence) of a finding from its cells (module docstring)."""
+    evidence = "; ".join(dict.fromkeys(c.text for c in checks)) or "no tasks"
+    bad = [c for c in checks if c.cell == Cell.CONTRADICTS]
+    if bad:
+        return NOT_REPRODUCED, "; ".join(c.text for c in bad[:2]), evidence
+    by_ds: dict[str, list[Check]] = {}
+    for c in checks:
+        by_ds.setdefault(c.task.dataset, []).append(c)
+    tested = {d for d, cs in by_ds.items() if all(c.cell != Cell.UNTESTABLE for c in cs)}
+    missing = [d for d in DATASETS if d not in tested]
+    if missing:
+        untestable = [c.text for c in checks if c.cell == Cell.UNTESTABLE
+                      and c.task.dataset in missing]
+        absent = [d for d in missing if d not in by_ds]
+        why = list(dict.fromkeys(untestable))[:2]
+        if absent:
+            why.append(f"no task for {', '.join(absent)} in this study")
+        return NOT_TESTABLE, f"needs all of {', '.join(DATASETS)}: " + "; ".join(why), evidence
+    weak = [c for c in checks if c.cell == Cell.UNDERPOWERED]
+    if weak:
+        n = min(c.n for c in weak)
+        return (UNDERPOWERED, f"consistent, underpowered (n = {n}): " + weak[0].text,
+                evidence)
+    tasks = ", ".join(dict.fromkeys(c.task.label for c in checks))
+    return REPRODUCED, f"as the paper found, on {tasks}", evidence
 
 
 def _variant_finding(comparison: pd.DataFrame, tasks: list[TaskAnalysis], variants: list[str],
-                     expect: Callable[[str, str], bool],
-                     needs_all_datasets: bool = False) -> tuple[str, str]:
-    """``expect(dataset, verdict) -> bool`` says whether a cell agrees with the paper. A finding
-    that names the three datasets (``needs_all_datasets``) is only reproduced when the study
-    has a task for each of them."""
-    cells = [(t, v, *_cell(comparison, t.task, v)) for v in variants for t in tasks]
-    bad = [e for t, _, verdict, e in cells if verdict not in ("missing", "too few trials")
-           and not expect(t.dataset, verdict)]
-    untestable = [e for _, _, verdict, e in cells if verdict in ("missing", "too few trials")]
-    evidence = "; ".join(e for *_, e in cells) or "no tasks"
-    absent = sorted(set(PAPER_RANGES) - {t.dataset for t in tasks})
-    if absent:
-        evidence += f"; no task for {', '.join(absent)} in this study"
-    if bad:
-        return NOT_REPRODUCED, evidence
-    if untestable or not cells or (needs_all_datasets and absent):
-        return NOT_TESTABLE, evidence
-    return REPRODUCED, evidence
+                     expect: Callable[[str], Expect]) -> tuple[FindingVerdict, str, str]:
+    """``expect(dataset)`` is what the paper found for these variants on that dataset."""
+    return _combine([_variant_cell(comparison, t, v, expect(t.dataset))
+                     for t in tasks for v in variants])
 
 
-def _frac(fa: Fanova, param: str) -> float:
-    m = fa.main_effects().set_index("param")["mean"]
-    return float(m.get(param, np.nan))
+# -- hyperparameter findings (vanilla's fANOVA) --------------------------------------------------
+def _gate(t: TaskAnalysis, forest: Forest | None, what: str) -> str | None:
+    """Why ``forest`` cannot carry a verdict for ``t``, or None when it can."""
+    if t.learn.learned is not True:
+        return t.learn.reason
+    if forest is None:
+        return f"{t.label}: too few distinct vanilla configurations for a {what} forest"
+    if forest.n_configs < MIN_FANOVA_CONFIGS or not forest.oob_r2 >= MIN_R2:
+        return (f"{t.label}: {what} forest on {forest.n_configs} distinct vanilla configurations"
+                f", OOB R² {forest.oob_r2:.2f} (needs ≥ {MIN_FANOVA_CONFIGS} and ≥ {MIN_R2})")
+    return None
 
 
-def _hp_finding(tasks: list[TaskAnalysis],
-                check: Callable[[TaskAnalysis], tuple[bool | None, str]],
-                param: str | None = None) -> tuple[str, str]:
-    """``check(task) -> (ok, evidence)`` per task whose fANOVA rests on at least
-    :data:`MIN_FANOVA_TRIALS` completed trials and in which ``param`` was searched (for
-    ``None``: at least two hyperparameters were)."""
-    usable = [t for t in tasks if t.metric_fanova is not None
-              and t.metric_fanova.n_samples >= MIN_FANOVA_TRIALS]
-    if not usable:
-        return NOT_TESTABLE, (f"no task has {MIN_FANOVA_TRIALS} completed trials, too few for "
-                              "a meaningful fANOVA")
-
-    def run(t: TaskAnalysis) -> tuple[bool | None, str]:
-        searched = t.metric_fanova.params
-        if (param is not None and param not in searched) or len(searched) < 2:
-            return None, f"{param or 'two hyperparameters'} not searched"
-        ok, e = check(t)
-        return (None if ok is None else bool(ok)), e
-
-    results = [run(t) for t in usable]
-    evidence = "; ".join(f"{t.task}: {e}" for t, (_, e) in zip(usable, results))
-    if any(ok is False for ok, _ in results):
-        return NOT_REPRODUCED, evidence
-    if any(ok is None for ok, _ in results):
-        return NOT_TESTABLE, evidence
-    return REPRODUCED, evidence
+def _hp_finding(tasks: list[TaskAnalysis], check: Callable[[TaskAnalysis], tuple[bool, str]],
+                params: tuple[str, ...], needs_time: bool) -> tuple[FindingVerdict, str, str]:
+    checks = []
+    for t in tasks:
+        why = _gate(t, t.metric_fanova, "metric") or (
+            _gate(t, t.time_fanova, "training-time") if needs_time else None)
+        if why is None:
+            absent = [p for p in params if p not in t.metric_fanova.fanova.params]
+            if absent or len(t.metric_fanova.fanova.params) < 2:
+                why = f"{t.label}: {', '.join(absent) or 'two hyperparameters'} not searched"
+        if why is not None:
+            checks.append(Check(t, Cell.UNTESTABLE, why))
+            continue
+        ok, text = check(t)
+        checks.append(Check(t, Cell.AGREES if ok else Cell.CONTRADICTS, f"{t.label}: {text}"))
+    return _combine(checks)
 
 
-def _ends(fa: Fanova, param: str) -> tuple[float, float, float, str]:
-    """Marginal at the low end, the middle and the high end of ``param``'s range, and those
-    three points as text."""
-    m = fa.marginal(param, 21)
+def _main(fa: Forest) -> pd.Series:
+    return fa.fanova.main_effects().set_index("param")["mean"]
+
+
+def _ends(fa: Forest, param: str) -> tuple[float, float, float, str]:
+    """Marginal at the low end, the middle and the high end of ``param``'s range (the middle
+    on the log scale for log parameters), and those three points as text."""
+    m = fa.fanova.marginal(param, 21)
     y, x = m["mean"].to_numpy(), m["x"].to_numpy()
     return float(y[0]), float(y[10]), float(y[-1]), "/".join(f"{v:.3g}" for v in x[[0, 10, -1]])
 
 
+def basin(fa: Forest, param: str = schema.LEARNING_RATE, n: int = 81) -> tuple[float, float]:
+    """(best x, width in decades) of the contiguous range around the marginal's minimum where
+    the marginal is within 10 % of its range (max − min) from the minimum."""
+    m = fa.fanova.marginal(param, n)
+    y, x = m["mean"].to_numpy(), m["x"].to_numpy()
+    lo, hi = y.min(), y.max()
+    inside = y <= lo + 0.1 * (hi - lo)
+    i = j = int(np.argmin(y))
+    while i > 0 and inside[i - 1]:
+        i -= 1
+    while j < len(y) - 1 and inside[j + 1]:
+        j += 1
+    return float(x[int(np.argmin(y))]), float(np.log10(x[j] / x[i]))
+
+
+def _pair(fa: Forest, a: str, b: str) -> float:
+    pairs = fa.fanova.pair_effects()
+    both = pairs.param_a.isin((a, b)) & pairs.param_b.isin((a, b))
+    return float(pairs[both]["mean"].sum())
+
+
 def _lr(t: TaskAnalysis) -> tuple[bool, str]:
-    fa = t.metric_fanova
-    main = fa.main_effects().set_index("param")["mean"]
-    m = fa.marginal(schema.LEARNING_RATE, 81)
-    lo, hi = m["mean"].min(), m["mean"].max()
-    basin = m[m["mean"] <= lo + 0.1 * (hi - lo)]["x"]
-    width = np.log10(basin.max() / basin.min())
-    pairs = fa.pair_effects()
-    both = {schema.LEARNING_RATE, schema.HIDDEN_SIZE}
-    lh = pairs[pairs.param_a.isin(both) & pairs.param_b.isin(both)]["mean"].sum()
-    ok = main.idxmax() == schema.LEARNING_RATE
-    best = m["x"][m["mean"].idxmin()]
-    return ok, (f"learning rate {main[schema.LEARNING_RATE]:.0%} of variance (largest: "
-                f"{main.idxmax()}), best ≈ {best:.1e}, basin within 10 % of the range spans "
-                f"{width:.1f} decades, lr×hidden interaction {lh:.1%}")
+    main = _main(t.metric_fanova).sort_values(ascending=False)
+    lr = main[schema.LEARNING_RATE]
+    nxt = main.drop(schema.LEARNING_RATE)
+    ratio = lr / nxt.iloc[0] if nxt.iloc[0] > 0 else math.inf
+    best, width = basin(t.metric_fanova)
+    inter = _pair(t.metric_fanova, schema.LEARNING_RATE, schema.HIDDEN_SIZE)
+    ok = ratio >= 2 and width >= 1 and inter < 0.10
+    return ok, (f"learning rate {lr:.0%} of variance, {ratio:.1f}× the next ({nxt.index[0]}, "
+                f"needs ≥ 2×); basin around {best:.1e} spans {width:.1f} decades (needs ≥ 1); "
+                f"lr × hidden size {inter:.1%} (needs < 10 %)")
 
 
-def _hidden(t: TaskAnalysis) -> tuple[bool | None, str]:
+def _hidden(t: TaskAnalysis) -> tuple[bool, str]:
     low, mid, high, at = _ends(t.metric_fanova, schema.HIDDEN_SIZE)
-    ok = high < low and (low - mid) > (mid - high)
-    text = f"metric at {at} blocks {low:.3g}/{mid:.3g}/{high:.3g}"
-    if t.time_fanova is None:
-        return None, text + ", no training times"
     tl, _, th, _ = _ends(t.time_fanova, schema.HIDDEN_SIZE)
-    return ok and th > tl, text + f", time {tl / 3600:.2g} h → {th / 3600:.2g} h"
+    ok = high < low and (low - mid) > (mid - high) and th > tl
+    return ok, (f"metric at {at} units {low:.3g}/{mid:.3g}/{high:.3g} (falls, less in the upper "
+                f"half?), time {tl / 3600:.2g} h → {th / 3600:.2g} h")
 
 
-def _momentum(t: TaskAnalysis) -> tuple[bool | None, str]:
-    fm = _frac(t.metric_fanova, schema.ONE_MINUS_MOMENTUM)
-    if t.time_fanova is None:
-        return None, f"{fm:.1%} of metric variance, no training times"
-    ft = _frac(t.time_fanova, schema.ONE_MINUS_MOMENTUM)
-    return fm < 0.01 and ft < 0.01, f"{fm:.1%} of metric and {ft:.1%} of time variance (< 1 %?)"
+def _momentum(t: TaskAnalysis) -> tuple[bool, str]:
+    fm = _main(t.metric_fanova)[schema.ONE_MINUS_MOMENTUM]
+    ft = _main(t.time_fanova).get(schema.ONE_MINUS_MOMENTUM, 0.0)
+    return fm < 0.01 and ft < 0.01, (f"{fm:.1%} of metric and {ft:.1%} of time variance "
+                                     "(needs < 1 % each)")
 
 
-def _noise(t: TaskAnalysis) -> tuple[bool | None, str]:
+def _noise(t: TaskAnalysis) -> tuple[bool, str]:
     low, _, high, at = _ends(t.metric_fanova, schema.INPUT_NOISE)
     lo_x, _, hi_x = at.split("/")
-    text = f"metric at noise {lo_x} → {hi_x}: {low:.3g} → {high:.3g}"
-    if t.time_fanova is None:
-        return None, text + ", no training times"
     tl, _, th, _ = _ends(t.time_fanova, schema.INPUT_NOISE)
-    return high > low and th > tl, text + f", time {tl / 3600:.2g} h → {th / 3600:.2g} h"
+    return high > low and th > tl, (f"metric at noise std {lo_x} → {hi_x}: {low:.3g} → "
+                                    f"{high:.3g}, time {tl / 3600:.2g} h → {th / 3600:.2g} h")
 
 
 def _interactions(t: TaskAnalysis) -> tuple[bool, str]:
-    pairs = t.metric_fanova.pair_effects()
+    pairs = t.metric_fanova.fanova.pair_effects()
     total = float(pairs["mean"].sum())
     top = pairs.loc[pairs["mean"].idxmax()]
-    return total < 0.10, (f"all pairs {total:.1%} of variance (< 10 %?), largest "
-                          f"{top.param_a}×{top.param_b} {top['mean']:.1%}")
+    return total < 0.10, (f"all pairs {total:.1%} of variance (needs < 10 %), largest "
+                          f"{top.param_a} × {top.param_b} {top['mean']:.1%}")
 
 
-def _ranges(trials: pd.DataFrame, tasks: list[TaskAnalysis]) -> tuple[str, str]:
-    from .stats import top_trials
-
+def _ranges(trials: pd.DataFrame, tasks: list[TaskAnalysis]) -> tuple[FindingVerdict, str, str]:
     parts, verdicts = [], []
     for t in tasks:
         tg = trials[trials["task"] == t.task]
-        top = pd.concat([top_trials(g, 0.1) for _, g in tg.groupby("variant")])
+        tops = [top_trials(g, 0.1) for _, g in tg.groupby("variant")]
+        top = pd.concat(tops) if tops else tg
         if top.empty:
-            parts.append(f"{t.task}: no completed trials")
+            parts.append(f"{t.label}: no trials with an outcome")
             verdicts.append(None)
             continue
-        lo, hi = top["test_metric"].min(), top["test_metric"].max()
+        lo, hi = top[TEST].min(), top[TEST].max()
         paper = PAPER_RANGES.get(t.dataset)
-        parts.append(f"{t.task} ({t.source}): best-10 % {lo:.3g}–{hi:.3g}"
+        parts.append(f"{t.label}: best-10 % {lo:.3g}–{hi:.3g}"
                      + (f" vs paper {paper[0]:g}–{paper[1]:g}" if paper else ""))
-        if t.source != "real" or paper is None:
-            verdicts.append(None)
-        else:
-            verdicts.append(bool(lo <= paper[1] and hi >= paper[0]))
+        verdicts.append(None if t.source != "real" or paper is None
+                        else bool(lo <= paper[1] and hi >= paper[0]))
     evidence = "; ".join(parts) + ". Times depend on hardware and are not compared."
     if any(v is False for v in verdicts):
-        return NOT_REPRODUCED, evidence
+        return NOT_REPRODUCED, parts[verdicts.index(False)], evidence
     if not verdicts or any(v is None for v in verdicts):
-        return NOT_TESTABLE, evidence + " Only real-corpus tasks are comparable."
-    return REPRODUCED, evidence
+        return NOT_TESTABLE, "only real-corpus tasks are comparable with the paper's numbers", \
+            evidence
+    return REPRODUCED, "; ".join(parts), evidence
+
+
+FINDINGS = (
+    "No variant is significantly better than vanilla on any dataset.",
+    "NFG and NOAF are significantly worse on all three datasets.",
+    "NIG, NOG and NIAF are significantly worse on TIMIT and IAM, not on JSB.",
+    "CIFG and NP do not change performance significantly.",
+    "FGR brings no gain despite more parameters (worse on JSB).",
+    ("The learning rate is by far the most important hyperparameter, with a wide basin that "
+    "does not move with the hidden size."),
+    "Larger hidden size is better with diminishing returns; training time grows with it.",
+    "Momentum explains almost no variance (< 1 %) in performance or training time.",
+    "Input noise hurts and slows training.",
+    "Interactions between hyperparameters are small.",
+    "Best-10 % ranges: TIMIT ≈ 27–35 %, IAM ≈ 10–30 % CER, JSB ≈ 8.4–8.8 NLL.",
+)
 
 
 def findings_table(trials: pd.DataFrame, comparison: pd.DataFrame,
                    tasks: list[TaskAnalysis]) -> pd.DataFrame:
-    """One row per finding of PAPER.md §7: number, finding, verdict, evidence."""
+    """One row per finding of PAPER.md §7: number, finding, verdict, reason, evidence."""
+    variants = sorted(set(comparison["variant"]))
+    hp = schema
     rows = [
-        ("No variant is significantly better than vanilla on any dataset.",
-         _variant_finding(comparison, tasks, sorted(set(comparison["variant"])),
-                          lambda d, v: v != "better")),
-        ("NFG and NOAF are significantly worse on all three datasets.",
-         _variant_finding(comparison, tasks, ["NFG", "NOAF"], lambda d, v: v == "worse",
-                          needs_all_datasets=True)),
-        ("NIG, NOG and NIAF are significantly worse on TIMIT and IAM, not on JSB.",
-         _variant_finding(comparison, tasks, ["NIG", "NOG", "NIAF"],
-                          lambda d, v: (v == "worse") == (d in ("TIMIT", "IAM")),
-                          needs_all_datasets=True)),
-        ("CIFG and NP do not change performance significantly.",
-         _variant_finding(comparison, tasks, ["CIFG", "NP"], lambda d, v: v == "n.s.")),
-        ("FGR brings no gain despite more parameters (worse on JSB).",
-         _variant_finding(comparison, tasks, ["FGR"], lambda d, v: v != "better")),
-        (("The learning rate is by far the most important hyperparameter, with a wide basin "
-         "whose position depends on the dataset, not on the hidden size."),
-         _hp_finding(tasks, _lr, schema.LEARNING_RATE)),
-        ("Larger hidden size is better with diminishing returns; training time grows with it.",
-         _hp_finding(tasks, _hidden, schema.HIDDEN_SIZE)),
-        ("Momentum explains almost no variance (< 1 %) in performance or training time.",
-         _hp_finding(tasks, _momentum, schema.ONE_MINUS_MOMENTUM)),
-        ("Input noise hurts and slows training.", _hp_finding(tasks, _noise, schema.INPUT_NOISE)),
-        ("Interactions between hyperparameters are small.", _hp_finding(tasks, _interactions)),
-        ("Best-10 % ranges: TIMIT ≈ 27–35 %, IAM ≈ 10–30 % CER, JSB ≈ 8.4–8.8 NLL.",
-         _ranges(trials, tasks)),
+        _variant_finding(comparison, tasks, variants, lambda d: Expect.NOT_BETTER),
+        _variant_finding(comparison, tasks, ["NFG", "NOAF"], lambda d: Expect.WORSE),
+        _variant_finding(comparison, tasks, ["NIG", "NOG", "NIAF"],
+                         lambda d: Expect.NOT_WORSE if d == "JSB" else Expect.WORSE),
+        _variant_finding(comparison, tasks, ["CIFG", "NP"], lambda d: Expect.SAME),
+        _variant_finding(comparison, tasks, ["FGR"],
+                         lambda d: Expect.WORSE if d == "JSB" else Expect.NOT_BETTER),
+        _hp_finding(tasks, _lr, (hp.LEARNING_RATE, hp.HIDDEN_SIZE), needs_time=False),
+        _hp_finding(tasks, _hidden, (hp.HIDDEN_SIZE,), needs_time=True),
+        _hp_finding(tasks, _momentum, (hp.ONE_MINUS_MOMENTUM,), needs_time=True),
+        _hp_finding(tasks, _noise, (hp.INPUT_NOISE,), needs_time=True),
+        _hp_finding(tasks, _interactions, (), needs_time=False),
+        _ranges(trials, tasks),
     ]
-    return pd.DataFrame([{"#": i + 1, "finding": f, "verdict": v, "evidence": e}
-                         for i, (f, (v, e)) in enumerate(rows)])
+    return pd.DataFrame([{"#": i + 1, "finding": f, "verdict": v, "reason": r, "evidence": e}
+                         for i, (f, (v, r, e)) in enumerate(zip(FINDINGS, rows))])

@@ -1,9 +1,9 @@
 """The whole analysis of a storage and the report it writes.
 
 :func:`analyze` computes everything into an :class:`Analysis`; :func:`write_report` writes
-``report.html`` (self-contained: figures embedded as data URIs, a table of contents),
-``report.md`` (the summary tables), the CSVs and ``figures/*.png|svg``; :func:`build_report`
-does both.
+``report.html`` (self-contained, figures embedded as data URIs; the first screen is the answer:
+the findings with their verdicts and a task × variant matrix), ``report.md``, the CSVs (machine
+column names) and ``figures/*.png|svg``; :func:`build_report` does both.
 """
 
 from __future__ import annotations
@@ -23,148 +23,377 @@ import pandas as pd
 
 from ..errors import UserError
 from ..sweep import schema
-from . import figures
-from .fanova import Fanova, FanovaError
+from . import figures, importance
 from .findings import TaskAnalysis, findings_table
+from .outcomes import UNFINISHED, Rule, finished, rule_counts, score, strict
 from .stats import (
+    EQUIVALENCE,
+    LEARN_MARGIN,
     MIN_SAMPLES,
-    UNFINISHED,
+    POWER_N,
+    REFERENCE,
+    Verdict,
     compare_variants,
-    completed,
-    finished,
+    learnability,
     variant_summary,
 )
 from .table import Results, load_results
 
 FRACTION = 0.1
+PCT = round(FRACTION * 100)
 
 
 @dataclass
 class Analysis:
-    """Every table of the report, computed from one storage."""
+    """Every table of the report, computed from one storage (machine column names)."""
 
     results: Results
+    trials: pd.DataFrame          # results.trials scored by the rules of .outcomes
     variants: pd.DataFrame
     comparison: pd.DataFrame
-    importance: pd.DataFrame
+    comparison_strict: pd.DataFrame
+    importance: pd.DataFrame      # per task, variant, target: fANOVA main and pair effects
+    pooled: pd.DataFrame          # per task: the forest over all variants, main effects
+    ped: pd.DataFrame             # per task and variant: PED-ANOVA of the best 10 %
     tasks: list[TaskAnalysis]
     findings: pd.DataFrame
     n_trees: int = 100
     notes: list[str] = field(default_factory=list)
 
 
-def _fanova(done: pd.DataFrame, target: str, results: Results, n_trees: int,
-            seed: int) -> Fanova | None:
-    space = {p: d for p, d in results.space.items() if p in schema.PARAMS and d.high > d.low}
-    rows = done[np.isfinite(done[target])]
-    if len(rows) < 2 * MIN_SAMPLES or not space:
-        return None
-    try:
-        return Fanova(rows[list(space)], rows[target], space, n_trees=n_trees, seed=seed)
-    except FanovaError:
-        return None
-
-
-def _importance_rows(task: str, target: str, fa: Fanova) -> list[dict]:
-    rows = [{"task": task, "target": target, "effect": r.param, "mean": r.mean, "std": r.std}
+def _effect_rows(task: str, variant: str, target: str, forest: importance.Forest) -> list[dict]:
+    fa = forest.fanova
+    rows = [{"effect": r.param, "mean": r.mean, "std": r.std}
             for r in fa.main_effects().itertuples()]
-    rows += [{"task": task, "target": target, "effect": f"{r.param_a} × {r.param_b}",
-              "mean": r.mean, "std": r.std} for r in fa.pair_effects().itertuples()]
+    rows += [{"effect": f"{r.param_a} × {r.param_b}", "mean": r.mean, "std": r.std}
+             for r in fa.pair_effects().itertuples()]
     rest, rest_std = fa.unexplained()
-    rows.append({"task": task, "target": target, "effect": "higher order (rest)",
-                 "mean": rest, "std": rest_std})
-    for r in rows:
-        r["oob_r2"] = fa.oob_r2
-        r["n_trials"] = fa.n_samples
-    return rows
+    rows.append({"effect": "higher order (rest)", "mean": rest, "std": rest_std})
+    return [{"task": task, "variant": variant, "target": target, **r, "oob_r2": forest.oob_r2,
+             "n_configs": forest.n_configs} for r in rows]
 
 
 def analyze(storage: str, study: str | None = None, n_trees: int = 100, seed: int = 0,
             fraction: float = FRACTION) -> Analysis:
     """Load ``storage`` (optionally only study file ``study``) and compute every table:
-    variant summary, significance tests, fANOVA of the test metric and of the training time
-    per task (all variants' completed trials pooled), and the PAPER.md §7 findings."""
+    variant summary, significance tests (and their sensitivity to the outcome rules), fANOVA per
+    (task, variant) on distinct configurations (test outcome; training time for vanilla), the
+    pooled forest with the variant as an input, PED-ANOVA, and the PAPER.md §7 findings."""
     results = load_results(storage, study)
-    trials = results.trials
-    notes = []
+    trials = score(results.trials)
+    space = results.space
+    notes: list[str] = []
     imp_rows: list[dict] = []
-    tasks = []
+    pooled_rows: list[dict] = []
+    ped_rows: list[dict] = []
+    tasks, tasks_strict = [], []
     for task in results.tasks:
         tg = trials[trials["task"] == task]
-        done = completed(tg)
-        fa_m = _fanova(done, "test_metric", results, n_trees, seed)
-        fa_t = _fanova(done, "wall_time_s", results, n_trees, seed)
+        order = figures.variant_order(tg["variant"])
+        vanilla = tg[tg["variant"] == REFERENCE]
+        for variant in order:
+            g = tg[tg["variant"] == variant]
+            forest = importance.metric_forest(g, space, n_trees, seed)
+            if forest is not None:
+                imp_rows += _effect_rows(task, variant, "test metric", forest)
+            ped_rows += [{"task": task, "variant": variant, "param": p, "importance": v,
+                          "n_configs": forest.n_configs if forest else 0}
+                         for p, v in importance.ped_anova(g, space, fraction, seed).items()]
+        fa_m = importance.metric_forest(vanilla, space, n_trees, seed)
+        fa_t = importance.time_forest(vanilla, space, n_trees, seed)
+        if fa_t is not None:
+            imp_rows += _effect_rows(task, REFERENCE, "training time", fa_t)
         if fa_m is None:
-            notes.append(f"{task}: too few completed trials ({len(done)}) for fANOVA")
-        for target, fa in (("test metric", fa_m), ("training time", fa_t)):
-            if fa is not None:
-                imp_rows += _importance_rows(task, target, fa)
-        tasks.append(TaskAnalysis(task, str(tg["metric"].iloc[0]), str(tg["source"].iloc[0]),
+            notes.append(f"{task}: too few distinct vanilla configurations for fANOVA")
+        pooled = importance.pooled_forest(tg, space, order, n_trees, seed)
+        if pooled is not None:
+            pooled_rows += [{"task": task, "effect": r.param, "mean": r.mean, "std": r.std,
+                             "oob_r2": pooled.oob_r2, "n_configs": pooled.n_configs}
+                            for r in pooled.fanova.main_effects().itertuples()]
+        metric, source = str(tg["metric"].iloc[0]), str(tg["source"].iloc[0])
+        tasks.append(TaskAnalysis(task, metric, source, learnability(trials, task, fraction),
                                   fa_m, fa_t))
+        tasks_strict.append(TaskAnalysis(
+            task, metric, source, learnability(trials, task, fraction, sample=strict),
+            importance.metric_forest(vanilla, space, n_trees, seed, sample=strict), fa_t))
     comparison = compare_variants(trials, fraction=fraction, seed=seed)
+    comparison_strict = compare_variants(trials, fraction=fraction, seed=seed, sample=strict)
+    found = findings_table(trials, comparison, tasks)
+    left_out = findings_table(trials, comparison_strict, tasks_strict)
+    found["verdict_strict"] = left_out["verdict"]
+    found["reason_strict"] = left_out["reason"]
     return Analysis(
-        results=results,
-        variants=variant_summary(trials, fraction),
-        comparison=comparison,
-        importance=pd.DataFrame(imp_rows, columns=["task", "target", "effect", "mean", "std",
-                                                   "oob_r2", "n_trials"]),
-        tasks=tasks,
-        findings=findings_table(trials, comparison, tasks),
-        n_trees=n_trees,
-        notes=notes,
+        results=results, trials=trials, variants=variant_summary(trials, fraction),
+        comparison=comparison, comparison_strict=comparison_strict,
+        importance=pd.DataFrame(imp_rows, columns=["task", "variant", "target", "effect", "mean",
+                                                   "std", "oob_r2", "n_configs"]),
+        pooled=pd.DataFrame(pooled_rows, columns=["task", "effect", "mean", "std", "oob_r2",
+                                                  "n_configs"]),
+        ped=pd.DataFrame(ped_rows, columns=["task", "variant", "param", "importance",
+                                            "n_configs"]),
+        tasks=tasks, findings=found, n_trees=n_trees, notes=notes,
     )
 
 
-# -- tables for people ---------------------------------------------------------------------------
+# -- tables for people (human column names with units; the CSVs keep the machine names) --------
+def _label(a: Analysis, task: str) -> str:
+    return next((t.label for t in a.tasks if t.task == task), task)
+
+
+def _metric_unit(metric: str) -> str:
+    return figures.metric_label(metric)
+
+
 def overview(a: Analysis) -> pd.DataFrame:
-    """Per task: data source, data description, variants, trials, completed (including runs
-    stopped at the time budget), diverged, failed and still running."""
-    rows = []
+    """Per task (one column each): data, trials and how many each outcome rule touched, and the
+    learnability gate. Machine row names in ``key``; people read ``item``."""
     s = a.results.studies
-    for task in a.results.tasks:
-        tg = a.results.trials[a.results.trials["task"] == task]
-        meta = s[s["task"] == task].iloc[0]
-        complete, diverged = len(completed(tg)), int((tg["status"] == "diverged").sum())
-        rows.append({
-            "task": task, "source": meta["source"], "data": meta["data"],
-            "metric": meta["metric"], "variants": tg["variant"].nunique(), "trials": len(tg),
-            "complete": complete, "diverged": diverged,
-            "failed": len(finished(tg)) - complete - diverged,  # lost trials were re-run
-            "running": int(tg["status"].isin(UNFINISHED).sum()),
-        })
+    cols: dict[str, list] = {}
+    items = [
+        ("source", "data source"), ("data", "data"), ("metric", "metric"),
+        ("variants", "variants"), ("planned", "planned trials"), ("trials", "trials stored"),
+        ("running", "running or queued"), ("recorded", "counted as recorded"),
+        ("best_epoch", "diverged: counted at best epoch"),
+        ("at_baseline", "diverged before validation: counted at the baseline"),
+        ("clipped", "worse than the baseline: clipped at it"),
+        ("no_baseline", "diverged, no baseline recorded: left out"),
+        ("no_outcome", "failed, pruned or lost: no outcome"),
+        ("baseline", "trivial baseline (validation)"),
+        ("vanilla_top", f"vanilla best-{PCT} % mean (test)"), ("learned", "learned?"),
+    ]
+    for t in a.tasks:
+        tg = a.trials[a.trials["task"] == t.task]
+        meta = s[s["task"] == t.task]
+        planned = pd.to_numeric(meta.get("trials"), errors="coerce").sum() if "trials" in meta \
+            else math.nan
+        counts = rule_counts(tg)
+        done = finished(tg)
+        recorded = int(((done["rule"] == Rule.RECORDED) & ~done["clipped"]).sum())
+        learned = t.learn.learned
+        values = {
+            "source": t.source, "data": meta["data"].iloc[0], "metric": _metric_unit(t.metric),
+            "variants": tg["variant"].nunique(), "planned": planned or math.nan,
+            "trials": len(tg), "running": int(tg["status"].isin(UNFINISHED).sum()),
+            "recorded": recorded, **counts, "baseline": t.learn.baseline,
+            "vanilla_top": t.learn.vanilla_top_mean,
+            "learned": "unknown" if learned is None else ("yes" if learned else "no"),
+        }
+        cols[t.label] = [values[k] for k, _ in items]
+    return pd.DataFrame({"key": [k for k, _ in items], "item": [n for _, n in items], **cols})
+
+
+def variants_view(a: Analysis, task: str) -> pd.DataFrame:
+    """The variant summary of one task for people."""
+    v = a.variants[a.variants["task"] == task]
+    return pd.DataFrame({
+        "variant": v["variant"], "trials": v["trials"], "counted": v["counted"],
+        "failed %": 100 * v["failure_rate"], "diverged %": 100 * v["divergence_rate"],
+        "median test (all)": v["median_test_all"],
+        f"best-{PCT} % mean (n)": [f"{m:.4g} ({n})" if np.isfinite(m) else "–"
+                                  for m, n in zip(v[f"mean_test_top{PCT}"], v[f"n_top{PCT}"])],
+        "best test": v["best_test"],
+        f"params, best {PCT} % (k)": v[f"mean_params_top{PCT}"] / 1e3,
+        "mean time (min)": v["mean_wall_time_s"] / 60,
+    })
+
+
+def _power(r: pd.Series) -> str:
+    if r["verdict"] != Verdict.NS:
+        return "–"
+    return "enough" if r["powered"] else "too little"
+
+
+def significance_view(a: Analysis, task: str) -> pd.DataFrame:
+    """Welch on the best 10 % for one task, with the power rule and the left-out verdict."""
+    c = a.comparison[a.comparison["task"] == task]
+    s = a.comparison_strict.set_index("variant")
+    s = s[s["task"] == task]["verdict"] if len(s) else pd.Series(dtype=object)
+    return pd.DataFrame({
+        "variant": c["variant"], "n (variant/vanilla)": [f"{x}/{y}" for x, y in
+                                                         zip(c["n_top"], c["n_top_ref"])],
+        f"best-{PCT} % mean": c["mean_top"], "vanilla mean": c["mean_top_ref"],
+        "Δ vs vanilla": c["diff"], "Welch p": c["welch_p"], "verdict": c["verdict"],
+        "power for n.s.": [_power(r) for _, r in c.iterrows()],
+        "left-out trials: verdict": [s.get(v, "–") for v in c["variant"]],
+    })
+
+
+def robust_view(a: Analysis, task: str) -> pd.DataFrame:
+    """The robust companions of the Welch test for one task."""
+    c = a.comparison[a.comparison["task"] == task]
+    others = [col for col in c.columns
+              if col.startswith("verdict_top") and col != f"verdict_top{PCT}"]
+    return pd.DataFrame({
+        "variant": c["variant"], "Holm p": c["holm_p"], "Holm verdict": c["verdict_holm"],
+        "Mann–Whitney p": c["mwu_p"],
+        "95 % CI of Δ": [f"{lo:.3g} … {hi:.3g}" if np.isfinite(lo) else "–"
+                         for lo, hi in zip(c["ci_low"], c["ci_high"])],
+        "paired configs": c["paired_n"], "paired Wilcoxon p": c["paired_p"],
+        **{f"verdict, best {col.removeprefix('verdict_top')} %": c[col] for col in others},
+    })
+
+
+def variant_effects_view(a: Analysis, task: str) -> pd.DataFrame:
+    """Main effects (% of test-metric variance) of each variant's own forest, one row each."""
+    imp = a.importance[(a.importance["task"] == task) & (a.importance["target"] == "test metric")]
+    rows = []
+    for variant, g in imp.groupby("variant", sort=False):
+        main = g.set_index("effect")["mean"]
+        rows.append({"variant": variant,
+                     **{figures.LABELS.get(p, p) + " %": 100 * main[p] for p in schema.PARAMS
+                        if p in main},
+                     "pairs %": 100 * g[g["effect"].str.contains(" × ")]["mean"].sum(),
+                     "OOB R²": g["oob_r2"].iloc[0], "configs": g["n_configs"].iloc[0]})
     return pd.DataFrame(rows)
 
 
-def significance_view(a: Analysis) -> pd.DataFrame:
-    """The comparison table with the columns a reader needs, in reading order."""
-    cols = ["task", "variant", "n_top", "mean_top", "mean_top_ref", "diff", "welch_p", "verdict",
-            "holm_p", "verdict_holm", "mwu_p", "ci_low", "ci_high", "paired_n", "paired_p",
-            *[c for c in a.comparison.columns if c.startswith("verdict_top")],
-            "failure_rate", "divergence_rate"]
-    return a.comparison[cols]
+def vanilla_effects_view(a: Analysis, task: str) -> pd.DataFrame:
+    """Vanilla's fANOVA for one task: every effect, for the test metric and the time."""
+    imp = a.importance[(a.importance["task"] == task) & (a.importance["variant"] == REFERENCE)]
+
+    def col(target: str) -> pd.Series:
+        g = imp[imp["target"] == target].set_index("effect")
+        return pd.Series({e: f"{100 * m:.1f} ± {100 * s:.1f}" for e, m, s in
+                          zip(g.index, g["mean"], g["std"])}, dtype=object)
+
+    metric, time = col("test metric"), col("training time")
+    effects = list(dict.fromkeys([*metric.index, *time.index]))
+    return pd.DataFrame({"effect": [_effect_label(e) for e in effects],
+                         "test metric, % of variance": [metric.get(e, "–") for e in effects],
+                         "training time, % of variance": [time.get(e, "–") for e in effects]})
 
 
-def protocol_and_versions(a: Analysis) -> pd.DataFrame:
-    """Protocol per task as stored with the studies, and the package versions."""
+def _effect_label(effect: str) -> str:
+    return " × ".join(figures.LABELS.get(p, p) for p in effect.split(" × "))
+
+
+def pooled_view(a: Analysis) -> pd.DataFrame:
+    """Per task: the share of the variant in the forest over all variants."""
     rows = []
+    for task, g in a.pooled.groupby("task", sort=False):
+        main = g.set_index("effect")
+        rows.append({"task": _label(a, task),
+                     "variant's share %": 100 * main.loc[importance.VARIANT, "mean"],
+                     **{figures.LABELS.get(p, p) + " %": 100 * main.loc[p, "mean"]
+                        for p in schema.PARAMS if p in main.index},
+                     "OOB R²": g["oob_r2"].iloc[0], "configs": g["n_configs"].iloc[0]})
+    return pd.DataFrame(rows)
+
+
+def ped_view(a: Analysis, task: str) -> pd.DataFrame:
+    """PED-ANOVA importance (%) per variant for one task."""
+    p = a.ped[a.ped["task"] == task]
+    if p.empty:
+        return p
+    wide = p.pivot(index="variant", columns="param", values="importance") * 100
+    wide = wide.loc[list(dict.fromkeys(p["variant"]))]
+    wide.columns = [figures.LABELS.get(c, c) + " %" for c in wide.columns]
+    return wide.reset_index()
+
+
+def findings_view(a: Analysis) -> pd.DataFrame:
+    """The first table of the report: finding, verdict, one-line reason, left-out verdict."""
+    f = a.findings
+    return pd.DataFrame({"#": f["#"], "finding": f["finding"], "verdict": f["verdict"],
+                         "why": f["reason"], "left-out trials": f["verdict_strict"]})
+
+
+def matrix(a: Analysis) -> tuple[list[str], list[tuple[str, list[tuple[str, str, str]]]]]:
+    """The task × variant matrix: (variant columns, rows of (task label, cells)); a cell is
+    (text, css class, tooltip): vanilla shows its best-10 % mean, every other variant Δ with n,
+    classed by the verdict (n.s. split into powered and underpowered)."""
+    variants = figures.variant_order(a.trials["variant"])
+    rows = []
+    for t in a.tasks:
+        c = a.comparison[a.comparison["task"] == t.task].set_index("variant")
+        cells = []
+        for v in variants:
+            if v == REFERENCE:
+                n = t.learn.n
+                cells.append((f"{t.learn.vanilla_top_mean:.3g} n={n}"
+                              if np.isfinite(t.learn.vanilla_top_mean) else "–", "ref",
+                              f"vanilla best-{PCT} % mean"))
+            elif v not in c.index:
+                cells.append(("–", "na", "not run"))
+            else:
+                r = c.loc[v]
+                verdict = Verdict(r["verdict"])
+                css = {Verdict.WORSE: "worse", Verdict.BETTER: "better"}.get(
+                    verdict, "ns" if verdict == Verdict.NS and r["powered"] else
+                    "weak" if verdict == Verdict.NS else "na")
+                if t.learn.learned is not True:
+                    css = "na"
+                text = (f"{r['diff']:+.3g} n={r['n_top']}" if np.isfinite(r["diff"]) else
+                        f"– n={r['n_top']}")
+                cells.append((text, css, f"{verdict}, Welch p={r['welch_p']:.2g}"))
+        rows.append((t.label, cells))
+    return variants, rows
+
+
+def protocol_view(a: Analysis) -> pd.DataFrame:
+    """The training protocol, one row per setting and one column per task."""
     s = a.results.studies
-    for task in a.results.tasks:
-        proto = s[s["task"] == task].iloc[0]["protocol"]
-        rows.append({"item": f"protocol {task}", "value": json.dumps(proto, sort_keys=True)})
+    per_task = {}
+    for t in a.tasks:
+        proto = s[s["task"] == t.task].iloc[0]["protocol"]
+        per_task[t.label] = proto if isinstance(proto, dict) else {}
+    keys = list(dict.fromkeys(k for p in per_task.values() for k in p))
+    return pd.DataFrame({"setting": [k.replace("_", " ") for k in keys],
+                         **{label: [_plain(p.get(k)) for k in keys]
+                            for label, p in per_task.items()}})
+
+
+def _plain(x: object) -> str:
+    if x is None:
+        return "none"
+    return json.dumps(x) if isinstance(x, dict | list) else str(x)
+
+
+def versions_view(a: Analysis) -> pd.DataFrame:
+    """Package versions of the sweep and of this analysis, and the storage."""
+    s = a.results.studies
+    rows = []
     versions = next((v for v in s["versions"] if v), {})
-    rows += [{"item": f"sweep {k}", "value": str(v)} for k, v in sorted(versions.items())]
+    rows += [{"item": f"sweep: {k}", "value": str(v)} for k, v in sorted(versions.items())]
     for pkg in ("lstm-odyssey", "optuna", "scikit-learn", "scipy", "pandas", "matplotlib"):
         try:
-            rows.append({"item": f"analysis {pkg}", "value": md.version(pkg)})
+            rows.append({"item": f"analysis: {pkg}", "value": md.version(pkg)})
         except md.PackageNotFoundError:
             continue
-    rows.append({"item": "analysis python", "value": platform.python_version()})
+    rows.append({"item": "analysis: python", "value": platform.python_version()})
     rows.append({"item": "storage", "value": a.results.storage})
     return pd.DataFrame(rows)
 
 
+RULES = [
+    ("Every trial with an outcome counts: results as recorded; a run that diverged counts with "
+    "the metrics of its best epoch; one that diverged before its first validation (or has no "
+    "finite metric) counts at the task's trivial baseline. Failed (an error), pruned and lost "
+    "runs are no outcome."),
+    ("Any outcome worse than the trivial baseline is clipped at it, so one exploded run cannot "
+    "dominate a mean or a forest."),
+    (f"Best {PCT} %: the best ⌈n/{round(1 / FRACTION)}⌉ of the n trials with an outcome, chosen "
+    "by validation outcome."),
+    (f"Welch p < 0.05 on the best {PCT} % is significant; with fewer than {MIN_SAMPLES} trials in "
+    "a sample, or two constant samples, nothing is tested."),
+    (f"A \"no significant difference\" is evidence only with ≥ {POWER_N} trials per arm in the "
+    f"best {PCT} %, or when the bootstrap 95 % CI of Δ lies within ±{EQUIVALENCE:.0%} of "
+    "vanilla's best-10 % mean; otherwise it is consistent, underpowered."),
+    (f"A task learned when vanilla's best-{PCT} % mean is at most {1 - LEARN_MARGIN:.0%} of the "
+    "trivial baseline; otherwise (or without a recorded baseline) its findings are not testable."),
+    ("fANOVA per (task, variant) on distinct configurations; vanilla's drives Figs. 4–6 and "
+    "findings 6–10, which need ≥ 30 distinct vanilla configurations and OOB R² ≥ 0.5."),
+    ("Findings 1–10 are claims about the paper's three datasets: each needs a testable task for "
+    "TIMIT, IAM and JSB (a synthetic task stands in, named as such)."),
+    ("Left-out trials: every verdict again with the diverged, imputed and clipped trials left out "
+    "(the sensitivity of the verdict to these rules)."),
+]
+
+
 def _fmt(x: object) -> str:
-    if isinstance(x, float):
+    if isinstance(x, bool | np.bool_):
+        return "yes" if x else "no"
+    if isinstance(x, float | np.floating):
         if math.isnan(x):
             return "–"
         return f"{x:.0f}" if abs(x) >= 1000 else f"{x:.3g}"
@@ -175,30 +404,51 @@ def _md(df: pd.DataFrame) -> str:
     return df.map(_fmt).to_markdown(index=False) if len(df) else "_(empty)_"
 
 
-def _html_table(df: pd.DataFrame) -> str:
+CELL_CSS = {"worse": "worse", "better": "better", "reproduced": "good",
+            "not reproduced": "bad", "consistent, underpowered": "weak", "not testable": "na",
+            "too few trials": "na", "constant samples": "na", "n.s.": "ns"}
+
+
+def _html_table(df: pd.DataFrame, cls: str = "tbl") -> str:
     if not len(df):
         return "<p><em>(empty)</em></p>"
-    table = df.map(_fmt).to_html(index=False, escape=True, classes="tbl", border=0)
-    for word, css in VERDICT_CSS.items():
-        table = table.replace(f"<td>{word}</td>", f'<td class="{css}">{word}</td>')
-    return f'<div class="scroll">{table}</div>'
+    table = df.map(_fmt).to_html(index=False, escape=True, classes=cls, border=0)
+    for word, css in CELL_CSS.items():
+        table = table.replace(f"<td>{html.escape(word)}</td>",
+                              f'<td class="{css}">{html.escape(word)}</td>')
+    return table
+
+
+def _matrix_html(a: Analysis) -> str:
+    variants, rows = matrix(a)
+    head = "".join(f"<th>{html.escape(v)}</th>" for v in variants)
+    body = "".join(
+        f"<tr><th>{html.escape(label)}</th>" + "".join(
+            f'<td class="{css}" title="{html.escape(tip)}">{html.escape(text)}</td>'
+            for text, css, tip in cells) + "</tr>" for label, cells in rows)
+    legend = ('<p class="legend"><span class="worse">worse</span> <span class="better">better'
+              '</span> <span class="ns">n.s., enough trials</span> <span class="weak">n.s., '
+              'underpowered</span> <span class="na">not testable</span> — Δ = variant − vanilla '
+              f"of the best-{PCT} % mean test metric (lower is better), n = trials in the "
+              f"variant's best {PCT} %.</p>")
+    return (f'<table class="tbl matrix"><thead><tr><th>task</th>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table>{legend}")
 
 
 # -- writing -----------------------------------------------------------------------------------
 def _figures(a: Analysis, fig_dir: Path) -> dict[str, list[Path]]:
     out: dict[str, list[Path]] = {"fig3": [], "fig4": [], "fig5": [], "fig6": [], "curves": []}
-    trials = a.results.trials
     for t in a.tasks:
-        out["fig3"].append(figures.boxplots(trials, a.comparison, t.task, fig_dir, FRACTION))
-        searched = t.metric_fanova.params if t.metric_fanova is not None else []
+        out["fig3"].append(figures.boxplots(a.trials, a.comparison, t.task, fig_dir, FRACTION))
+        fa_m = t.metric_fanova.fanova if t.metric_fanova else None
+        fa_t = t.time_fanova.fanova if t.time_fanova else None
+        searched = fa_m.params if fa_m is not None else []
         if {schema.LEARNING_RATE, schema.HIDDEN_SIZE, schema.INPUT_NOISE} & set(searched):
-            out["fig4"].append(figures.marginals(t.metric_fanova, t.time_fanova, t.task,
-                                                 t.metric, fig_dir))
+            out["fig4"].append(figures.marginals(fa_m, fa_t, t.task, t.metric, fig_dir))
             if schema.LEARNING_RATE in searched and len(searched) > 1:
-                out["fig6"].append(figures.interactions(t.metric_fanova, t.task, t.metric,
-                                                        fig_dir))
-        out["curves"].append(figures.learning_curves(trials, t.task, fig_dir))
-    fas = {t.task: t.metric_fanova for t in a.tasks if t.metric_fanova is not None}
+                out["fig6"].append(figures.interactions(fa_m, t.task, t.metric, fig_dir))
+        out["curves"].append(figures.learning_curves(a.trials, t.task, fig_dir))
+    fas = {t.task: t.metric_fanova.fanova for t in a.tasks if t.metric_fanova is not None}
     if fas:
         out["fig5"].append(figures.importance(fas, fig_dir))
     return out
@@ -210,15 +460,31 @@ def _img(path: Path) -> str:
             f"<figcaption>{html.escape(path.stem)}</figcaption></figure>")
 
 
-CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;
-color:#222}h1{border-bottom:2px solid #444}h2{border-bottom:1px solid #bbb;margin-top:2em}
-table.tbl{border-collapse:collapse;font-size:.85em;margin:.5em 0}table.tbl td,table.tbl th
-{border:1px solid #ccc;padding:2px 6px}table.tbl th{background:#eee}figure{margin:1em 0}
-img{max-width:100%}nav{background:#f6f6f6;padding:.5em 1em}.note{color:#555}
-.scroll{overflow-x:auto}table.tbl td:first-child{white-space:nowrap}
-td.worse{background:#f8d0d0}td.better{background:#d0f0d0}td.na{color:#888}"""
-VERDICT_CSS = {"worse": "worse", "better": "better", "reproduced": "better",
-               "not reproduced": "worse", "not testable": "na", "too few trials": "na"}
+CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:1em auto;padding:0 1em;
+color:#222}h1{font-size:1.4em;margin:.2em 0}h2{border-bottom:1px solid #bbb;margin-top:1.6em;
+font-size:1.15em}h3{font-size:1em}table.tbl{border-collapse:collapse;font-size:.8em;
+margin:.4em 0;max-width:100%}table.tbl td,table.tbl th{border:1px solid #ccc;padding:2px 5px;
+overflow-wrap:anywhere;vertical-align:top}table.tbl th{background:#eee}figure{margin:1em 0}
+img{max-width:100%}nav{background:#f6f6f6;padding:.3em 1em;font-size:.85em}
+nav ol{columns:3;margin:.2em 0}.note{color:#555;font-size:.85em;margin:.2em 0}
+#answer h2{margin-top:.4em}table.findings td:nth-child(2){min-width:16em}
+table.matrix td{text-align:center;white-space:nowrap}.legend{font-size:.8em}
+.legend span{padding:0 .4em}.worse,.bad{background:#f4c7c3}.better,.good{background:#c9e8c5}
+.ns{background:#d6e6f5}.weak{background:#fbeaa8}.na{color:#777;background:#f3f3f3}
+.ref{background:#e3e3e3}"""
+
+
+def _task_tables(a: Analysis, view) -> str:
+    return "".join(f"<h3>{html.escape(t.label)}</h3>{_html_table(view(a, t.task))}"
+                   for t in a.tasks)
+
+
+def _answer_md(a: Analysis) -> str:
+    variants, rows = matrix(a)
+    table = pd.DataFrame([[label, *[f"{text} ({css})" if css not in ("ref",) else text
+                                    for text, css, _ in cells]] for label, cells in rows],
+                         columns=["task", *variants])
+    return _md(table)
 
 
 def write_report(a: Analysis, out_dir: str | Path) -> Path:
@@ -229,40 +495,58 @@ def write_report(a: Analysis, out_dir: str | Path) -> Path:
     a.results.to_csv(out / "trials.csv")
     a.variants.to_csv(out / "variants.csv", index=False)
     a.comparison.to_csv(out / "significance.csv", index=False)
+    a.comparison_strict.to_csv(out / "significance_left_out.csv", index=False)
     a.importance.to_csv(out / "importance.csv", index=False)
+    a.pooled.to_csv(out / "importance_pooled.csv", index=False)
+    a.ped.to_csv(out / "ped_anova.csv", index=False)
     a.findings.to_csv(out / "findings.csv", index=False)
+    overview(a).to_csv(out / "overview.csv", index=False)
     figs = _figures(a, out / "figures")
-    over, sig, prot = overview(a), significance_view(a), protocol_and_versions(a)
-    imp = a.importance[a.importance["target"] == "test metric"].drop(columns="target")
-    imp_time = a.importance[a.importance["target"] == "training time"].drop(columns="target")
-    pct = round(FRACTION * 100)
+    over = overview(a).drop(columns="key")
+    finished_n = len(finished(a.trials))
+    planned = pd.to_numeric(a.results.studies.get("trials"), errors="coerce").sum() \
+        if "trials" in a.results.studies else 0
+    progress = (f"{finished_n} of {int(planned)} planned trials finished" if planned
+                else f"{finished_n} trials finished")
+    answer = ("<h2>Findings of the paper (PAPER.md §7) against ours</h2>"
+              + _html_table(findings_view(a), "tbl findings")
+              + f"<h2>Variants against vanilla (Welch on the best {PCT} %)</h2>"
+              + _matrix_html(a))
     sections: list[tuple[str, str, str]] = [
-        ("overview", "Overview: data, trials, failures",
-         _html_table(over) + "<p>A trial that diverged (NaN loss) or failed is kept as a "
-         "failure and counts in the failure and divergence rates.</p>"),
-        ("protocol", "Protocol and versions", _html_table(prot)),
-        ("variants", "Variants per task", _html_table(a.variants)),
-        ("significance", f"Variant vs vanilla (Welch on the best {pct} %)",
-         f"<p>Best {pct} % of each variant's trials chosen by validation metric; Δ = variant − "
-         "vanilla of the mean test metric (lower is better, Δ &gt; 0 is worse). Welch's t-test "
-         "(the paper's test, p &lt; 0.05), Holm across the variants of a task, Mann–Whitney U, "
-         "bootstrap 95 % CI of Δ, Wilcoxon signed-rank on matched configurations, and the "
-         "verdict at other top fractions. Fewer than "
-         f"{MIN_SAMPLES} values in a sample: <em>too few trials</em>.</p>" + _html_table(sig)),
-        ("fig3", "Figure 3: test metric per variant",
-         "".join(_img(p) for p in figs["fig3"])),
-        ("importance", "Hyperparameter importance (fANOVA)",
-         "<p>Fraction of variance of the test metric explained by each hyperparameter and each "
-         f"pair (mean ± std across {a.n_trees} trees of a random forest over all variants' "
-         "completed "
-         "trials; log-scaled parameters on their log scale); OOB R² is the forest's fit.</p>"
-         + "".join(_img(p) for p in figs["fig5"]) + _html_table(imp)
-         + "<h3>Training time</h3>" + _html_table(imp_time)),
-        ("fig4", "Figure 4: marginal effects", "".join(_img(p) for p in figs["fig4"])),
-        ("fig6", "Figure 6: interactions", "".join(_img(p) for p in figs["fig6"])),
+        ("overview", "Overview: data, trials and the rules that touched them",
+         _html_table(over) + "<ul>" + "".join(f"<li>{html.escape(r)}</li>" for r in RULES)
+         + "</ul>"),
+        ("variants", "Variants per task", _task_tables(a, variants_view)),
+        ("significance", f"Variant vs vanilla (Welch on the best {PCT} %)",
+         f"<p>Δ = variant − vanilla of the best-{PCT} % mean test metric (lower is better, Δ "
+         "&gt; 0 is worse). <em>Left-out trials</em>: the verdict with the diverged, imputed and "
+         "clipped trials left out.</p>" + _task_tables(a, significance_view)
+         + "<h3>Robust companions</h3><p>Holm across the variants of a task, Mann–Whitney U, "
+         "bootstrap 95 % CI of Δ, Wilcoxon signed-rank on matched configurations, the verdict "
+         "at other top fractions.</p>" + _task_tables(a, robust_view)),
+        ("fig3", "Figure 3: test metric per variant", "".join(_img(p) for p in figs["fig3"])),
+        ("importance", "Hyperparameter importance (fANOVA, PED-ANOVA)",
+         f"<p>fANOVA on a random forest of {a.n_trees} trees per (task, variant), fitted on "
+         "distinct configurations; fraction of variance (mean ± std across trees), log-scaled "
+         "hyperparameters on their log scale; OOB R² is the forest's fit. Figure 5 and the "
+         "first table are vanilla's, as in the paper.</p>"
+         + "".join(_img(p) for p in figs["fig5"]) + _task_tables(a, vanilla_effects_view)
+         + "<h3>Every variant's own forest (main effects)</h3>"
+         + _task_tables(a, variant_effects_view)
+         + "<h3>One forest over all variants (the variant as an input)</h3>"
+         + _html_table(pooled_view(a))
+         + f"<h3>PED-ANOVA: importance for reaching the best {PCT} % (Optuna)</h3>"
+         + _task_tables(a, ped_view)),
+        ("fig4", "Figure 4: marginal effects (vanilla)", "".join(_img(p) for p in figs["fig4"])),
+        ("fig6", "Figure 6: interactions (vanilla)", "".join(_img(p) for p in figs["fig6"])),
         ("curves", "Learning curves", "".join(_img(p) for p in figs["curves"])),
-        ("findings", "Findings of the paper (PAPER.md §7) against ours",
-         _html_table(a.findings)),
+        ("evidence", "Findings: the numbers behind each verdict",
+         _html_table(a.findings[["#", "verdict", "evidence", "verdict_strict",
+                                 "reason_strict"]].rename(columns={
+                                     "verdict_strict": "left-out trials: verdict",
+                                     "reason_strict": "left-out trials: why"}))),
+        ("protocol", "Protocol and versions",
+         _html_table(protocol_view(a)) + _html_table(versions_view(a))),
     ]
     if a.notes:
         sections.append(("notes", "Notes", "<ul>" + "".join(
@@ -273,19 +557,27 @@ def write_report(a: Analysis, out_dir: str | Path) -> Path:
     body = "".join(f'<section id="{sid}"><h2>{html.escape(title)}</h2>{content}</section>'
                    for sid, title, content in sections)
     page = (f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<meta name=\"viewport\" content=\"width=device-width\">"
             f"<title>lstm-odyssey report</title><style>{CSS}</style></head><body>"
-            f"<h1>lstm-odyssey report</h1><p class=\"note\">{html.escape(a.results.storage)}, "
-            f"written {when}</p><nav><strong>Contents</strong><ol>{toc}</ol></nav>{body}"
-            "</body></html>")
+            f"<h1>lstm-odyssey report</h1><p class=\"note\">{html.escape(progress)}; "
+            f"{html.escape(a.results.storage)}, written {when}</p>"
+            f'<div id="answer">{answer}</div>'
+            f"<nav><strong>Details</strong><ol>{toc}</ol></nav>{body}</body></html>")
     (out / "report.html").write_text(page, encoding="utf-8")
     md_parts = [
-        "# lstm-odyssey report", f"Storage: `{a.results.storage}`, written {when}.",
-        "## Overview", _md(over), "## Protocol and versions", _md(prot),
-        "## Variants per task", _md(a.variants),
-        f"## Variant vs vanilla (Welch on the best {pct} %)", _md(sig),
-        "## Hyperparameter importance (fANOVA, test metric)", _md(imp),
-        "## Hyperparameter importance (fANOVA, training time)", _md(imp_time),
-        "## Findings of the paper against ours", _md(a.findings),
+        "# lstm-odyssey report", f"{progress}; storage `{a.results.storage}`, written {when}.",
+        "## Findings of the paper against ours", _md(findings_view(a)),
+        f"## Variants against vanilla (Δ of the best-{PCT} % mean, n)", _answer_md(a),
+        "## Overview", _md(over), "\n".join(f"- {r}" for r in RULES),
+        f"## Variant vs vanilla (Welch on the best {PCT} %)",
+        *[f"### {t.label}\n\n{_md(significance_view(a, t.task))}" for t in a.tasks],
+        "## Hyperparameter importance (vanilla's fANOVA)",
+        *[f"### {t.label}\n\n{_md(vanilla_effects_view(a, t.task))}" for t in a.tasks],
+        "## The variant's share (one forest over all variants)", _md(pooled_view(a)),
+        "## Findings: the numbers behind each verdict",
+        "\n".join(f"{r['#']}. **{r['verdict']}** — {r['evidence']}"
+                  for _, r in a.findings.iterrows()),
+        "## Protocol", _md(protocol_view(a)), "## Versions", _md(versions_view(a)),
         "## Figures", "\n".join(f"- [{p.stem}](figures/{p.name})"
                                 for group in figs.values() for p in group),
     ]
@@ -338,33 +630,42 @@ def build_report(storage: str, out_dir: str | Path, study: str | None = None,
 
 
 def summary(a: Analysis) -> dict:
-    """The significance, importance and findings tables as one JSON-serialisable object."""
+    """The findings, overview, significance and importance tables as one JSON-serialisable
+    object (machine column names)."""
     def records(df: pd.DataFrame) -> list[dict]:
         return json.loads(df.to_json(orient="records"))
 
     return {
         "storage": a.results.storage,
-        "overview": records(overview(a)),
-        "significance": records(significance_view(a)),
-        "importance": records(a.importance),
         "findings": records(a.findings),
+        "overview": records(overview(a)),
+        "significance": records(a.comparison),
+        "significance_left_out": records(a.comparison_strict),
+        "importance": records(a.importance),
+        "importance_pooled": records(a.pooled),
+        "ped_anova": records(a.ped),
         "notes": a.notes,
     }
 
 
 def summary_text(a: Analysis) -> str:
-    """The significance and importance tables as plain text for a terminal."""
-    sig = significance_view(a)[["task", "variant", "n_top", "diff", "welch_p", "verdict",
-                                "holm_p", "mwu_p", "ci_low", "ci_high", "paired_p"]]
-    imp = a.importance[a.importance["target"] == "test metric"]
-    wide = imp.assign(value=[f"{m:.1%} ± {s:.1%}" for m, s in zip(imp["mean"], imp["std"])])
-    parts = [(f"Variant vs vanilla, Welch on the best {round(FRACTION * 100)} % "
-             "(Δ > 0: worse than vanilla)"), sig.map(_fmt).to_string(index=False)]
-    if len(wide):
+    """The findings, the significance table and vanilla's importances for a terminal."""
+    f = findings_view(a)[["#", "verdict", "why"]]
+    parts = ["Findings of the paper against ours", f.to_string(index=False), ""]
+    sig = a.comparison[["task", "variant", "n_top", "diff", "welch_p", "verdict", "powered",
+                        "holm_p", "mwu_p", "ci_low", "ci_high", "paired_p"]]
+    parts += [f"Variant vs vanilla, Welch on the best {PCT} % (Δ > 0: worse than vanilla)",
+              sig.map(_fmt).to_string(index=False)]
+    imp = a.importance[(a.importance["target"] == "test metric")
+                       & (a.importance["variant"] == REFERENCE)]
+    if len(imp):
+        wide = imp.assign(value=[f"{m:.1%} ± {s:.1%}" for m, s in zip(imp["mean"], imp["std"])])
         table = wide.pivot(index="effect", columns="task", values="value").fillna("–")
         table = table.loc[list(dict.fromkeys(wide["effect"]))]  # mains, pairs, rest
         r2 = imp.groupby("task")["oob_r2"].first()
-        parts += ["", "fANOVA: fraction of test-metric variance (mean ± std across trees); OOB R² "
-                  + ", ".join(f"{t} {v:.2f}" for t, v in r2.items()), table.to_string()]
+        parts += ["", "fANOVA (vanilla): fraction of test-metric variance (mean ± std across "
+                  "trees); OOB R² " + ", ".join(f"{t} {v:.2f}" for t, v in r2.items()),
+                  table.to_string()]
     parts += [f"note: {n}" for n in a.notes]
     return "\n".join(parts)
+

@@ -1,37 +1,72 @@
-"""Variant-vs-vanilla statistics per task (PAPER.md §6) and their robust companions.
+"""Variant-vs-vanilla statistics per task (PAPER.md §6), their robust companions, the power rule
+and the learnability gate.
 
-For a task, variant v and the reference r (vanilla), let ``T_v`` be the test metrics of the best
-fraction q of v's trials chosen by validation metric (``n_q = round(q·n_trials)``, failures
-count as trials but are never chosen). Lower metrics are better, so Δ = mean(T_v) − mean(T_r) > 0
-means v is worse.
+Every trial enters by the rules of :mod:`.outcomes` (diverged runs count, outcomes are clipped
+at the trivial baseline). For a task, variant v and the reference r (vanilla), let ``T_v`` be
+the test outcomes of the best ⌈q·n⌉ of v's n trials with an outcome, chosen by validation
+outcome. Lower metrics are better, so Δ = mean(T_v) − mean(T_r) > 0 means v is worse.
 
 * Welch's t-test (the paper's test): t = Δ / √(s_v²/n_v + s_r²/n_r), Welch–Satterthwaite
-  degrees of freedom; v differs significantly when p < α.
+  degrees of freedom; v differs significantly when p < α. Two constant samples have no
+  variance to test against: *not testable* (:attr:`Verdict.CONSTANT`).
 * Mann–Whitney U on the same samples (two-sided), a rank-based check.
 * Bootstrap 95 % confidence interval of Δ (percentile, resampling each sample separately).
 * Holm's step-down correction of the Welch p-values across the variants of a task.
 * A paired test on matched configurations: the Wilcoxon signed-rank test of the differences
-  of test metrics of the same planned configuration (``config_id``) in v and in r, over all
-  configurations that completed in both.
-* The verdict at other fractions q (5 %, 10 %, 20 % by default).
+  of test outcomes of the same planned configuration (``config_id``) in v and in r.
+* The verdict at other fractions q (5 %, 10 %, 20 % by default), and on the sensitivity sample
+  (:func:`.outcomes.strict`: the diverged, imputed and clipped trials left out).
 
-With fewer than :data:`MIN_SAMPLES` values in a sample nothing is tested and the verdict is
-``"too few trials"``.
+**Power.** A "no significant difference" is only evidence of no difference when the test could
+have found one: it is *powered* when both best-q samples hold at least :data:`POWER_N` trials, or
+when the bootstrap CI of Δ lies within ±:data:`EQUIVALENCE` × |mean(T_r)| (an equivalence
+margin of 2 % of vanilla's best-10 % mean). Otherwise it is *underpowered*.
+
+**Learnability.** A task *learned* when vanilla's best-10 % mean test outcome is at least
+:data:`LEARN_MARGIN` (10 %) below the trivial baseline b: mean(T_r) ≤ (1 − 0.1)·b (metrics are
+non-negative errors or NLLs). Without a recorded baseline, or with fewer than
+:data:`MIN_SAMPLES` trials in vanilla's best 10 %, learnability is unknown.
+
+With fewer than :data:`MIN_SAMPLES` values in a sample nothing is tested
+(:attr:`Verdict.TOO_FEW`).
 """
 
 from __future__ import annotations
 
+import enum
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..sweep import schema
+from .outcomes import DIVERGED, RESULTS, TEST, UNFINISHED, VALID, counted, finished, scored
 
 MIN_SAMPLES = 3
-TOO_FEW = "too few trials"
+POWER_N = 10
+EQUIVALENCE = 0.02
+LEARN_MARGIN = 0.10
 REFERENCE = "V"
+Sample = Callable[[pd.DataFrame], pd.DataFrame] | None
+
+
+class Verdict(enum.StrEnum):
+    """A variant against vanilla by Welch's test on the best fraction."""
+
+    WORSE = "worse"
+    BETTER = "better"
+    NS = "n.s."
+    TOO_FEW = "too few trials"
+    CONSTANT = "constant samples"
+
+    @property
+    def testable(self) -> bool:
+        return self in (Verdict.WORSE, Verdict.BETTER, Verdict.NS)
+
+
+TOO_FEW = Verdict.TOO_FEW
 
 
 def holm(pvalues: np.ndarray | list[float]) -> np.ndarray:
@@ -51,58 +86,42 @@ def holm(pvalues: np.ndarray | list[float]) -> np.ndarray:
     return out
 
 
-UNFINISHED = ("running", "waiting")
-# Statuses of a trial that is a result: the run ended by the protocol, or at the study's time
-# budget with the test metric of its best epoch so far (the sweep tells both as COMPLETE).
-RESULTS = ("complete", "time_limit")
-
-
-def completed(trials: pd.DataFrame) -> pd.DataFrame:
-    """Trials that are results (status in :data:`RESULTS`); every other finished trial is a
-    failure (diverged, failed, pruned)."""
-    return trials[trials["status"].isin(RESULTS)]
-
-
-def finished(trials: pd.DataFrame) -> pd.DataFrame:
-    """Trials that ended (complete, diverged, failed, time limit, ...), not running or queued.
-    Trials lost with a dead worker are left out too: the sweep re-ran their configuration."""
-    return trials[~trials["status"].isin((*UNFINISHED, schema.LOST))]
-
-
 def rates(trials: pd.DataFrame) -> tuple[float, float]:
     """(failure rate, divergence rate) among the finished trials; NaN when none finished."""
     done = finished(trials)
     if done.empty:
         return math.nan, math.nan
     return (float((~done["status"].isin(RESULTS)).mean()),
-            float((done["status"] == "diverged").mean()))
+            float((done["status"] == DIVERGED).mean()))
 
 
-def top_trials(trials: pd.DataFrame, fraction: float) -> pd.DataFrame:
-    """The best ``round(fraction·n)`` (at least one) completed trials by validation, n the number
-    of finished trials (failures count, running trials do not)."""
-    done = completed(trials)
-    done = done[np.isfinite(done["valid_metric"]) & np.isfinite(done["test_metric"])]
-    n = max(1, round(fraction * len(finished(trials))))
-    return done.nsmallest(min(n, len(done)), "valid_metric")
+def n_top(n: int, fraction: float) -> int:
+    """Size of the best ``fraction`` of ``n`` trials: ⌈fraction·n⌉, at least one."""
+    return max(1, math.ceil(fraction * n - 1e-9))
 
 
-def verdict(p: float, diff: float, alpha: float = 0.05) -> str:
-    """'worse' / 'better' when p < alpha (by the sign of Δ), else 'n.s.'; NaN → too few."""
+def top_trials(trials: pd.DataFrame, fraction: float, sample: Sample = None) -> pd.DataFrame:
+    """The best ⌈fraction·n⌉ of the trials with an outcome by validation outcome, n their
+    number (:mod:`.outcomes`: diverged runs count at their best epoch or at the baseline).
+    ``sample=strict`` picks from the sensitivity sample instead."""
+    done = (sample or counted)(scored(trials))
+    return done.nsmallest(min(n_top(len(done), fraction), len(done)), VALID)
+
+
+def verdict(p: float, diff: float, alpha: float = 0.05) -> Verdict:
+    """WORSE / BETTER when p < alpha (by the sign of Δ), else n.s.; NaN → too few."""
     if not np.isfinite(p):
-        return TOO_FEW
+        return Verdict.TOO_FEW
     if p < alpha:
-        return "worse" if diff > 0 else "better"
-    return "n.s."
+        return Verdict.WORSE if diff > 0 else Verdict.BETTER
+    return Verdict.NS
 
 
 def welch(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """Welch's t statistic and two-sided p of mean(a) − mean(b); NaN with too few values."""
-    if len(a) < MIN_SAMPLES or len(b) < MIN_SAMPLES:
+    """Welch's t statistic and two-sided p of mean(a) − mean(b); NaN with too few values or
+    when both samples are constant (nothing to test against)."""
+    if len(a) < MIN_SAMPLES or len(b) < MIN_SAMPLES or (np.ptp(a) == 0 and np.ptp(b) == 0):
         return math.nan, math.nan
-    if np.var(a) == 0 and np.var(b) == 0:
-        return (0.0, 1.0) if np.mean(a) == np.mean(b) else (math.copysign(math.inf, np.mean(a)
-                                                                          - np.mean(b)), 0.0)
     r = stats.ttest_ind(a, b, equal_var=False)
     return float(r.statistic), float(r.pvalue)
 
@@ -119,18 +138,37 @@ def bootstrap_ci(a: np.ndarray, b: np.ndarray, n_resamples: int = 2000, seed: in
     """Percentile bootstrap confidence interval of mean(a) − mean(b)."""
     if len(a) < MIN_SAMPLES or len(b) < MIN_SAMPLES:
         return math.nan, math.nan
+    if np.ptp(a) == 0 and np.ptp(b) == 0:
+        return float(a[0] - b[0]), float(a[0] - b[0])
     r = stats.bootstrap((a, b), lambda x, y, axis=-1: x.mean(axis) - y.mean(axis),
                         n_resamples=n_resamples, method="percentile", confidence_level=level,
                         rng=np.random.default_rng(seed), vectorized=True)
     return float(r.confidence_interval.low), float(r.confidence_interval.high)
 
 
-def paired(variant: pd.DataFrame, reference: pd.DataFrame) -> tuple[int, float, float]:
-    """(pairs, median difference, Wilcoxon signed-rank p) over configurations completed in both."""
+def _verdict_of(a: np.ndarray, b: np.ndarray, alpha: float) -> tuple[float, float, Verdict]:
+    """(t, p, verdict) of Welch's test; constant samples are :attr:`Verdict.CONSTANT`."""
+    t, p = welch(a, b)
+    if (len(a) >= MIN_SAMPLES and len(b) >= MIN_SAMPLES and np.ptp(a) == 0
+            and np.ptp(b) == 0):
+        return t, p, Verdict.CONSTANT
+    diff = float(a.mean() - b.mean()) if len(a) and len(b) else math.nan
+    return t, p, verdict(p, diff, alpha)
+
+
+def powered(n: int, n_ref: int, ci: tuple[float, float], ref_mean: float) -> bool:
+    """Whether a no-difference is evidence (the power rule of the module docstring)."""
+    margin = EQUIVALENCE * abs(ref_mean)
+    return (min(n, n_ref) >= POWER_N
+            or (bool(np.isfinite(ci[0])) and -margin <= ci[0] and ci[1] <= margin))
+
+
+def paired(variant: pd.DataFrame, reference: pd.DataFrame,
+           sample: Sample = None) -> tuple[int, float, float]:
+    """(pairs, median difference, Wilcoxon signed-rank p) over configurations with an outcome
+    in both."""
     def done(df: pd.DataFrame) -> pd.Series:
-        ok = completed(df)
-        ok = ok[np.isfinite(ok["test_metric"])]
-        return ok.groupby("config_id")["test_metric"].mean()
+        return (sample or counted)(scored(df)).groupby("config_id")[TEST].mean()
 
     both = pd.concat([done(variant), done(reference)], axis=1, join="inner").dropna()
     d = (both.iloc[:, 0] - both.iloc[:, 1]).to_numpy()
@@ -141,23 +179,28 @@ def paired(variant: pd.DataFrame, reference: pd.DataFrame) -> tuple[int, float, 
 
 
 def variant_summary(trials: pd.DataFrame, fraction: float = 0.1) -> pd.DataFrame:
-    """Per task and variant: trial counts (``running`` = not finished yet), failure and
-    divergence rates among the finished trials, the test metric of all
-    completed trials and of the best ``fraction``, and the best ``fraction``'s mean parameters."""
+    """Per task and variant: trial counts (``running`` = not finished yet, ``counted`` = with an
+    outcome), failure and divergence rates among the finished trials, the median test outcome
+    of all counted trials and the mean of the best ``fraction``, and the best ``fraction``'s mean
+    parameters."""
     rows = []
+    trials = scored(trials)
+    pct = round(fraction * 100)
     for (task, variant), g in trials.groupby(["task", "variant"], sort=False):
         top = top_trials(g, fraction)
-        done = completed(g)
+        done = counted(g)
         fail, div = rates(g)
         rows.append({
-            "task": task, "variant": variant, "trials": len(g), "complete": len(done),
+            "task": task, "variant": variant, "trials": len(g), "counted": len(done),
+            "complete": int(g["status"].isin(RESULTS).sum()),
             "running": int(g["status"].isin(UNFINISHED).sum()),
             "failure_rate": fail, "divergence_rate": div,
-            "median_test_all": float(done["test_metric"].median()),
-            f"mean_test_top{round(fraction * 100)}": float(top["test_metric"].mean()),
-            "best_test": float(top["test_metric"].min()) if len(top) else math.nan,
-            f"mean_params_top{round(fraction * 100)}": float(top["n_parameters"].mean()),
-            "mean_wall_time_s": float(done["wall_time_s"].mean()),
+            "median_test_all": float(done[TEST].median()),
+            f"n_top{pct}": len(top),
+            f"mean_test_top{pct}": float(top[TEST].mean()),
+            "best_test": float(top[TEST].min()) if len(top) else math.nan,
+            f"mean_params_top{pct}": float(top["n_parameters"].mean()),
+            "mean_wall_time_s": float(g[g["status"].isin(RESULTS)]["wall_time_s"].mean()),
         })
     return pd.DataFrame(rows)
 
@@ -170,54 +213,96 @@ def compare_variants(
     n_resamples: int = 2000,
     seed: int = 0,
     reference: str = REFERENCE,
+    sample: Sample = None,
 ) -> pd.DataFrame:
     """One row per (task, variant ≠ reference): the tests described in the module docstring.
 
     Columns: task, variant, n_top, n_top_ref, mean_top, mean_top_ref, diff, welch_t, welch_p,
-    holm_p, mwu_p, ci_low, ci_high, paired_n, paired_median_diff, paired_p, verdict (Welch at
-    ``fraction``), verdict_holm, verdict_top<pct> for each of ``fractions``, failure_rate,
-    divergence_rate. Tasks without the reference variant are skipped.
+    holm_p, mwu_p, ci_low, ci_high, powered, paired_n, paired_median_diff, paired_p, verdict
+    (Welch at ``fraction``), verdict_holm, verdict_top<pct> for each of ``fractions``,
+    failure_rate, divergence_rate. ``sample`` (e.g. :func:`.outcomes.strict`) picks the trials
+    compared. Tasks without the reference variant are skipped.
     """
     rows = []
+    trials = scored(trials)
     for task, tg in trials.groupby("task", sort=False):
         ref = tg[tg["variant"] == reference]
         if ref.empty:
             continue
-        ref_top = top_trials(ref, fraction)["test_metric"].to_numpy()
+        ref_top = top_trials(ref, fraction, sample)[TEST].to_numpy()
         task_rows = []
         for variant, g in tg.groupby("variant", sort=False):
             if variant == reference:
                 continue
-            top = top_trials(g, fraction)["test_metric"].to_numpy()
-            t, p = welch(top, ref_top)
+            top = top_trials(g, fraction, sample)[TEST].to_numpy()
+            t, p, v = _verdict_of(top, ref_top, alpha)
             diff = float(top.mean() - ref_top.mean()) if len(top) and len(ref_top) else math.nan
-            lo, hi = bootstrap_ci(top, ref_top, n_resamples, seed)
-            n_pair, med, p_pair = paired(g, ref)
+            ref_mean = float(ref_top.mean()) if len(ref_top) else math.nan
+            ci = bootstrap_ci(top, ref_top, n_resamples, seed)
+            n_pair, med, p_pair = paired(g, ref, sample)
             fail, div = rates(g)
             row = {
                 "task": task, "variant": variant, "n_top": len(top), "n_top_ref": len(ref_top),
                 "mean_top": float(top.mean()) if len(top) else math.nan,
-                "mean_top_ref": float(ref_top.mean()) if len(ref_top) else math.nan,
-                "diff": diff, "welch_t": t, "welch_p": p, "mwu_p": mann_whitney(top, ref_top),
-                "ci_low": lo, "ci_high": hi, "paired_n": n_pair, "paired_median_diff": med,
-                "paired_p": p_pair, "verdict": verdict(p, diff, alpha),
-                "failure_rate": fail, "divergence_rate": div,
+                "mean_top_ref": ref_mean, "diff": diff, "welch_t": t, "welch_p": p,
+                "mwu_p": mann_whitney(top, ref_top), "ci_low": ci[0], "ci_high": ci[1],
+                "powered": powered(len(top), len(ref_top), ci, ref_mean),
+                "paired_n": n_pair, "paired_median_diff": med, "paired_p": p_pair,
+                "verdict": v, "failure_rate": fail, "divergence_rate": div,
             }
             for q in fractions:
-                a = top_trials(g, q)["test_metric"].to_numpy()
-                b = top_trials(ref, q)["test_metric"].to_numpy()
-                _, pq = welch(a, b)
-                dq = float(a.mean() - b.mean()) if len(a) and len(b) else math.nan
-                row[f"verdict_top{round(q * 100)}"] = verdict(pq, dq, alpha)
+                a = top_trials(g, q, sample)[TEST].to_numpy()
+                b = top_trials(ref, q, sample)[TEST].to_numpy()
+                row[f"verdict_top{round(q * 100)}"] = _verdict_of(a, b, alpha)[2]
             task_rows.append(row)
         adjusted = holm([r["welch_p"] for r in task_rows])
         for r, ph in zip(task_rows, adjusted):
             r["holm_p"] = float(ph)
-            r["verdict_holm"] = verdict(ph, r["diff"], alpha)
+            r["verdict_holm"] = (r["verdict"] if r["verdict"] == Verdict.CONSTANT
+                                 else verdict(ph, r["diff"], alpha))
         rows.extend(task_rows)
     columns = ["task", "variant", "n_top", "n_top_ref", "mean_top", "mean_top_ref", "diff",
-               "welch_t", "welch_p", "holm_p", "mwu_p", "ci_low", "ci_high", "paired_n",
-               "paired_median_diff", "paired_p", "verdict", "verdict_holm",
+               "welch_t", "welch_p", "holm_p", "mwu_p", "ci_low", "ci_high", "powered",
+               "paired_n", "paired_median_diff", "paired_p", "verdict", "verdict_holm",
                *[f"verdict_top{round(q * 100)}" for q in fractions], "failure_rate",
                "divergence_rate"]
     return pd.DataFrame(rows, columns=columns)
+
+
+@dataclass(frozen=True)
+class Learnability:
+    """The learnability gate of one task (module docstring)."""
+
+    task: str
+    baseline: float          # trivial predictor's validation metric (NaN: not recorded)
+    vanilla_top_mean: float  # mean test outcome of vanilla's best 10 %
+    n: int                   # trials in vanilla's best 10 %
+
+    @property
+    def learned(self) -> bool | None:
+        """True / False by the rule; None when it cannot be told."""
+        if not math.isfinite(self.baseline) or self.n < MIN_SAMPLES:
+            return None
+        return self.vanilla_top_mean <= (1 - LEARN_MARGIN) * self.baseline
+
+    @property
+    def reason(self) -> str:
+        if not math.isfinite(self.baseline):
+            return (f"{self.task}: no trivial baseline recorded, so it cannot be told whether "
+                    "the networks learned")
+        if self.n < MIN_SAMPLES:
+            return f"{self.task}: vanilla's best 10 % holds {self.n} trial(s), too few to tell"
+        what = "learned" if self.learned else "did not learn"
+        return (f"{self.task} {what}: vanilla best-10 % mean {self.vanilla_top_mean:.3g} vs "
+                f"trivial baseline {self.baseline:.3g} (learned ⇔ ≤ "
+                f"{1 - LEARN_MARGIN:.0%} of it)")
+
+
+def learnability(trials: pd.DataFrame, task: str, fraction: float = 0.1,
+                 sample: Sample = None, reference: str = REFERENCE) -> Learnability:
+    """The gate of ``task``: vanilla's best ``fraction`` against the task's baseline."""
+    tg = scored(trials)
+    tg = tg[tg["task"] == task]
+    top = top_trials(tg[tg["variant"] == reference], fraction, sample)[TEST]
+    base = float(tg["baseline"].median()) if tg["baseline"].notna().any() else math.nan
+    return Learnability(task, base, float(top.mean()) if len(top) else math.nan, len(top))

@@ -26,6 +26,7 @@ TRIAL_COLUMNS = (
     "study", "task", "variant", "source", "metric", "optuna_study", "trial", "state", "status",
     "failure_reason", "config_id", "seed", *schema.PARAMS, "momentum", "valid_metric",
     "test_metric", "train_metric", "best_epoch", "epochs", "wall_time_s", "n_parameters",
+    "baseline_metric",
 )
 
 
@@ -103,7 +104,8 @@ def load_results(storage: str, study: str | None = None) -> Results:
             versions = versions or dict(ua.get("versions") or {})
             for name, dist in t.distributions.items():
                 if name in schema.PARAMS and name not in space:
-                    space[name] = Dim(float(dist.low), float(dist.high), bool(dist.log))
+                    space[name] = Dim(float(dist.low), float(dist.high), bool(dist.log),
+                                      isinstance(dist, optuna.distributions.IntDistribution))
             row = {
                 "study": meta.get("study"), "task": meta.get("task"),
                 "variant": meta.get("variant"), "source": meta.get("source"),
@@ -119,6 +121,7 @@ def load_results(storage: str, study: str | None = None) -> Results:
                 row["momentum"] = 1.0 - row[schema.ONE_MINUS_MOMENTUM]
             if row["valid_metric"] is None and t.state == optuna.trial.TrialState.COMPLETE:
                 row["valid_metric"] = t.value
+            row["baseline_metric"] = ua.get("baseline_metric")  # trivial predictor, valid
             row["history"] = ua.get("history") or []
             rows.append(row)
         study_rows.append({
@@ -135,6 +138,7 @@ def load_results(storage: str, study: str | None = None) -> Results:
         )
     trials_df = pd.DataFrame(rows, columns=[*TRIAL_COLUMNS, "history", "versions"])
     numeric = [*schema.PARAMS, "momentum", "valid_metric", "test_metric", "train_metric",
-               "best_epoch", "epochs", "wall_time_s", "n_parameters", "config_id", "seed"]
+               "best_epoch", "epochs", "wall_time_s", "n_parameters", "config_id", "seed",
+               "baseline_metric"]
     trials_df[numeric] = trials_df[numeric].apply(pd.to_numeric, errors="coerce")
     return Results(trials_df, pd.DataFrame(study_rows), space, mask_url(storage))

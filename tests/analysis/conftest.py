@@ -11,12 +11,12 @@ from lstm_odyssey.analysis.report import analyze, write_report
 from lstm_odyssey.analysis.synthetic import write_synthetic_study
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-TASKS = ("timit-synth", "jsb-synth")
+TASKS = ("timit-synth", "iam-synth", "jsb-synth")
 
 
 @pytest.fixture(scope="session")
 def synthetic_storage(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Two tasks × nine variants × 30 trials (best 10 % = 3) in a journal file."""
+    """Three tasks × nine variants × 30 trials (best 10 % = 3) in a journal file."""
     path = tmp_path_factory.mktemp("sweep") / "journal.log"
     write_synthetic_study(str(path), tasks=TASKS, n_trials=30, seed=1)
     return str(path)

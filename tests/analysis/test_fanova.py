@@ -115,3 +115,13 @@ def test_too_few_trials_is_a_user_error() -> None:
     X = cube(n=3)
     with pytest.raises(FanovaError, match="at least 4"):
         Fanova(X, X.x1, CUBE)
+
+
+def test_oob_r2_ignores_samples_that_no_tree_left_out() -> None:
+    """With 4 trees about 16 % of the samples are in every bootstrap sample; scikit-learn's
+    oob_score_ scores them as predicted 0, which would make a near-perfect fit look useless."""
+    X = cube()
+    y = 10 + 3 * X.x1 + X.x2
+    fa = Fanova(X, y, CUBE, n_trees=4)
+    assert fa.oob_r2 > 0.8
+    assert fa.forest.oob_score_ < 0  # what the fix avoids

@@ -12,31 +12,42 @@ import matplotlib.pyplot as plt
 import pytest
 from click.testing import CliRunner
 
-from lstm_odyssey.analysis.findings import NOT_REPRODUCED, NOT_TESTABLE, REPRODUCED
+from lstm_odyssey.analysis.findings import (
+    NOT_TESTABLE,
+    REPRODUCED,
+    UNDERPOWERED,
+    FindingVerdict,
+)
 from lstm_odyssey.analysis.report import build_report, write_report
 from lstm_odyssey.analysis.synthetic import write_synthetic_study
 from lstm_odyssey.cli import cli
 
 pytestmark = pytest.mark.slow
 
-SECTIONS = ("overview", "protocol", "variants", "significance", "fig3", "importance", "fig4",
-            "fig6", "curves", "findings")
+SECTIONS = ("overview", "variants", "significance", "fig3", "importance", "fig4", "fig6",
+            "curves", "evidence", "protocol")
 
 
 def test_report_has_every_section_and_file(report_dir: Path) -> None:
     page = (report_dir / "report.html").read_text()
     for sid in SECTIONS:
         assert f'<section id="{sid}">' in page and f'href="#{sid}"' in page
-    assert page.count('<img src="data:image/png;base64,') == 2 + 1 + 2 + 2 + 2
+    assert page.count('<img src="data:image/png;base64,') == 3 + 1 + 3 + 3 + 3
     assert "synthetic" in page and "Welch" in page and "src=\"http" not in page
+    # the answer comes first: findings and the matrix before any detail section
+    assert page.index('id="answer"') < page.index("<section") and "matrix" in page
+    assert "mean_params_top10" not in page and "welch_p" not in page  # human column names
     md = (report_dir / "report.md").read_text()
     for heading in ("## Overview", "## Variant vs vanilla", "## Hyperparameter importance",
                     "## Findings of the paper against ours"):
         assert heading in md
-    for csv in ("trials", "variants", "significance", "importance", "findings"):
+    assert md.index("## Findings of the paper against ours") < md.index("## Overview")
+    for csv in ("trials", "variants", "significance", "significance_left_out", "importance",
+                "importance_pooled", "ped_anova", "findings", "overview"):
         assert (report_dir / f"{csv}.csv").stat().st_size > 100
+    assert "welch_p" in (report_dir / "significance.csv").read_text()  # CSVs: machine names
     pngs = sorted((report_dir / "figures").glob("*.png"))
-    assert len(pngs) == 9
+    assert len(pngs) == 13
     assert all(p.with_suffix(".svg").stat().st_size > 1000 for p in pngs)
     for p in pngs:  # no blank figure, even where no browser exists
         rgb = plt.imread(p)[..., :3]
@@ -47,11 +58,11 @@ def test_known_structure_is_recovered(analysis) -> None:
     """The generator makes NFG and NOAF much worse everywhere, the learning rate dominant and
     momentum irrelevant; the analysis must find that."""
     cmp = analysis.comparison.set_index(["task", "variant"])
-    for task in ("timit-synth", "jsb-synth"):
+    for task in ("timit-synth", "iam-synth", "jsb-synth"):
         for v in ("NFG", "NOAF"):
             assert cmp.loc[(task, v), "verdict"] == "worse"
             assert cmp.loc[(task, v), "ci_low"] > 0
-    imp = analysis.importance
+    imp = analysis.importance[analysis.importance["variant"] == "V"]
     main = imp[(imp.target == "test metric") & (imp.effect.isin(
         ["hidden_size", "learning_rate", "one_minus_momentum", "input_noise"]))]
     for _, g in main.groupby("task"):
@@ -60,14 +71,25 @@ def test_known_structure_is_recovered(analysis) -> None:
     for _, g in t.groupby("task"):
         assert g.set_index("effect")["mean"].idxmax() == "hidden_size"
     f = analysis.findings.set_index("#")
-    assert len(f) == 11 and set(f["verdict"]) <= {REPRODUCED, NOT_REPRODUCED, NOT_TESTABLE}
-    # NFG and NOAF worse on both tasks, but the finding names three datasets
-    assert f.loc[2, "evidence"].count("(worse)") == 4 and "no task for IAM" in f.loc[2, "evidence"]
-    assert f.loc[2, "verdict"] == NOT_TESTABLE
-    assert f.loc[1, "verdict"] == REPRODUCED  # no variant better
-    assert f.loc[6, "verdict"] == REPRODUCED  # learning rate most important
+    assert len(f) == 11
+    assert set(f["verdict"]) <= set(FindingVerdict)
+    # NFG and NOAF worse on all three tasks: significant, so three trials per arm suffice
+    assert f.loc[2, "evidence"].count("→ worse") == 6 and f.loc[2, "verdict"] == REPRODUCED
+    assert "iam-synth (for IAM)" in f.loc[2, "reason"]
+    # "no variant better" rests on n.s. cells of 3 trials per arm: underpowered
+    assert f.loc[1, "verdict"] == UNDERPOWERED and "(n = 3)" in f.loc[1, "reason"]
     assert f.loc[11, "verdict"] == NOT_TESTABLE  # synthetic data is not the paper's corpora
     assert all(len(e) > 20 for e in f["evidence"])
+    assert all(t.learn.learned for t in analysis.tasks)
+    # every variant has its own forest on its 30 distinct configurations
+    per_variant = analysis.importance[analysis.importance["target"] == "test metric"]
+    assert per_variant.groupby(["task", "variant"]).ngroups == 27
+    assert (per_variant["n_configs"] == 30).all()
+    pooled = analysis.pooled.set_index(["task", "effect"])
+    assert (pooled["n_configs"] == 270).all()
+    assert pooled.loc[("timit-synth", "variant"), "mean"] > 0.05  # NFG, NOAF, ... differ
+    ped = analysis.ped[analysis.ped["variant"] == "V"]
+    assert len(ped) == 12 and ped["importance"].between(0, 1).all()
 
 
 def test_smoke_sized_study_does_not_crash(tmp_path: Path) -> None:
@@ -77,7 +99,7 @@ def test_smoke_sized_study_does_not_crash(tmp_path: Path) -> None:
     html = build_report(storage, tmp_path / "out", n_trees=8)
     page = html.read_text()
     assert "too few trials" in page
-    assert '<section id="findings">' in page
+    assert '<div id="answer">' in page
 
 
 def test_live_sweep_with_failures_and_empty_tasks(tmp_path: Path) -> None:
@@ -120,7 +142,7 @@ def test_live_sweep_with_failures_and_empty_tasks(tmp_path: Path) -> None:
     f = a.findings.set_index("#")
     assert (f["verdict"] == NOT_TESTABLE).all(), f
     page = write_report(a, tmp_path / "out").read_text()
-    assert "too few trials" in page and "no completed trials" in page
+    assert "too few trials" in page and "no trials with an outcome" in page
 
 
 def test_fixed_hyperparameters_are_left_out(tmp_path: Path) -> None:
@@ -152,16 +174,18 @@ def test_fixed_hyperparameters_are_left_out(tmp_path: Path) -> None:
                     schema.ONE_MINUS_MOMENTUM: 0.1, schema.INPUT_NOISE: 0.0},
             distributions=dists, value=y, user_attrs={
                 "status": "complete", "config_id": i, "valid_metric": y, "test_metric": y,
-                "wall_time_s": float(h), "n_parameters": 100 * h}))
+                "wall_time_s": float(h), "n_parameters": 100 * h, "baseline_metric": 20.0}))
     study.add_trials(trials)
     a = analyze(f"sqlite:///{tmp_path / 'f.db'}", n_trees=8)
     assert set(a.importance["effect"]) == {schema.HIDDEN_SIZE, schema.LEARNING_RATE,
                                            f"{schema.HIDDEN_SIZE} × {schema.LEARNING_RATE}",
                                            "higher order (rest)"}
     f = a.findings.set_index("#")
-    assert f.loc[8, "verdict"] == NOT_TESTABLE and "not searched" in f.loc[8, "evidence"]
+    assert f.loc[8, "verdict"] == NOT_TESTABLE and "not searched" in f.loc[8, "reason"]
     assert f.loc[9, "verdict"] == NOT_TESTABLE
-    assert f.loc[6, "verdict"] == REPRODUCED  # the learning rate dominates by construction
+    # the learning rate dominates by construction, but the finding names three datasets
+    assert f.loc[6, "verdict"] == NOT_TESTABLE and "no task for TIMIT, IAM" in f.loc[6, "reason"]
+    assert "jsb (JSB): learning rate" in f.loc[6, "evidence"]
     assert write_report(a, tmp_path / "out").exists()
 
 
@@ -169,7 +193,7 @@ def test_cli_report_and_analyze(tmp_path: Path) -> None:
     runner = CliRunner()
     out = tmp_path / "rep"
     small = str(tmp_path / "small.log")
-    write_synthetic_study(small, tasks=("jsb-synth",), variants=("V", "NP"), n_trials=4)
+    write_synthetic_study(small, tasks=("jsb-synth",), variants=("V", "NP"), n_trials=8)
     res = runner.invoke(cli, ["report", "--storage", small, "-o", str(out), "--trees", "8"])
     assert res.exit_code == 0, res.output
     assert res.output.strip() == str(out / "report.html") and (out / "report.html").exists()

@@ -12,14 +12,15 @@ from lstm_odyssey.sweep import schema
 
 def test_synthetic_study_round_trips(synthetic_storage: str) -> None:
     r = load_results(synthetic_storage)
-    assert len(r.trials) == 2 * 9 * 30
+    assert len(r.trials) == 3 * 9 * 30
     assert set(r.trials["variant"]) == {"V", "NIG", "NFG", "NOG", "NIAF", "NOAF", "NP", "CIFG",
                                         "FGR"}
-    assert r.tasks == ["timit-synth", "jsb-synth"]
+    assert r.tasks == ["timit-synth", "iam-synth", "jsb-synth"]
     assert {p for p, d in r.space.items() if d.log} == set(schema.LOG_PARAMS)
     assert r.space[schema.LEARNING_RATE].low == pytest.approx(1e-6)
     done = r.trials[r.trials["status"] == "complete"]
     assert done["test_metric"].notna().all() and done["n_parameters"].gt(0).all()
+    assert r.trials["baseline_metric"].notna().all()  # the trivial predictor, every trial
     diverged = r.trials[r.trials["status"] == "diverged"]
     assert len(diverged) > 0 and (diverged["state"] == "FAIL").all()
     assert diverged["test_metric"].isna().all() and (diverged["failure_reason"] != "").all()
@@ -27,7 +28,7 @@ def test_synthetic_study_round_trips(synthetic_storage: str) -> None:
     tg = r.trials[r.trials["task"] == "jsb-synth"]
     lrs = tg.pivot(index="config_id", columns="variant", values=schema.LEARNING_RATE)
     assert (lrs.nunique(axis=1) == 1).all()
-    assert len(r.studies) == 18 and r.studies["source"].eq("synthetic").all()
+    assert len(r.studies) == 27 and r.studies["source"].eq("synthetic").all()
 
 
 def test_csv_export_drops_histories(synthetic_storage: str, tmp_path) -> None:

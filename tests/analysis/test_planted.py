@@ -1,0 +1,155 @@
+"""Findings on fabricated studies with planted truth: each check says reproduced, not
+reproduced and not testable on data made for each; exploding and diverging variants; the
+underpowered case; a task that did not learn; the committed partial journal."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from lstm_odyssey.analysis import importance
+from lstm_odyssey.analysis.findings import (
+    NOT_REPRODUCED,
+    NOT_TESTABLE,
+    REPRODUCED,
+    UNDERPOWERED,
+)
+from lstm_odyssey.analysis.outcomes import rule_counts
+from lstm_odyssey.analysis.report import analyze
+from lstm_odyssey.analysis.synthetic import TASKS, SyntheticTask, write_synthetic_study
+from lstm_odyssey.analysis.table import load_results
+
+pytestmark = pytest.mark.slow
+TREES = 16
+JOURNAL = Path(__file__).parents[2] / "results" / "odyssey-reduced" / "journal.log"
+
+
+def run(tmp_path: Path, name: str, tasks=tuple(TASKS.values()), n_trials: int = 100, **kw):
+    path = str(tmp_path / f"{name}.log")
+    write_synthetic_study(path, tasks=tuple(tasks), n_trials=n_trials, **kw)
+    return analyze(path, n_trees=TREES)
+
+
+def verdicts(a) -> dict[int, str]:
+    return a.findings.set_index("#")["verdict"].to_dict()
+
+
+def every(**changes) -> list[SyntheticTask]:
+    return [replace(t, **changes) for t in TASKS.values()]
+
+
+@pytest.fixture(scope="module")
+def paper(tmp_path_factory: pytest.TempPathFactory):
+    """The paper's structure on three tasks × nine variants × 100 trials (best 10 % = 10)."""
+    return run(tmp_path_factory.mktemp("paper"), "paper")
+
+
+def test_the_papers_structure_reproduces_findings_1_to_10(paper) -> None:
+    v = verdicts(paper)
+    assert [v[i] for i in range(1, 11)] == [REPRODUCED] * 10, paper.findings
+    assert v[11] == NOT_TESTABLE  # synthetic data is not the paper's corpora
+    assert "timit-synth (for TIMIT)" in paper.findings.set_index("#").loc[2, "reason"]
+    assert all(t.learn.learned for t in paper.tasks)
+
+
+@pytest.mark.parametrize("offsets,finding", [
+    ({"CIFG": -3.0}, 1), ({"NFG": 0.0}, 2), ({"NIG": 3.0}, 3), ({"NP": 3.0}, 4),
+    ({"FGR": 0.0}, 5)])
+def test_a_planted_contradiction_is_not_reproduced(tmp_path: Path, offsets: dict,
+                                                   finding: int) -> None:
+    """Change one variant on JSB (jsb-synth): each variant finding turns."""
+    jsb = TASKS["jsb-synth"]
+    jsb = replace(jsb, worse={**jsb.worse, **{k: v * 0.3 for k, v in offsets.items()}})
+    variants = ("V", *offsets)
+    a = run(tmp_path, "v", tasks=(TASKS["timit-synth"], TASKS["iam-synth"], jsb),
+            variants=variants)
+    assert verdicts(a)[finding] == NOT_REPRODUCED, a.findings.loc[finding - 1, "evidence"]
+
+
+@pytest.mark.parametrize("changes,findings", [
+    ({"interaction_amp": 2.0}, (6, 10)),   # the basin moves with the hidden size
+    ({"lr_amp": 0.5}, (6,)),               # the learning rate is not dominant
+    ({"hidden_amp": -6.0}, (7,)),          # larger is worse
+    ({"momentum_amp": 6.0}, (8,)),         # momentum matters
+    ({"noise_amp": -4.0}, (9,)),           # noise helps
+])
+def test_a_planted_hyperparameter_effect_is_not_reproduced(tmp_path: Path, changes: dict,
+                                                          findings: tuple[int, ...]) -> None:
+    a = run(tmp_path, "hp", tasks=every(**changes), variants=("V",))
+    v = verdicts(a)
+    for f in findings:
+        assert v[f] == NOT_REPRODUCED, a.findings.loc[f - 1, "evidence"]
+
+
+def test_hyperparameter_findings_need_30_configs_and_a_forest_that_fits(tmp_path: Path) -> None:
+    few = verdicts(a := run(tmp_path, "few", variants=("V",), n_trials=25))
+    assert [few[i] for i in range(6, 11)] == [NOT_TESTABLE] * 5
+    assert "25 distinct vanilla configurations" in a.findings.loc[5, "reason"]
+    noisy = run(tmp_path, "noisy", tasks=every(sigma=40.0), variants=("V",))
+    assert [verdicts(noisy)[i] for i in range(6, 11)] == [NOT_TESTABLE] * 5
+    assert "OOB R²" in noisy.findings.loc[5, "reason"]
+
+
+def test_an_exploding_variant_leaves_vanillas_importances_unchanged(tmp_path: Path) -> None:
+    """NOAF-like blow-ups (metric 10⁶ × the baseline at high learning rates) are clipped at the
+    baseline: vanilla's forests are the same as without them, NOAF is judged worse, and the
+    pooled forest still fits."""
+    tasks = (TASKS["jsb-synth"],)
+    calm = run(tmp_path, "calm", tasks=tasks, variants=("V", "NOAF"))
+    boom = run(tmp_path, "boom", tasks=tasks, variants=("V", "NOAF"), explode=("NOAF",))
+    v_calm = calm.importance[calm.importance["variant"] == "V"].reset_index(drop=True)
+    v_boom = boom.importance[boom.importance["variant"] == "V"].reset_index(drop=True)
+    assert v_calm.equals(v_boom)
+    exploded = boom.trials[boom.trials["test_metric"] > 1e3 * TASKS["jsb-synth"].baseline]
+    assert len(exploded) >= 3 and exploded["clipped"].all()
+    assert rule_counts(boom.trials)["clipped"] > rule_counts(calm.trials)["clipped"]
+    assert boom.comparison.iloc[0]["verdict"] == "worse"
+    share = boom.pooled.set_index("effect").loc[importance.VARIANT]
+    assert share["oob_r2"] >= 0.5 and share["mean"] > 0.05
+    assert boom.trials["outcome_test"].max() <= TASKS["jsb-synth"].baseline
+
+
+def test_a_variant_that_diverges_often_is_judged_worse(tmp_path: Path) -> None:
+    """CIFG equals vanilla but diverges after one epoch in 85 % of its trials: counting those
+    runs at their best epoch makes it worse; leaving them out (the survivor-biased view, shown
+    as the sensitivity) does not."""
+    a = run(tmp_path, "div", tasks=(TASKS["timit-synth"],), variants=("V", "CIFG"),
+            diverge={"CIFG": 0.85})
+    row = a.comparison.iloc[0]
+    assert row["verdict"] == "worse" and row["divergence_rate"] > 0.7
+    assert a.comparison_strict.iloc[0]["verdict"] != "worse"
+    assert rule_counts(a.trials)["best_epoch"] > 70
+
+
+def test_too_few_trials_per_arm_is_consistent_underpowered(tmp_path: Path) -> None:
+    a = run(tmp_path, "small", variants=("V", "CIFG", "NP"), n_trials=30)
+    f = a.findings.set_index("#")
+    assert f.loc[4, "verdict"] == UNDERPOWERED and "(n = 3)" in f.loc[4, "reason"]
+
+
+def test_a_task_that_did_not_learn_makes_every_finding_not_testable(tmp_path: Path) -> None:
+    flat = replace(TASKS["iam-synth"], base=93.0, lr_amp=1.0, hidden_amp=1.0, noise_amp=1.0)
+    a = run(tmp_path, "flat", tasks=(TASKS["timit-synth"], flat, TASKS["jsb-synth"]),
+            variants=("V", "NFG", "CIFG", "NP", "FGR"))
+    f = a.findings.set_index("#")
+    assert (f.loc[1:10, "verdict"] == NOT_TESTABLE).all(), f
+    assert "iam-synth did not learn" in f.loc[4, "reason"]
+    assert [t.learn.learned for t in a.tasks] == [True, False, True]
+
+
+def test_the_committed_partial_journal_claims_no_verdict(tmp_path: Path) -> None:
+    """206 of 1,080 trials, 7–8 per arm, no baselines recorded: nothing can be concluded."""
+    before = hashlib.sha256(JOURNAL.read_bytes()).hexdigest()
+    copy = tmp_path / "journal.log"
+    shutil.copy(JOURNAL, copy)
+    a = analyze(str(copy), n_trees=TREES)
+    assert (a.findings["verdict"] == NOT_TESTABLE).all(), a.findings
+    assert (a.findings["verdict_strict"] == NOT_TESTABLE).all()
+    assert all(t.learn.learned is None for t in a.tasks)
+    assert (a.comparison["n_top"] <= 1).all()  # ⌈7/10⌉ = 1: nothing to test
+    assert len(load_results(str(copy)).trials) == len(a.trials)
+    assert hashlib.sha256(JOURNAL.read_bytes()).hexdigest() == before
