@@ -356,10 +356,6 @@ OWNED_ELSEWHERE = {
                               "line is a JSONDecodeError traceback (issue 17 item 3)",
     "analyze-journal-corrupt": "owned by contract/sweep (sweep/storage.py): a corrupt journal "
                                "line is a JSONDecodeError traceback (issue 17 item 3)",
-    "data-jsb-path-evil-pickle": "owned by tasks (tasks/jsb.py): pickle.load runs the payload "
-                                 "(issue 11 item 2)",
-    "data-jsb-pickle-missing-module": "owned by tasks (tasks/jsb.py): ModuleNotFoundError "
-                                      "traceback (issue 17 item 5)",
     "data-show-out-txt": "owned by tasks (tasks/describe.py): matplotlib's ValueError traceback "
                          "(issue 17 item 5)",
     "data-show-out-under-a-file": "owned by tasks (tasks/describe.py): FileExistsError "

@@ -23,6 +23,21 @@ import numpy as np
 from .common import SPLITS, Corpus, CorpusError, RawSplit, TaskNameError, parallel_map
 
 LOW, HIGH = 21, 108
+# The only classes a JSB pickle may name: its chords may be sets (a protocol-2 pickle rebuilds
+# them through these). Everything else (os.system, a missing module, ...) is refused unread.
+PICKLE_CLASSES = {(m, n): c for m in ("builtins", "__builtin__")
+                  for n, c in (("set", set), ("frozenset", frozenset))}
+
+
+class _DataUnpickler(pickle.Unpickler):
+    """An unpickler that builds plain data only: dicts, lists, tuples, numbers, strings and the
+    sets of :data:`PICKLE_CLASSES`; naming any other class or function is an error, so reading
+    a crafted file never runs its code."""
+
+    def find_class(self, module: str, name: str) -> type:
+        if (module, name) in PICKLE_CLASSES:
+            return PICKLE_CLASSES[module, name]
+        raise pickle.UnpicklingError(f"it names {module}.{name}, which a data file never needs")
 NOTES = HIGH - LOW + 1
 VOICES = ("Soprano", "Alto", "Tenor", "Bass")
 STEPS = {"quarter": 1.0, "eighth": 0.5}
@@ -146,7 +161,7 @@ def load_pickle(path: Path) -> Corpus:
                           "(dict with 'train'/'valid'/'test')")
     try:
         with open(path, "rb") as f:
-            data = pickle.load(f, encoding="latin1")
+            data = _DataUnpickler(f, encoding="latin1").load()
         splits = {}
         for s in SPLITS:
             raw = RawSplit()

@@ -89,3 +89,32 @@ def test_split_of_the_real_chorale_names_is_disjoint_in_bwv():
     share = [where.count(s) / len(names) for s in SPLITS]
     assert np.allclose(share, [0.6, 0.2, 0.2], atol=0.03)
     assert where != jsb.assign_splits(names, rolls, seed=1)
+
+
+class _Payload:
+    """A crafted pickle: unpickling it calls ``pathlib.Path.touch`` on a file."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def __reduce__(self):
+        import pathlib
+        return (pathlib.Path.touch, (pathlib.Path(self.target),))
+
+
+def test_pickle_is_read_as_data_and_never_runs_code(tmp_path):
+    sets = tmp_path / "sets.pickle"                 # chords as sets, protocol 2 (as in the wild)
+    sets.write_bytes(pickle.dumps({"train": [[{60, 64}, {62}]], "valid": [[{70}, set()]],
+                                   "test": [[frozenset({40}), {42}]]}, protocol=2))
+    t = load_task("jsb", path=str(sets), size="full")
+    assert np.flatnonzero(t.train.inputs[0][0]).tolist() == [39, 43]
+    pwned = tmp_path / "pwned"
+    evil = tmp_path / "evil.pickle"
+    evil.write_bytes(pickle.dumps({"train": [_Payload(str(pwned))], "valid": [], "test": []}))
+    with pytest.raises(CorpusError, match="evil.pickle.*pathlib") as e:
+        load_task("jsb", path=str(evil))
+    assert not pwned.exists() and "\n" not in str(e.value)
+    missing = tmp_path / "missing.pickle"            # names a module that does not exist
+    missing.write_bytes(b"\x80\x02cno_such_module\nthing\nq\x00.")
+    with pytest.raises(CorpusError, match="missing.pickle.*no_such_module"):
+        load_task("jsb", path=str(missing))
