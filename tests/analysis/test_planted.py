@@ -28,7 +28,10 @@ TREES = 16
 JOURNAL = Path(__file__).parents[2] / "results" / "odyssey-reduced" / "journal.log"
 
 
-def run(tmp_path: Path, name: str, tasks=tuple(TASKS.values()), n_trials: int = 100, **kw):
+ALL_TASKS = tuple(TASKS.values())
+
+
+def run(tmp_path: Path, name: str, tasks=ALL_TASKS, n_trials: int = 100, **kw):
     path = str(tmp_path / f"{name}.log")
     write_synthetic_study(path, tasks=tuple(tasks), n_trials=n_trials, **kw)
     return analyze(path, n_trees=TREES)
