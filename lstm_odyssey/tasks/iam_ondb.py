@@ -3,9 +3,10 @@
 Expected under the root: ``lineStrokes/**/<form>-<NN>.xml`` (``Stroke`` elements of ``Point``
 with ``x``, ``y``, ``time``), ``ascii/**/<form>.txt`` (transcriptions after the ``CSR:``
 line, line NN = the NN-th text line) and the task-1 split files ``trainset.txt``,
-``testset_v.txt``, ``testset_f.txt``, ``testset_t.txt`` (one form or line id per line)
-anywhere below it. Train = trainset (board a08-551z dropped), valid = testset_v + testset_f,
-test = testset_t. Every stroke is subsampled ×½ (points 0, 2, 4, … plus its last point);
+``testset_v.txt``, ``testset_t.txt``, ``testset_f.txt`` (one form or line id per line)
+anywhere below it. Train = trainset (board a08-551z dropped), valid = testset_v + testset_t
+(the first and second validation sets), test = testset_f (the final test set): the paper's
+5355 / 2956 / 3859 lines. Every stroke is subsampled ×½ (points 0, 2, 4, … plus its last point);
 features per point are those of ``handwriting-synth``: Δx, Δy (y pointing up), time since
 stroke start, pen-up on each stroke's last point.
 """
@@ -21,8 +22,8 @@ from .common import SPLITS, Corpus, CorpusError, RawSplit, parallel_map
 from .handwriting import encode
 
 DROPPED = ("a08-551z",)
-SPLIT_FILES = {"train": ("trainset.txt",), "valid": ("testset_v.txt", "testset_f.txt"),
-               "test": ("testset_t.txt",)}
+SPLIT_FILES = {"train": ("trainset.txt",), "valid": ("testset_v.txt", "testset_t.txt"),
+               "test": ("testset_f.txt",)}
 EXPECTED = ("lineStrokes/**/*.xml, ascii/**/*.txt and the split files trainset.txt, "
             "testset_v.txt, testset_f.txt, testset_t.txt")
 

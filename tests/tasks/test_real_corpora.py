@@ -87,7 +87,8 @@ LINE = [[(100, 200, 1.00), (102, 198, 1.01), (104, 197, 1.02), (106, 196, 1.03),
 def iam_root(tmp_path):
     root = tmp_path / "iam"
     forms = {"a01-000u": ["A MOVE to stop", "Mr. Gaitskell"], "a08-551z": ["dropped"],
-             "b01-001": ["valid line"], "c02-002": ["test, line"], "d03-003": ["final"]}
+             "b01-001": ["first valid", "set"], "c02-002": ["second", "valid", "set"],
+             "d03-003": ["final test set"]}
     for form, lines in forms.items():
         d = root / "ascii" / form[:3] / form[:7]
         d.mkdir(parents=True, exist_ok=True)
@@ -108,8 +109,11 @@ def iam_root(tmp_path):
 def test_iam_ondb_is_read_exactly(iam_root):
     corpus, kw = prepare("iam-ondb", "full", path=iam_root)
     assert corpus.train.ids == ["a01-000u-01", "a01-000u-02"]            # a08-551z dropped
-    assert corpus.valid.ids == ["b01-001-01", "d03-003-01"]
-    assert corpus.test.ids == ["c02-002-01"]
+    # the t1 benchmark: valid = testset_v + testset_t, test = testset_f (the final test set)
+    assert corpus.valid.ids == ["b01-001-01", "b01-001-02", "c02-002-01", "c02-002-02",
+                                "c02-002-03"]
+    assert corpus.test.ids == ["d03-003-01"]
+    assert [len(corpus.train), len(corpus.valid), len(corpus.test)] == [2, 5, 1]
     x = corpus.train.inputs[0]
     # ×½: stroke 1 keeps points 0, 2, 4; stroke 2 keeps 0 and its last; stroke 3 its only one
     pts = np.array([[100, -200], [104, -197], [108, -195], [130, -200], [131, -190],
