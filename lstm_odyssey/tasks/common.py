@@ -4,6 +4,7 @@ per-item seeds and a deterministic process pool."""
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -85,6 +86,15 @@ def item_rng(seed: int, split: str, index: int) -> np.random.Generator:
     return np.random.default_rng([seed, SPLITS.index(split), index])
 
 
+def _pool_worker_init() -> None:
+    """A pool process: BLAS single-threaded, and the signal handlers of the parent (a sweep
+    installs ones that raise) reset: the pool's own terminate() sends SIGTERM, which must end
+    the process quietly; Ctrl-C is the parent's to handle."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threadpool_limits(1)
+
+
 def parallel_map(fn: Callable[[T], R], items: Iterable[T], *, processes: int = 2,
                  progress: bool = False, desc: str = "", total: int | None = None) -> list[R]:
     """``[fn(x) for x in items]`` in item order, on ``processes`` worker processes (forked, so
@@ -101,7 +111,7 @@ def parallel_map(fn: Callable[[T], R], items: Iterable[T], *, processes: int = 2
                     bar.update()
             return out
         ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(processes, initializer=threadpool_limits, initargs=(1,)) as pool:
+        with ctx.Pool(processes, initializer=_pool_worker_init) as pool:
             out = []
             it: Iterator[R] = pool.imap(fn, items, chunksize=max(1, len(items) // (processes * 16)))
             for r in it:
