@@ -17,11 +17,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import random
+import re
 import time
 import warnings
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote
 
 import optuna
 from optuna.storages import BaseStorage, RDBStorage
@@ -53,29 +55,45 @@ def journal_path(url: str) -> Path:
     return Path(url.removeprefix("journal://"))
 
 
-def mask_url(url: str) -> str:
-    """The URL with its password replaced by ``***`` (what logs, errors and reports show)."""
-    if not is_rdb(url):
-        return url
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+# Query or DSN keywords whose value is a secret (libpq's names), e.g. ``?password=…``.
+_SECRET_KEYS = r"(?:password|passwd|pwd|sslpassword)"
+_SECRET_KEYWORD = re.compile(rf"(?i)\b({_SECRET_KEYS}\s*=\s*)('[^']*'|[^\s&;]*)")
 
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):  # unparsable: show only the scheme
-        return url.split("://", 1)[0] + "://***"
+
+def _secrets(url: str) -> list[str]:
+    """Every secret a storage string carries: the password of its user-info (everything
+    between the first ``:`` and the LAST ``@`` of the part before the query, so an unencoded
+    ``@`` in a password stays in the secret) and the values of password keywords."""
+    found = [m.group(2).strip("'") for m in _SECRET_KEYWORD.finditer(url)]
+    if "://" in url:
+        before_query = url.split("://", 1)[1].split("?", 1)[0]
+        userinfo = before_query.rpartition("@")[0]
+        if ":" in userinfo:
+            found.append(userinfo.split(":", 1)[1])
+    return [v for f in found if f for v in {f, unquote(f)}]  # drivers echo it decoded
+
+
+def mask_url(url: str) -> str:
+    """The storage string with every password replaced by ``***`` (what logs, errors, status
+    and reports show): the user-info password, ``?password=…`` and DSN keywords alike.
+    Written by hand rather than with SQLAlchemy's ``render_as_string`` because that masks only
+    the user-info part and splits an unencoded ``@`` wrongly."""
+    masked = _SECRET_KEYWORD.sub(lambda m: m.group(1) + "***", url)
+    if "://" in masked:
+        scheme, rest = masked.split("://", 1)
+        before_query, sep, query = rest.partition("?")
+        userinfo, at, host = before_query.rpartition("@")
+        if at and ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":***"
+        masked = f"{scheme}://{userinfo}{at}{host}{sep}{query}"
+    return masked
 
 
 def _scrub(text: str, url: str) -> str:
-    """Remove the password of ``url`` from a message (drivers sometimes echo the DSN)."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        password = make_url(url).password
-    except (ArgumentError, ValueError):
-        password = None
-    return text.replace(password, "***") if password else text
+    """Remove the secrets of ``url`` from a message (drivers sometimes echo the DSN)."""
+    for secret in sorted(_secrets(url), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return _SECRET_KEYWORD.sub(lambda m: m.group(1) + "***", text)
 
 
 def driver_url(url: str) -> str:
@@ -109,6 +127,9 @@ def open_storage(url: str, heartbeat_interval: int = 60, grace_period: int = 180
     if scheme not in ("postgresql", "sqlite"):
         raise StorageError(f"storage {mask_url(url)}: unsupported scheme {scheme!r}; use "
                            "postgresql://…, sqlite:///FILE.db or a journal file path")
+    if "@" in url.split("://", 1)[1].split("?", 1)[0].rpartition("@")[0]:
+        raise StorageError(f"storage {mask_url(url)}: the user or password contains an "
+                           "unencoded '@'; write it as %40 in --storage")
     engine_kwargs: dict = {"pool_pre_ping": True}
     if scheme == "sqlite":
         engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
