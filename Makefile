@@ -27,7 +27,7 @@ demo: install
 	# sequence per update and a high rate to leave the all-blank solution this quickly)
 	$(CLI) train --task jsb --hidden 32 --lr 1e-1 --momentum 0.9 --batch-size 1 --max-epochs 4
 	$(CLI) train --task timit-synth --hidden 20 --lr 3e-2 --momentum 0.9 --batch-size 4 --max-epochs 2
-	$(CLI) train --task handwriting-synth --hidden 32 --lr 1e-1 --momentum 0.9 --batch-size 1 --max-epochs 4
+	$(CLI) train --task handwriting-synth --hidden 48 --lr 5e-2 --momentum 0.9 --batch-size 1 --max-epochs 6
 	# the smoke study (resumes if already run) and its report; the last line is the report's path
 	$(CLI) sweep studies/smoke.toml
 	$(CLI) report studies/smoke.toml

@@ -80,6 +80,24 @@ def subset(corpus: Corpus, counts: tuple[int, int, int] | None) -> Corpus:
     return Corpus(*(corpus.split(s).take(n) for s, n in zip(SPLITS, counts)), meta=corpus.meta)
 
 
+def group_size(n: int, min_groups: int, cap: int) -> int:
+    """Items per group (sentences per speaker, lines per writer) for a split of ``n`` items:
+    at most ``cap``, and small enough that the split has at least ``min_groups`` groups, so
+    that small validation and test splits still hold many speakers or writers."""
+    return max(1, min(cap, n // min_groups))
+
+
+def stratified_order(groups: list[list[str]], rng: np.random.Generator) -> list[str]:
+    """The members of several groups (e.g. voice families) in one order in which every
+    prefix holds each group in proportion to its size: members are shuffled within their
+    group and merged by their fractional position ``(j + ½) / len(group)``."""
+    keyed = []
+    for k, members in enumerate(groups):
+        for j, i in enumerate(rng.permutation(len(members))):
+            keyed.append(((j + 0.5) / len(members), k, members[i]))
+    return [m for _, _, m in sorted(keyed)]
+
+
 def item_rng(seed: int, split: str, index: int) -> np.random.Generator:
     """The random generator of one generated item: a function of (seed, split, index) only,
     so results do not depend on how items are spread over processes."""

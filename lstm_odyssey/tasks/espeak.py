@@ -106,13 +106,37 @@ def synthesize(text: str, voice: str = "en-us", rate: int = 175, pitch: int = 50
         _ctypes.dlclose(engine.lib._handle)
 
 
-def voice_variants(reproducible: bool = True) -> list[str]:
-    """Names of the voice variants shipped with the library (``+name`` suffixes). With
-    ``reproducible``, variants with breath noise (a ``breath`` line: whispering and breathy
-    voices) are left out: their samples change from run to run."""
+def _variant_lines(reproducible: bool) -> dict[str, list[list[str]]]:
+    """The words of each line of every voice variant file shipped with the library, by name;
+    with ``reproducible``, variants with breath noise (a ``breath`` line: whispering and
+    breathy voices) are left out: their samples change from run to run."""
     import espeakng_loader
 
     folder = Path(espeakng_loader.get_data_path()) / "voices" / "!v"
-    return sorted(p.name for p in folder.iterdir() if p.is_file() and not (
-        reproducible and any(line.split()[:1] == ["breath"]
-                             for line in p.read_text(errors="replace").splitlines())))
+    out = {}
+    for p in sorted(folder.iterdir()):
+        if p.is_file():
+            lines = [line.split() for line in p.read_text(errors="replace").splitlines()]
+            if not (reproducible and any(w[:1] == ["breath"] for w in lines)):
+                out[p.name] = lines
+    return out
+
+
+def voice_variants(reproducible: bool = True) -> list[str]:
+    """Names of the voice variants shipped with the library (``+name`` suffixes), sorted."""
+    return list(_variant_lines(reproducible))
+
+
+def voice_families(reproducible: bool = True) -> dict[str, list[str]]:
+    """The voice variants by family, as their files define them: ``klatt`` (a Klatt
+    synthesiser), ``female`` (``gender female``) and ``male`` (every other variant: male or
+    unspecified, the default formant synthesiser)."""
+    families: dict[str, list[str]] = {"klatt": [], "female": [], "male": []}
+    for name, lines in _variant_lines(reproducible).items():
+        if any(w[:1] == ["klatt"] for w in lines):
+            families["klatt"].append(name)
+        elif any(w[:2] == ["gender", "female"] for w in lines):
+            families["female"].append(name)
+        else:
+            families["male"].append(name)
+    return families

@@ -2,12 +2,17 @@
 
 A line of text is laid out glyph by glyph in one of the script or print Hershey fonts (with
 letter-spacing jitter in print fonts); in script fonts consecutive strokes closer than 0.75
-font units are joined into pen-down words and i/j dots come after the word. A writer (one per ~10 lines) fixes a slant, x/y scales, rotation,
-baseline wobble and pen speed; each line adds a smooth elastic warp
-``(x, y) += Σ_k a_k sin(ω_k·(x, y) + φ_k)`` and point jitter. Strokes are resampled to constant
-pen speed with ~18–26 points per character, so lines are about as long as IAM-OnDB's after ×½
-subsampling. Each point has the paper's four inputs: ``(Δx, Δy, time since stroke start,
-pen-up)``, pen-up = 1 on the last point of every stroke. Targets are the line's characters
+font units are joined into pen-down words and i/j dots come after the word. A writer writes
+up to 10 lines (fewer in small splits, so that every split has at least 24 writers) and fixes
+a font, slant, x/y scales, rotation, baseline wobble and pen speed. Fonts are dealt to the
+writers of every split in the same cycle, so each split covers every font in the same
+proportions. Each line adds a smooth elastic warp ``(x, y) += Σ_k a_k sin(ω_k·(x, y) + φ_k)``
+and point jitter. Strokes are resampled to constant pen speed with 9–13 points per character
+(:data:`POINTS_PER_CHAR`; ~13 per character of text, spaces and pen moves included: about half
+as long as IAM-OnDB lines after their ×½ subsampling. Measured in
+``results/odyssey-free/calibration.md``: against 18–26 points per character a run costs 0.6×
+and learns no worse). Each point has the paper's four inputs:
+``(Δx, Δy, time since stroke start, pen-up)``, pen-up = 1 on the last point of every stroke. Targets are the line's characters
 (1-based indices into :data:`ALPHABET`; 0 is the CTC blank). Train/valid/test share neither
 lines nor writers.
 """
@@ -22,9 +27,9 @@ from functools import cache
 import numpy as np
 
 from . import text
-from .common import SPLITS, Corpus, gather_splits, item_rng, parallel_map
+from .common import SPLITS, Corpus, gather_splits, group_size, item_rng, parallel_map
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 4
 ALPHABET = " " + string.ascii_letters + string.digits + "!\"#&'()*+,-./:;?"
 SCRIPT_FONTS = ("cursive", "scripts", "scriptc")
 PRINT_FONTS = ("futural", "futuram", "rowmans", "rowmand", "rowmant", "timesr", "timesi",
@@ -32,7 +37,10 @@ PRINT_FONTS = ("futural", "futuram", "rowmans", "rowmand", "rowmant", "timesr", 
 FONTS = SCRIPT_FONTS + PRINT_FONTS
 DEMO = (150, 40, 40)
 FULL = (5355, 2956, 3859)
-LINES_PER_WRITER = 10
+LINES_PER_WRITER = 10       # at most; see common.group_size
+MIN_WRITERS = 2 * len(FONTS)  # per split, when the split has that many lines
+POINTS_PER_CHAR = (9.0, 13.0)  # measured: see results/odyssey-free/calibration.md
+LINE_CHARS = (20, 60)       # characters per line, from–to
 JOIN_GAP = 0.75
 
 
@@ -103,22 +111,32 @@ class LineSpec:
     seed: int
     text: str
     writer: int
+    points_per_char: tuple[float, float] = POINTS_PER_CHAR
 
 
-def writer_style(seed: int, split: str, writer: int) -> dict[str, float | str]:
-    """The fixed style of one synthetic writer."""
+def writer_font(seed: int, writer: int) -> str:
+    """The font of writer ``writer`` of any split: the fonts in one seeded cycle, so that
+    every split covers every font in the same proportions."""
+    order = np.random.default_rng([seed, 271829]).permutation(len(FONTS))
+    return FONTS[order[writer % len(FONTS)]]
+
+
+def writer_style(seed: int, split: str, writer: int,
+                 points_per_char: tuple[float, float] = POINTS_PER_CHAR) -> dict[str, float | str]:
+    """The fixed style of one synthetic writer; its points per character are drawn
+    uniformly from ``points_per_char``."""
     rng = np.random.default_rng([seed, SPLITS.index(split), writer, 271828])
-    return {"font": FONTS[int(rng.integers(len(FONTS)))], "slant": rng.uniform(-0.15, 0.45),
+    return {"font": writer_font(seed, writer), "slant": rng.uniform(-0.15, 0.45),
             "sx": rng.uniform(0.85, 1.2), "sy": rng.uniform(0.85, 1.2),
             "rot": rng.uniform(-0.04, 0.04), "spacing": rng.uniform(0.9, 1.15),
             "wobble": rng.uniform(0.0, 1.5), "speed": rng.uniform(0.7, 1.4),
-            "ppc": rng.uniform(18.0, 26.0)}
+            "ppc": rng.uniform(*points_per_char)}
 
 
 def strokes_of(spec: LineSpec) -> list[np.ndarray]:
     """The augmented, resampled pen strokes of one line (before feature extraction)."""
     rng = item_rng(spec.seed, spec.split, spec.index)
-    st = writer_style(spec.seed, spec.split, spec.writer)
+    st = writer_style(spec.seed, spec.split, spec.writer, spec.points_per_char)
     strokes = layout(spec.text, str(st["font"]), rng, float(st["spacing"]))
     pts = np.vstack(strokes)
     x, y = pts[:, 0], pts[:, 1]
@@ -165,22 +183,28 @@ def strokes_from_features(x: np.ndarray) -> list[np.ndarray]:
 
 def line(spec: LineSpec) -> tuple[np.ndarray, np.ndarray]:
     """Features ``[T, 4]`` and CTC targets ``[L]`` of one line."""
-    st = writer_style(spec.seed, spec.split, spec.writer)
+    st = writer_style(spec.seed, spec.split, spec.writer, spec.points_per_char)
     return point_features(strokes_of(spec), float(st["speed"])), encode(spec.text)
 
 
-def plan(counts: tuple[int, int, int], seed: int) -> list[LineSpec]:
-    """Lines of all splits: disjoint slices of one text pool; writer ``i // 10`` of the
-    split writes line i."""
-    pool = text.pool(sum(counts), seed, lambda: text.corpus_lines(ALPHABET))
+def plan(counts: tuple[int, int, int], seed: int,
+         points_per_char: tuple[float, float] = POINTS_PER_CHAR,
+         line_chars: tuple[int, int] = LINE_CHARS) -> list[LineSpec]:
+    """Lines of all splits: disjoint slices of one text pool; line i of a split of n lines
+    is written by its writer ``i // group_size(n, MIN_WRITERS, LINES_PER_WRITER)``."""
+    pool = text.pool(sum(counts), seed, lambda: text.corpus_lines(ALPHABET, *line_chars))
     first = np.cumsum([0, *counts])
-    return [LineSpec(split, i, seed, pool[first[k] + i], i // LINES_PER_WRITER)
+    return [LineSpec(split, i, seed, pool[first[k] + i],
+                     i // group_size(n, MIN_WRITERS, LINES_PER_WRITER), points_per_char)
             for k, (split, n) in enumerate(zip(SPLITS, counts)) for i in range(n)]
 
 
-def build(counts: tuple[int, int, int], seed: int, progress: bool = False) -> Corpus:
+def build(counts: tuple[int, int, int], seed: int, progress: bool = False,
+          points_per_char: tuple[float, float] = POINTS_PER_CHAR,
+          line_chars: tuple[int, int] = LINE_CHARS) -> Corpus:
     """Render all lines (2 processes) into a corpus."""
-    specs = plan(counts, seed)
+    specs = plan(counts, seed, points_per_char, line_chars)
     results = parallel_map(line, specs, progress=progress, desc="handwriting-synth: rendering")
-    splits = gather_splits(specs, results, [f"w{spec.writer}/{spec.index}: {spec.text}" for spec in specs])
+    ids = [f"w{spec.writer}/{spec.index}: {spec.text}" for spec in specs]
+    splits = gather_splits(specs, results, ids)
     return Corpus(**splits, meta={"alphabet": ALPHABET})

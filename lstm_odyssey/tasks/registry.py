@@ -110,7 +110,9 @@ def _prepare_handwriting_synth(size: str | int, path: str | None, seed: int,
                                progress: bool) -> Prepared:
     counts = split_counts(size, handwriting.DEMO, handwriting.FULL)
     config = {"task": "handwriting-synth", "source": "hershey-fonts", "size": counts,
-              "seed": seed, "version": handwriting.GENERATOR_VERSION}
+              "seed": seed, "version": handwriting.GENERATOR_VERSION,
+              "points_per_char": list(handwriting.POINTS_PER_CHAR),
+              "line_chars": list(handwriting.LINE_CHARS)}
     corpus = cache.cached(config, lambda: handwriting.build(counts, seed, progress))
     desc = (f"online handwriting rendered from Hershey fonts ({'/'.join(map(str, counts))} "
             f"lines, seed {seed}), (Δx, Δy, t, pen-up) per point, CTC over characters")

@@ -5,7 +5,9 @@ with its own rate, pitch and pitch range), resampled to 16 kHz, scaled by a rand
 mixed with white noise at a random SNR, then turned into 39-dim MFCC+Δ+ΔΔ frames
 (:mod:`.features`). A frame's label is the 39-class fold (:mod:`.phones`) of the espeak phone
 active at its centre; espeak pauses and the surrounding silence are ``sil``. Like TIMIT,
-train/valid/test share neither sentences nor voices. Every utterance is a function of
+train/valid/test share neither sentences nor voices, and every split holds the voice families
+(:func:`.espeak.voice_families`: Klatt, female, male) in the same proportions, with at least 12
+speakers per split where it has that many utterances. Every utterance is a function of
 (seed, split, index) alone.
 """
 
@@ -18,13 +20,22 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from . import espeak, features, text
-from .common import SPLITS, Corpus, gather_splits, item_rng, parallel_map
+from .common import (
+    SPLITS,
+    Corpus,
+    gather_splits,
+    group_size,
+    item_rng,
+    parallel_map,
+    stratified_order,
+)
 from .phones import PHONES39, fold_ipa
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 DEMO = (120, 30, 30)
 FULL = (3696, 400, 192)
-SENTENCES_PER_SPEAKER = 8
+SENTENCES_PER_SPEAKER = 8   # at most (TIMIT's 8 without SA); see common.group_size
+MIN_SPEAKERS = 12           # per split, when the split has that many utterances
 READERS_PER_SENTENCE = 4
 SNR_DB = (15.0, 40.0)
 GAIN_DB = (-12.0, 6.0)
@@ -47,31 +58,42 @@ class UtteranceSpec:
 
 
 def plan(counts: tuple[int, int, int], seed: int) -> list[UtteranceSpec]:
-    """The utterances of all splits. Voice variants are shuffled by ``seed`` and dealt
-    70/15/15 to train/valid/test; sentences likewise come from disjoint slices of one pool.
-    Utterance i is read by speaker ``i // 8`` and is sentence ``i mod S`` of the split's S
-    sentences (S = max(min(n, 8), ⌈n / 4⌉)), so each sentence is read by about 4 different
-    speakers and no speaker reads a sentence twice."""
-    variants = espeak.voice_variants(reproducible=True)
-    variants = [variants[i] for i in np.random.default_rng([seed, 104729]).permutation(
-        len(variants))]
-    n_var = len(variants)
-    cuts = [0, round(0.7 * n_var), round(0.85 * n_var), n_var]
-    n_sent = [max(min(n, SENTENCES_PER_SPEAKER), math.ceil(n / READERS_PER_SENTENCE))
-              for n in counts]
+    """The utterances of all splits. The variants of each voice family are shuffled by
+    ``seed`` and dealt 70/15/15 to train/valid/test; sentences come from disjoint slices of
+    one pool. In a split of n utterances, speaker s reads ``g = group_size(n, 12, 8)`` of
+    them (utterance i is read by speaker ``i // g`` and is sentence ``i mod S`` of the split's
+    S = max(min(n, g), ⌈n / 4⌉) sentences, so each sentence is read by about 4 speakers and
+    no speaker reads one twice). Speaker s has the family at position s of one seeded cycle
+    in which every prefix holds the families in proportion to their sizes (the same cycle in
+    every split), and the next voice of that family in its split."""
+    families = espeak.voice_families(reproducible=True)
+    rng = np.random.default_rng([seed, 104729])
+    dealt: list[dict[str, list[str]]] = [{}, {}, {}]
+    for fam, names in families.items():
+        names = [names[i] for i in rng.permutation(len(names))]
+        cuts = [0, round(0.7 * len(names)), round(0.85 * len(names)), len(names)]
+        for k in range(3):
+            dealt[k][fam] = names[cuts[k]:cuts[k + 1]]
+    cycle = stratified_order([[fam] * len(names) for fam, names in families.items()], rng)
+    per = [group_size(n, MIN_SPEAKERS, SENTENCES_PER_SPEAKER) for n in counts]
+    n_sent = [max(min(n, g), math.ceil(n / READERS_PER_SENTENCE)) for n, g in zip(counts, per)]
     pool = text.pool(sum(n_sent), seed, text.corpus_sentences)
     first = np.cumsum([0, *n_sent])
     specs = []
     for k, (split, n) in enumerate(zip(SPLITS, counts)):
-        voices = variants[cuts[k]:cuts[k + 1]]
         sentences = pool[first[k]:first[k + 1]]
+        voices = []                     # the voice of each speaker of the split
+        for s in range(math.ceil(n / per[k])):
+            fam = cycle[s % len(cycle)]
+            seen = sum(cycle[q % len(cycle)] == fam for q in range(s))
+            voices.append(dealt[k][fam][seen % len(dealt[k][fam])])
         for i in range(n):
-            speaker = i // SENTENCES_PER_SPEAKER
+            speaker = i // per[k]
             srng = np.random.default_rng([seed, k, speaker, 31337])
             specs.append(UtteranceSpec(
                 split=split, index=i, seed=seed,
                 text=sentences[i % len(sentences)],
-                voice=f"en-us+{voices[speaker % len(voices)]}", speaker=speaker,
+                voice=f"en-us+{voices[speaker]}", speaker=speaker,
                 rate=int(srng.integers(130, 211)), pitch=int(srng.integers(20, 81)),
                 pitch_range=int(srng.integers(20, 81))))
     return specs
@@ -107,6 +129,7 @@ def build(counts: tuple[int, int, int], seed: int, progress: bool = False) -> Co
     """Synthesise all utterances (2 processes) into a corpus."""
     specs = plan(counts, seed)
     results = parallel_map(utterance, specs, progress=progress, desc="timit-synth: synthesising")
-    splits = gather_splits(specs, results, [f"{spec.voice}/s{spec.speaker}/{spec.index}: {spec.text}" for spec in specs])
+    ids = [f"{spec.voice}/s{spec.speaker}/{spec.index}: {spec.text}" for spec in specs]
+    splits = gather_splits(specs, results, ids)
     return Corpus(**splits, meta={"voices": {s: sorted({sp.voice for sp in specs
                                                          if sp.split == s}) for s in SPLITS}})

@@ -1,4 +1,5 @@
 import itertools
+from collections import Counter
 
 import numpy as np
 
@@ -54,3 +55,27 @@ def test_lines_are_disjoint_and_lengths_fit_ctc():
     xs = np.concatenate(t.train.inputs)
     assert np.allclose(xs[:, :3].mean(0), 0, atol=1e-3)
     assert 10 <= np.median([len(x) / len(y) for x, y in zip(t.train.inputs, t.train.targets)]) <= 40
+
+
+def test_every_split_covers_every_font_in_the_same_proportions():
+    specs = hw.plan((240, 60, 60), seed=3)
+    lines = {k: Counter(hw.writer_font(3, s.writer) for s in specs if s.split == k)
+             for k in ("train", "valid", "test")}
+    writers = {k: len({s.writer for s in specs if s.split == k}) for k in lines}
+    assert all(set(c) == set(hw.FONTS) for c in lines.values())
+    assert lines["valid"] == lines["test"]
+    assert all(n >= hw.MIN_WRITERS for n in writers.values())
+    for k, c in lines.items():                     # each font within one writer's lines
+        per_writer = max(Counter(s.writer for s in specs if s.split == k).values())
+        assert max(c.values()) - min(c.values()) <= per_writer
+    styles = {hw.writer_style(3, s.split, s.writer)["font"] for s in specs}
+    assert styles == set(hw.FONTS)
+
+
+def test_line_shape_options_change_lengths():
+    base = hw.build((8, 1, 1), seed=0, points_per_char=(18.0, 26.0))
+    short = hw.build((8, 1, 1), seed=0, points_per_char=(9.0, 13.0), line_chars=(10, 35))
+    assert max(len(y) for y in short.train.targets) <= 35
+    ratio = (sum(len(x) for x in short.train.inputs) / sum(len(y) for y in short.train.targets)) / (
+        sum(len(x) for x in base.train.inputs) / sum(len(y) for y in base.train.targets))
+    assert 0.4 < ratio < 0.75

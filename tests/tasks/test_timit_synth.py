@@ -1,7 +1,9 @@
+from collections import Counter
+
 import numpy as np
 import pytest
 
-from lstm_odyssey.tasks import features, load_task, timit_synth
+from lstm_odyssey.tasks import espeak, features, load_task, timit_synth
 from lstm_odyssey.tasks.phones import IPA39, PHONES39, fold_ipa
 
 VOWELS = [PHONES39.index(p) for p in ("aa", "ae", "ah", "eh", "ih", "iy", "ey", "ay", "ow")]
@@ -93,3 +95,19 @@ def test_demo_uses_nearly_all_39_classes():
     t = load_task("timit-synth")
     assert (len(t.train), len(t.valid), len(t.test)) == timit_synth.DEMO
     assert len(np.unique(np.concatenate(t.train.targets))) >= 36
+
+
+def test_every_split_holds_the_voice_families_in_the_same_proportions():
+    family = {v: f for f, vs in espeak.voice_families().items() for v in vs}
+    assert set(family.values()) == {"klatt", "female", "male"}
+    specs = timit_synth.plan((240, 60, 60), seed=1)
+    share = {}
+    for k in ("train", "valid", "test"):
+        speakers = {(s.speaker, s.voice) for s in specs if s.split == k}
+        assert len(speakers) >= timit_synth.MIN_SPEAKERS
+        counts = Counter(family[v.split("+")[1]] for _, v in speakers)
+        share[k] = {f: counts[f] / len(speakers) for f in ("klatt", "female", "male")}
+        assert all(counts[f] >= 1 for f in ("klatt", "female", "male"))
+    for f in ("klatt", "female", "male"):
+        values = [share[k][f] for k in share]
+        assert max(values) - min(values) <= 0.1, (f, share)

@@ -1,0 +1,162 @@
+"""Calibrate a study's protocol by measurement: vanilla learning curves before planning.
+
+    python benchmarks/calibrate.py run --task handwriting-synth --size 300 --hidden 63 \
+        --lr 1e-3 1e-2 --max-epochs 40 --wall-budget 1800 --out results/odyssey-free/calibration
+    python benchmarks/calibrate.py summarise results/odyssey-free/calibration
+
+``run`` trains the vanilla LSTM for every (data, hidden size, learning rate) of the grid with
+the paper's protocol (batch 1, momentum 0.9 = the search's median, no input noise), with
+patience = max_epochs so that whole curves are seen (``--wall-budget`` ends a run early with
+status ``time_limit``, still testing its best epoch), and appends one JSON line per run to
+``OUT/runs.jsonl``: the record plus the CPU seconds of every epoch (``time.process_time`` of
+the single-threaded run: what a trial costs, whatever else the machine is doing). Runs already
+in the file are skipped, so the command resumes. ``--points-per-char`` and ``--line-chars``
+render handwriting-synth with other line shapes (uncached) to choose them.
+
+``summarise`` prints, for the runs of every ``OUT/*.jsonl``, the trivial baseline, the best validation and test metric, the
+epoch it was reached at, the epochs to get within 10 % of the final best, and the CPU time per
+epoch, as Markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import multiprocessing
+import time
+from pathlib import Path
+
+from lstm_odyssey.tasks import handwriting, load_task
+from lstm_odyssey.tasks.common import build_task, split_counts
+from lstm_odyssey.tasks.registry import prepare
+from lstm_odyssey.train import TrainConfig, run
+
+
+def _task(task: str, size: str, ppc: tuple[float, float] | None,
+          line_chars: tuple[int, int] | None):
+    """The task at ``size``; handwriting-synth with another line shape is rendered here."""
+    if ppc is None and line_chars is None:
+        return load_task(task, size=size)
+    if task != "handwriting-synth":
+        raise SystemExit("--points-per-char/--line-chars apply to handwriting-synth only")
+    counts = split_counts(size, handwriting.DEMO, handwriting.FULL)
+    corpus = handwriting.build(counts, 0, points_per_char=ppc or handwriting.POINTS_PER_CHAR,
+                               line_chars=line_chars or handwriting.LINE_CHARS)
+    _, kwargs = prepare(task, size="demo")          # the task's shape, not its data
+    return build_task(corpus, **kwargs)
+
+
+_TASK = None   # the task of the grid, built in the parent and inherited by the forked workers
+
+
+def _one(job: dict) -> dict:
+    task = _TASK
+    config = TrainConfig(task=job["task"], variant="V", hidden_size=job["hidden"],
+                         learning_rate=job["lr"], momentum=job["momentum"], input_noise=0.0,
+                         max_epochs=job["max_epochs"], patience=job["max_epochs"],
+                         batch_size=1, backend="cpu", threads=1, seed=job["seed"],
+                         time_budget_s=job["wall_budget"])
+    cpu: list[float] = []
+    last = [time.process_time()]
+
+    def on_epoch(epoch: int, record: dict) -> None:
+        now = time.process_time()
+        cpu.append(now - last[0])
+        last[0] = now
+        h = record["history"][-1]
+        print(f"  N={job['hidden']} lr={job['lr']:g} epoch {epoch}: valid {h['valid_metric']:.4g}"
+              f" train {h['train_metric']:.4g} ({cpu[-1]:.1f} CPU s)", flush=True)
+
+    record = run(config, task=task, on_epoch=on_epoch)
+    return {"job": job, "cpu_s": cpu, "record": record}
+
+
+def _key(job: dict) -> str:
+    return json.dumps({k: job[k] for k in sorted(job) if k != "wall_budget"})
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "runs.jsonl"
+    done = set()
+    if path.exists():
+        done = {_key(json.loads(line)["job"]) for line in path.read_text().splitlines() if line}
+    jobs = [{"task": args.task, "size": args.size, "hidden": h, "lr": lr,
+             "momentum": args.momentum,
+             "max_epochs": args.max_epochs, "seed": seed, "ppc": args.points_per_char,
+             "line_chars": args.line_chars, "wall_budget": args.wall_budget}
+            for h, lr, seed in itertools.product(args.hidden, args.lr, args.seeds)]
+    jobs = [j for j in jobs if _key(j) not in done]
+    print(f"{len(jobs)} runs to do ({len(done)} already in {path})", flush=True)
+    global _TASK
+    _TASK = _task(args.task, args.size, args.points_per_char, args.line_chars)
+    with multiprocessing.get_context("fork").Pool(args.jobs, maxtasksperchild=1) as pool:
+        for result in pool.imap_unordered(_one, jobs):
+            with path.open("a") as f:
+                f.write(json.dumps(result) + "\n")
+            r, j = result["record"], result["job"]
+            print(f"N={j['hidden']} lr={j['lr']:g}: best valid {r.get('valid_metric')} at "
+                  f"epoch {r.get('best_epoch')} of {r.get('epochs')}, test "
+                  f"{r.get('test_metric')}, {sum(result['cpu_s']):.0f} CPU s", flush=True)
+
+
+def _pair(text: str, kind: type) -> tuple:
+    a, b = text.split(",")
+    return kind(a), kind(b)
+
+
+def _fmt(v: float | None) -> str:
+    return "–" if v is None else f"{v:.3g}"
+
+
+def cmd_summarise(args: argparse.Namespace) -> None:
+    rows = [json.loads(line) for f in sorted(Path(args.out).glob("*.jsonl"))
+            for line in f.read_text().splitlines() if line]
+    print("| task | size | line shape | N | lr | baseline | best valid | epoch of best / run |"
+          " first epoch within 10 % of best | test at best | CPU s / epoch | status |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    rows.sort(key=lambda r: (r["job"]["task"], str(r["job"]["size"]), str(r["job"]["ppc"]),
+                             str(r["job"]["line_chars"]), r["job"]["hidden"], r["job"]["lr"]))
+    for r in rows:
+        j, rec = r["job"], r["record"]
+        curve = [h["valid_metric"] for h in rec["history"]]
+        best = rec["valid_metric"]
+        near = next((i + 1 for i, v in enumerate(curve)
+                     if best is not None and v <= best + 0.1 * abs(best)), None)
+        shape = "default" if j["ppc"] is None and j["line_chars"] is None else (
+            f"ppc {j['ppc']}, chars {j['line_chars']}")
+        per_epoch = sum(r["cpu_s"]) / max(1, len(r["cpu_s"]))
+        print(f"| {j['task']} | {j['size']} | {shape} | {j['hidden']} | {j['lr']:g} | "
+              f"{_fmt(rec['baseline_metric'])} | {_fmt(best)} | {rec['best_epoch']} / "
+              f"{rec['epochs']} | {near or '–'} | {_fmt(rec['test_metric'])} | "
+              f"{per_epoch:.1f} | {rec['status']} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(required=True)
+    p = sub.add_parser("run", help="train the grid, appending to OUT/runs.jsonl")
+    p.add_argument("--task", required=True)
+    p.add_argument("--size", default="demo")
+    p.add_argument("--hidden", type=int, nargs="+", default=[63, 200])
+    p.add_argument("--lr", type=float, nargs="+", default=[1e-4, 1e-3, 1e-2])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--max-epochs", type=int, default=40)
+    p.add_argument("--wall-budget", type=float, default=None)
+    p.add_argument("--points-per-char", type=lambda t: _pair(t, float), default=None)
+    p.add_argument("--line-chars", type=lambda t: _pair(t, int), default=None)
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--out", required=True)
+    p.set_defaults(fn=cmd_run)
+    s = sub.add_parser("summarise", help="the runs of OUT as a Markdown table")
+    s.add_argument("out")
+    s.set_defaults(fn=cmd_summarise)
+    args = parser.parse_args()
+    args.fn(args)
+
+
+if __name__ == "__main__":
+    main()
