@@ -13,8 +13,11 @@ the single-threaded run: what a trial costs, whatever else the machine is doing)
 in the file are skipped, so the command resumes. ``--points-per-char`` and ``--line-chars``
 render handwriting-synth with other line shapes (uncached) to choose them.
 
+``journal STORAGE --task T`` prints the same for the vanilla trials of a sweep that already
+ran (the committed ``odyssey-reduced`` journal ran jsb with the paper's protocol).
+
 ``summarise`` prints, for the runs of every ``OUT/*.jsonl``, the trivial baseline, the best validation and test metric, the
-epoch it was reached at, the epochs to get within 10 % of the final best, and the CPU time per
+epoch it was reached at, the first epoch within 5 % of the run's best, and the CPU time per
 epoch, as Markdown.
 """
 
@@ -47,6 +50,7 @@ def _task(task: str, size: str, ppc: tuple[float, float] | None,
     return build_task(corpus, **kwargs)
 
 
+WITHIN = 0.05  # "nearly converged": within 5 % (relative) of the run's best validation metric
 _TASK = None   # the task of the grid, built in the parent and inherited by the forked workers
 
 
@@ -115,7 +119,7 @@ def cmd_summarise(args: argparse.Namespace) -> None:
     rows = [json.loads(line) for f in sorted(Path(args.out).glob("*.jsonl"))
             for line in f.read_text().splitlines() if line]
     print("| task | size | line shape | N | lr | baseline | best valid | epoch of best / run |"
-          " first epoch within 10 % of best | test at best | CPU s / epoch | status |")
+          " first epoch within 5 % of best | test at best | CPU s / epoch | status |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     rows.sort(key=lambda r: (r["job"]["task"], str(r["job"]["size"]), str(r["job"]["ppc"]),
                              str(r["job"]["line_chars"]), r["job"]["hidden"], r["job"]["lr"]))
@@ -124,7 +128,7 @@ def cmd_summarise(args: argparse.Namespace) -> None:
         curve = [h["valid_metric"] for h in rec["history"]]
         best = rec["valid_metric"]
         near = next((i + 1 for i, v in enumerate(curve)
-                     if best is not None and v <= best + 0.1 * abs(best)), None)
+                     if best is not None and v <= best + WITHIN * abs(best)), None)
         shape = "default" if j["ppc"] is None and j["line_chars"] is None else (
             f"ppc {j['ppc']}, chars {j['line_chars']}")
         per_epoch = sum(r["cpu_s"]) / max(1, len(r["cpu_s"]))
@@ -132,6 +136,32 @@ def cmd_summarise(args: argparse.Namespace) -> None:
               f"{_fmt(rec['baseline_metric'])} | {_fmt(best)} | {rec['best_epoch']} / "
               f"{rec['epochs']} | {near or '–'} | {_fmt(rec['test_metric'])} | "
               f"{per_epoch:.1f} | {rec['status']} |")
+
+
+def cmd_journal(args: argparse.Namespace) -> None:
+    """The vanilla trials of ``args.task`` in a sweep storage, in the table of ``summarise``
+    (no CPU times there: wall seconds per epoch instead)."""
+    import pandas as pd
+
+    from lstm_odyssey.analysis import load_results
+
+    trials = load_results(args.storage).trials
+    rows = trials[(trials["task"] == args.task) & (trials["variant"] == "V")
+                  & trials["valid_metric"].notna()].sort_values("valid_metric")
+    print("| N | lr | momentum | noise | baseline | best valid | epoch of best / run |"
+          " first epoch within 5 % of best | test at best | wall s / epoch | status |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for _, r in rows.iterrows():
+        curve = [h["valid_metric"] for h in r["history"]]
+        best = r["valid_metric"]
+        near = next(i + 1 for i, v in enumerate(curve) if v <= best + WITHIN * abs(best))
+        baseline = r.get("baseline_metric")
+        baseline = None if baseline is None or pd.isna(baseline) else baseline
+        print(f"| {int(r['hidden_size'])} | {r['learning_rate']:.2g} | {r['momentum']:.2f} | "
+              f"{r['input_noise']:.2f} | {_fmt(baseline)} | "
+              f"{best:.3g} | {int(r['best_epoch'])} / {int(r['epochs'])} | {near} | "
+              f"{r['test_metric']:.3g} | {r['wall_time_s'] / r['epochs']:.2f} | "
+              f"{r['status']} |")
 
 
 def main() -> None:
@@ -154,6 +184,10 @@ def main() -> None:
     s = sub.add_parser("summarise", help="the runs of OUT as a Markdown table")
     s.add_argument("out")
     s.set_defaults(fn=cmd_summarise)
+    j = sub.add_parser("journal", help="the vanilla trials of a task in a sweep storage")
+    j.add_argument("storage")
+    j.add_argument("--task", required=True)
+    j.set_defaults(fn=cmd_journal)
     args = parser.parse_args()
     args.fn(args)
 

@@ -57,6 +57,7 @@ TRIAL_KEYS = (
     "n_parameters",   # trainable parameters of the network
     "history",        # per-epoch records
     "versions",       # {"lstm_odyssey": ..., "torch": ..., "optuna": ..., "python": ...}
+    "baseline_metric",  # the trivial predictor's validation metric (absent in older records)
 )
 
 

@@ -40,7 +40,7 @@ FULL = (5355, 2956, 3859)
 LINES_PER_WRITER = 10       # at most; see common.group_size
 MIN_WRITERS = 2 * len(FONTS)  # per split, when the split has that many lines
 POINTS_PER_CHAR = (9.0, 13.0)  # measured: see results/odyssey-free/calibration.md
-LINE_CHARS = (20, 60)       # characters per line, from–to
+LINE_CHARS = (10, 35)       # characters per line, from–to (measured: see POINTS_PER_CHAR)
 JOIN_GAP = 0.75
 
 
@@ -192,7 +192,8 @@ def plan(counts: tuple[int, int, int], seed: int,
          line_chars: tuple[int, int] = LINE_CHARS) -> list[LineSpec]:
     """Lines of all splits: disjoint slices of one text pool; line i of a split of n lines
     is written by its writer ``i // group_size(n, MIN_WRITERS, LINES_PER_WRITER)``."""
-    pool = text.pool(sum(counts), seed, lambda: text.corpus_lines(ALPHABET, *line_chars))
+    pool = text.pool(sum(counts), seed, lambda: text.corpus_lines(ALPHABET, *line_chars),
+                     max_len=line_chars[1])
     first = np.cumsum([0, *counts])
     return [LineSpec(split, i, seed, pool[first[k] + i],
                      i // group_size(n, MIN_WRITERS, LINES_PER_WRITER), points_per_char)

@@ -49,22 +49,27 @@ def corpus_lines(alphabet: str, min_len: int = 20, max_len: int = 60) -> list[st
     return sorted(lines)
 
 
-def generated_line(rng: np.random.Generator, words: list[str]) -> str:
-    """A pseudo-sentence of 5–12 random words, capitalised, sometimes with a comma."""
+def generated_line(rng: np.random.Generator, words: list[str], max_len: int | None = None) -> str:
+    """A pseudo-sentence of 5–12 random words (fewer, down to 2, where more would make it
+    longer than ``max_len`` characters), capitalised, sometimes with a comma."""
     ws = [words[i] for i in rng.integers(len(words), size=int(rng.integers(5, 13)))]
+    while max_len is not None and len(ws) > 2 and len(" ".join(ws)) + 2 > max_len:
+        ws.pop()
     if rng.random() < 0.3:
-        ws[int(rng.integers(1, len(ws) - 1))] += ","
+        ws[int(rng.integers(1, len(ws) - 1)) if len(ws) > 2 else 0] += ","
     return " ".join(ws).capitalize() + "."
 
 
-def pool(n: int, seed: int, source: Callable[[], list[str]]) -> list[str]:
-    """``n`` distinct lines: ``source()`` in a seeded order, then generated lines."""
+def pool(n: int, seed: int, source: Callable[[], list[str]],
+         max_len: int | None = None) -> list[str]:
+    """``n`` distinct lines: ``source()`` in a seeded order, then generated lines (of at most
+    ``max_len`` characters where they fit)."""
     rng = np.random.default_rng([seed, 7919])
     real = source()
     out = [real[i] for i in rng.permutation(len(real))][:n]
     seen, words = set(out), vocabulary()
     while len(out) < n:
-        s = generated_line(rng, words)
+        s = generated_line(rng, words, max_len)
         if s not in seen:
             seen.add(s)
             out.append(s)
