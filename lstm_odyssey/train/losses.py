@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .. import kernels
 from ..errors import UserError
 from ..tasks import Task
 from .data import IGNORE_INDEX, Batch
@@ -43,8 +44,8 @@ def sequence_loss(kind: str, logits: Tensor, batch: Batch) -> Tensor:
                                ignore_index=IGNORE_INDEX, reduction="sum")
     if kind == "ctc":
         log_probs = F.log_softmax(logits, dim=-1).transpose(0, 1)  # (T, B, C)
-        return F.ctc_loss(log_probs, batch.targets, batch.lengths, batch.target_lengths,
-                          blank=0, reduction="sum", zero_infinity=False)
+        return kernels.ctc_loss(log_probs, batch.targets, batch.lengths, batch.target_lengths,
+                                blank=0, reduction="sum", zero_infinity=False)
     raise TaskDataError(f"unknown loss {kind!r}; use framewise_ce, ctc or bernoulli")
 
 
