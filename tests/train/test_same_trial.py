@@ -1,14 +1,15 @@
 """The pieces replaced for training throughput (issue 14) leave a trial's meaning unchanged:
-a trial run with the new piece equals the trial run with the old one (torch's CTC loss),
-within float32 rounding."""
+a trial run with the new piece equals the trial run with the old one (torch's CTC loss, the
+per-tensor optimiser), within float32 rounding."""
 
 import pytest
 import torch.nn.functional as F
 
 from lstm_odyssey import kernels
-from lstm_odyssey.train import TrainConfig, run
+from lstm_odyssey.train import TrainConfig, loop, run
 
-from .tiny_tasks import ctc_task
+from .test_optim import PerTensorNesterov
+from .tiny_tasks import ctc_task, music_task, speech_task
 
 # float32 training over a few epochs: the losses may differ in the last digits, which the
 # updates then carry along; metrics (counts of errors) are identical at this size.
@@ -43,3 +44,11 @@ def test_ctc_trial_equals_the_trial_with_torch_ctc(monkeypatch, batch_size):
     old = _trial(task, batch_size=batch_size)
     _assert_same_trial(new, old)
     assert new != _trial(task, batch_size=batch_size, seed=4)  # the comparison can fail
+
+
+@pytest.mark.parametrize("make", [music_task, speech_task, ctc_task])
+def test_trial_equals_the_trial_with_the_per_tensor_optimiser(monkeypatch, make):
+    task = make(sizes=(24, 8, 8))
+    new = _trial(task)
+    monkeypatch.setattr(loop, "NesterovSGD", PerTensorNesterov)
+    _assert_same_trial(new, _trial(task))
