@@ -1,7 +1,9 @@
 """Training throughput at batch size 1: this project's trainer vs the plain PyTorch loop.
 
 For every task and hidden size N, three contestants train on the same sequences, one epoch
-each, interleaved round by round in this process (one thread, float32, no input noise):
+each, in this process (one thread, float32, no input noise), interleaved in chunks of
+``--chunk`` sequences (each contestant trains on chunk 1, then each on chunk 2, …, the order
+rotating), so that a machine whose load drifts slows all three alike:
 
 * ``V`` and ``NP``: this project's trainer (``train_epoch``: SequenceModel on the cpu backend,
   NesterovSGD, the training metric on the fly), exactly as ``lstm-odyssey train`` runs it;
@@ -45,6 +47,7 @@ parser.add_argument("--sizes", default="20,63,200", help="hidden sizes N")
 parser.add_argument("--epochs", type=int, default=1, help="interleaved epochs per contestant")
 parser.add_argument("--sequences", type=int, default=0,
                     help="training sequences per epoch (0 = the whole split)")
+parser.add_argument("--chunk", type=int, default=10, help="sequences per interleaved turn")
 parser.add_argument("--json", action="store_true", help="print one JSON object instead")
 args = parser.parse_args()
 torch.set_num_threads(1)
@@ -109,13 +112,19 @@ def plain_trainer(task, hidden: int):
     return epoch
 
 
-# -- measure: per task and N, one epoch of each contestant per round, interleaved ------------
+# -- measure: per task and N, each contestant's epochs in interleaved chunks -----------------
+def subset(task, start: int, stop: int) -> SequenceSet:
+    split = task.train
+    return SequenceSet(Split(split.inputs[start:stop], split.targets[start:stop]), task.loss)
+
+
 rows = []
 for name in args.tasks.split(","):
     task = load_task(name, size=SIZES.get(name, "demo"))
     n = args.sequences or len(task.train)
-    data = SequenceSet(Split(task.train.inputs[:n], task.train.targets[:n]), task.loss)
-    warm = SequenceSet(Split(task.train.inputs[:2], task.train.targets[:2]), task.loss)
+    data = subset(task, 0, n)
+    chunks = [subset(task, i, min(i + args.chunk, n)) for i in range(0, n, args.chunk)]
+    warm = subset(task, 0, 2)
     for hidden in (int(s) for s in args.sizes.split(",")):
         contestants = {"plain": plain_trainer(task, hidden),
                        "V": project_trainer(task, "V", hidden),
@@ -124,11 +133,12 @@ for name in args.tasks.split(","):
         kernel = dict.fromkeys(contestants, 0.0)
         for epoch in contestants.values():
             epoch(warm)
-        for _ in range(args.epochs):
-            for who, epoch in contestants.items():
+        order = list(contestants)
+        for turn, chunk in enumerate(chunks * args.epochs):
+            for who in order[turn % 3:] + order[:turn % 3]:
                 kernel_time[0] = 0.0
                 t0 = time.thread_time()
-                epoch(data)
+                contestants[who](chunk)
                 seconds[who] += time.thread_time() - t0
                 kernel[who] += kernel_time[0]
         rate = {who: args.epochs * n / s for who, s in seconds.items()}
