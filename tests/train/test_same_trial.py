@@ -3,10 +3,13 @@ a trial run with the new piece equals the trial run with the old one (torch's CT
 per-tensor optimiser), within float32 rounding."""
 
 import pytest
+import torch
 import torch.nn.functional as F
+from torch.nn.utils.rnn import pad_sequence
 
 from lstm_odyssey import kernels
-from lstm_odyssey.train import TrainConfig, loop, run
+from lstm_odyssey.train import TrainConfig, data, loop, run
+from lstm_odyssey.train.metrics import metric_counts
 
 from .test_optim import PerTensorNesterov
 from .tiny_tasks import ctc_task, music_task, speech_task
@@ -52,3 +55,23 @@ def test_trial_equals_the_trial_with_the_per_tensor_optimiser(monkeypatch, make)
     new = _trial(task)
     monkeypatch.setattr(loop, "NesterovSGD", PerTensorNesterov)
     _assert_same_trial(new, _trial(task))
+
+
+@pytest.mark.parametrize("make", [music_task, speech_task, ctc_task])
+def test_trial_equals_the_trial_without_the_shortcuts(monkeypatch, make):
+    """Batches of one built once and marked unpadded (no lengths check, no mask), the music
+    metric taken from the loss, no division by a batch size of 1: bit-identical trials."""
+    task = make(sizes=(24, 8, 8))
+    new = _trial(task, input_noise=0.3)
+
+    def padded_batch(self, indices):  # the general path, lengths and mask included
+        xs, ys = [self.inputs[i] for i in indices], [self.targets[i] for i in indices]
+        pad = data.IGNORE_INDEX if self.loss == "framewise_ce" else 0
+        return data.Batch(pad_sequence(xs, batch_first=True), torch.tensor([len(x) for x in xs]),
+                          pad_sequence(ys, batch_first=True, padding_value=pad),
+                          torch.tensor([len(y) for y in ys]), padded=True)
+
+    monkeypatch.setattr(data.SequenceSet, "batch", padded_batch)
+    monkeypatch.setattr(loop, "metric_counts",
+                        lambda kind, logits, batch, loss=None: metric_counts(kind, logits, batch))
+    assert _trial(task, input_noise=0.3) == new
