@@ -1,73 +1,168 @@
-"""Training throughput: sequences per second of a training epoch, reference vs fused backend.
+"""Training throughput at batch size 1: this project's trainer vs the plain PyTorch loop.
 
-The paper's setting: ``jsb`` (demo size), hidden size 100, one sequence per update, vanilla
-LSTM. Every available backend for the device trains the same sequences in the same process,
-and the table shows each one's ratio to the reference backend.
+For every task and hidden size N, three contestants train on the same sequences, one epoch
+each, in this process (one thread, float32, no input noise), interleaved in chunks of
+``--chunk`` sequences (each contestant trains on chunk 1, then each on chunk 2, …, the order
+rotating), so that a machine whose load drifts slows all three alike:
 
-    python benchmarks/train_throughput.py [--sequences N] [--hidden 100] [--device cpu]
+* ``V`` and ``NP``: this project's trainer (``train_epoch``: SequenceModel on the cpu backend,
+  NesterovSGD, the training metric on the fly), exactly as ``lstm-odyssey train`` runs it;
+* ``plain``: the loop a user would write: ``torch.nn.LSTM`` (oneDNN; it computes NP) +
+  ``nn.Linear``, ``torch.optim.SGD(nesterov=True)``, the same loss, one sequence per update.
+
+The clock is the thread's CPU time (``time.thread_time``), so time spent descheduled on a
+loaded machine is not counted. The table shows sequences/second, each trainer's epoch time as a
+ratio to the plain loop's (the goal: V ≤ 1/3 at N = 63, ≤ 1/2 at N = 20 and 200), and the
+share of V's epoch spent inside the fused C++ kernel (forward + backward calls, timed by
+wrapping the extension's two entry points).
+
+    python benchmarks/train_throughput.py [--tasks jsb,timit-synth,handwriting-synth]
+        [--sizes 20,63,200] [--epochs 1] [--sequences 0] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
-from lstm_odyssey import kernels
+from lstm_odyssey.kernels import build
 from lstm_odyssey.tasks import Split, load_task
 from lstm_odyssey.train import NesterovSGD, SequenceModel, TrainConfig
 from lstm_odyssey.train.data import SequenceSet
 from lstm_odyssey.train.loop import train_epoch
 
+SIZES = {"jsb": "full", "timit-synth": "demo", "handwriting-synth": "demo"}
+LR, MOMENTUM = 1e-3, 0.9
 
-def epoch_rate(task, config: TrainConfig, data: SequenceSet) -> float:
-    """Sequences per second of one training epoch over ``data``."""
-    torch.manual_seed(config.seed)
-    model = SequenceModel.for_task(task, config.hidden_size, config.variant, config.backend,
-                                   config.init_std).to(config.device)
-    optimizer = NesterovSGD(model.parameters(), config.learning_rate, config.momentum)
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--tasks", default=",".join(SIZES))
+parser.add_argument("--sizes", default="20,63,200", help="hidden sizes N")
+parser.add_argument("--epochs", type=int, default=1, help="interleaved epochs per contestant")
+parser.add_argument("--sequences", type=int, default=0,
+                    help="training sequences per epoch (0 = the whole split)")
+parser.add_argument("--chunk", type=int, default=10, help="sequences per interleaved turn")
+parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+args = parser.parse_args()
+torch.set_num_threads(1)
+
+# -- the fused kernel's own time: wrap the extension's forward and backward ------------------
+ext = build.load()
+kernel_time = [0.0]
+
+
+def timed(fn):
+    def call(*a):
+        t0 = time.thread_time()
+        try:
+            return fn(*a)
+        finally:
+            kernel_time[0] += time.thread_time() - t0
+    return call
+
+
+ext.forward, ext.backward = timed(ext.forward), timed(ext.backward)
+
+
+# -- the contestants: each returns a function that trains one epoch over `data` ----------------
+def project_trainer(task, variant: str, hidden: int):
+    config = TrainConfig(task=task.name, variant=variant, hidden_size=hidden, learning_rate=LR,
+                         momentum=MOMENTUM, input_noise=0.0, backend="cpu")
+    torch.manual_seed(0)
+    model = SequenceModel.for_task(task, hidden, variant, "cpu")
+    optimizer = NesterovSGD(model.parameters(), LR, MOMENTUM)
     rng, noise = np.random.default_rng(0), torch.Generator().manual_seed(0)
-    start = time.perf_counter()
-    train_epoch(model, optimizer, data, config, rng, noise, deadline=math.inf)
-    if config.device.startswith("cuda"):
-        torch.cuda.synchronize()
-    return len(data) / (time.perf_counter() - start)
+    return lambda data: train_epoch(model, optimizer, data, config, rng, noise, math.inf)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--task", default="jsb")
-    parser.add_argument("--sequences", type=int, default=0,
-                        help="training sequences per epoch (0 = the whole split)")
-    parser.add_argument("--hidden", type=int, default=100)
-    parser.add_argument("--variant", default="V")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+def plain_loss(kind: str, logits, y):
+    """The task's loss of one sequence, written the way a user would."""
+    if kind == "bernoulli":
+        return F.binary_cross_entropy_with_logits(logits, y, reduction="sum")
+    if kind == "framewise_ce":
+        return F.cross_entropy(logits, y, reduction="sum")
+    log_probs = F.log_softmax(logits, -1).unsqueeze(1)
+    return F.ctc_loss(log_probs, y.unsqueeze(0), [len(logits)], [len(y)], reduction="sum")
 
-    task = load_task(args.task, size="demo")
+
+def plain_trainer(task, hidden: int):
+    torch.manual_seed(0)
+    lstm = nn.LSTM(task.input_size, hidden, bidirectional=task.bidirectional)
+    output = nn.Linear(hidden * (2 if task.bidirectional else 1), task.num_classes)
+    params = [*lstm.parameters(), *output.parameters()]
+    optimizer = torch.optim.SGD(params, lr=LR * (1 - MOMENTUM), momentum=MOMENTUM, nesterov=True)
+    rng = np.random.default_rng(0)
+
+    def epoch(data: SequenceSet) -> None:
+        total = 0.0
+        for i in rng.permutation(len(data)):
+            x, y = data.inputs[i], data.targets[i]
+            optimizer.zero_grad()
+            h, _ = lstm(x.unsqueeze(1))
+            loss = plain_loss(data.loss, output(h.squeeze(1)), y)
+            loss.backward()
+            optimizer.step()
+            total += loss.item()
+    return epoch
+
+
+# -- measure: per task and N, each contestant's epochs in interleaved chunks -----------------
+def subset(task, start: int, stop: int) -> SequenceSet:
+    split = task.train
+    return SequenceSet(Split(split.inputs[start:stop], split.targets[start:stop]), task.loss)
+
+
+rows = []
+for name in args.tasks.split(","):
+    task = load_task(name, size=SIZES.get(name, "demo"))
     n = args.sequences or len(task.train)
-    data = SequenceSet(Split(task.train.inputs[:n], task.train.targets[:n]), task.loss)
-    backends = kernels.available_backends(torch.device(args.device).type)
-    print(f"{args.task}: {n} sequences (mean length {data.lengths.mean():.0f}), "
-          f"hidden {args.hidden}, variant {args.variant}, batch size 1, {args.device}, "
-          f"{args.threads} thread(s)")
-    rates = {}
-    for backend in backends:
-        config = TrainConfig(task=args.task, variant=args.variant, hidden_size=args.hidden,
-                             learning_rate=1e-3, momentum=0.9, input_noise=0.0,
-                             backend=backend, device=args.device)
-        epoch_rate(task, config, SequenceSet(Split(task.train.inputs[:2],
-                                                   task.train.targets[:2]), task.loss))  # warm-up
-        rates[backend] = epoch_rate(task, config, data)
-    print(f"{'backend':10s} {'seq/s':>8s} {'vs reference':>13s}")
-    for backend, rate in rates.items():
-        print(f"{backend:10s} {rate:8.1f} {rate / rates['reference']:12.2f}x")
+    data = subset(task, 0, n)
+    chunks = [subset(task, i, min(i + args.chunk, n)) for i in range(0, n, args.chunk)]
+    warm = subset(task, 0, 2)
+    for hidden in (int(s) for s in args.sizes.split(",")):
+        contestants = {"plain": plain_trainer(task, hidden),
+                       "V": project_trainer(task, "V", hidden),
+                       "NP": project_trainer(task, "NP", hidden)}
+        seconds = dict.fromkeys(contestants, 0.0)
+        kernel = dict.fromkeys(contestants, 0.0)
+        for epoch in contestants.values():
+            epoch(warm)
+        order = list(contestants)
+        for turn, chunk in enumerate(chunks * args.epochs):
+            for who in order[turn % 3:] + order[:turn % 3]:
+                kernel_time[0] = 0.0
+                t0 = time.thread_time()
+                contestants[who](chunk)
+                seconds[who] += time.thread_time() - t0
+                kernel[who] += kernel_time[0]
+        rate = {who: args.epochs * n / s for who, s in seconds.items()}
+        rows.append({
+            "task": name, "hidden": hidden, "sequences": n,
+            "mean_length": float(data.lengths.mean()),
+            "seq_per_s": rate,
+            "V_over_plain": seconds["V"] / seconds["plain"],
+            "NP_over_plain": seconds["NP"] / seconds["plain"],
+            "kernel_share_V": kernel["V"] / seconds["V"],
+            "kernel_share_NP": kernel["NP"] / seconds["NP"],
+        })
+        if not args.json:
+            r = rows[-1]
+            if len(rows) == 1:
+                print(f"{args.epochs} epoch(s) per contestant, batch 1, 1 thread, float32, "
+                      "thread CPU time; ratios = epoch time ÷ the plain loop's")
+                print(f"{'task':18s} {'N':>4s} {'seqs':>5s} {'plain seq/s':>11s} "
+                      f"{'V seq/s':>8s} {'NP seq/s':>8s} {'V/plain':>8s} {'NP/plain':>8s} "
+                      f"{'kernel % V':>10s}")
+            print(f"{name:18s} {hidden:4d} {n:5d} {rate['plain']:11.1f} {rate['V']:8.1f} "
+                  f"{rate['NP']:8.1f} {r['V_over_plain']:8.2f} {r['NP_over_plain']:8.2f} "
+                  f"{100 * r['kernel_share_V']:9.0f}%", flush=True)
 
-
-if __name__ == "__main__":
-    main()
+if args.json:
+    print(json.dumps({"threads": 1, "epochs": args.epochs, "clock": "thread_time",
+                      "rows": rows}, indent=1))

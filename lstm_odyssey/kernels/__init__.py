@@ -8,6 +8,9 @@ Backends: ``reference`` (plain autograd, any device), ``cpu`` (C++, built on fir
 :mod:`.build`), ``triton`` (CUDA; on CPU only under ``TRITON_INTERPRET=1``, for tests) and
 ``auto``: ``cpu`` for CPU tensors, ``triton`` for CUDA tensors when triton is importable, and
 ``reference`` otherwise — with one warning if the C++ kernels cannot be built.
+
+:func:`ctc_loss` is ``torch.nn.functional.ctc_loss`` computed by the same C++ extension
+(:mod:`.ctc`) where it runs (CPU tensors, extension built), else by torch.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ import os
 import shutil
 import warnings
 
+import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import UserError
 from ..variants import CellSpec
-from . import build, cpu, reference
+from . import build, cpu, ctc, reference
 
 BACKENDS = ("auto", "reference", "cpu", "triton")
 
@@ -63,6 +67,8 @@ def _fall_back(reason: str) -> None:
 def _cpu_loads() -> bool:
     """The C++ backend is built (now, if needed) and loads; a failed build is remembered and
     warned about once, so ``auto`` never retries it in this process."""
+    if build._loaded is not None:  # the per-call answer once loaded: no PATH lookup
+        return True
     if _cpu_failed is not None or shutil.which(build._compiler()) is None:
         return False
     try:
@@ -136,3 +142,12 @@ def lstm_sequence(
 
         return triton_backend.lstm_sequence(*args)
     return reference.lstm_sequence(*args)
+
+
+def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Tensor, target_lengths: Tensor,
+             blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> Tensor:
+    """``torch.nn.functional.ctc_loss``: the C++ one (:mod:`.ctc`) on CPU tensors when the
+    extension loads, torch's otherwise (other devices, no compiler)."""
+    fn = ctc.ctc_loss if log_probs.device.type == "cpu" and _cpu_loads() else F.ctc_loss
+    return fn(log_probs, targets, input_lengths, target_lengths, blank=blank,
+              reduction=reduction, zero_infinity=zero_infinity)

@@ -1,4 +1,5 @@
-"""Build, cache and load the C++ CPU backend (``csrc/lstm_cpu.cpp``).
+"""Build, cache and load the C++ CPU extension: the LSTM backend (``csrc/lstm_cpu.cpp``) and the
+CTC loss (``csrc/ctc_cpu.cpp``), one module.
 
 The extension is compiled with :func:`torch.utils.cpp_extension.load` on first use. The build
 directory is named after a hash of the sources, the compiler flags, the torch and Python versions,
@@ -34,7 +35,7 @@ import torch
 from ..errors import UserError
 
 CSRC = Path(__file__).parent / "csrc"
-SOURCES = ("lstm_cpu.cpp",)
+SOURCES = ("lstm_cpu.cpp", "ctc_cpu.cpp")
 _PREFIX = "lstm_odyssey_cpu_"
 _loaded: ModuleType | None = None
 

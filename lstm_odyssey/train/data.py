@@ -34,13 +34,19 @@ class Batch:
     lengths: Tensor         # (B,) int64, on the CPU
     targets: Tensor
     target_lengths: Tensor  # (B,) int64, on the CPU
+    padded: bool = True     # False: every sequence has the full length T (no step is padding)
 
     def __len__(self) -> int:
         return int(self.lengths.numel())
 
+    @property
+    def step_lengths(self) -> Tensor | None:
+        """``lengths`` for the LSTM, or None when no step is padding (saves its checks)."""
+        return self.lengths if self.padded else None
+
     def to(self, device: torch.device | str) -> Batch:
-        return Batch(self.inputs.to(device), self.lengths,
-                     self.targets.to(device), self.target_lengths)
+        return Batch(self.inputs.to(device), self.lengths, self.targets.to(device),
+                     self.target_lengths, self.padded)
 
 
 class SequenceSet:
@@ -52,20 +58,31 @@ class SequenceSet:
         self.targets = [torch.as_tensor(np.asarray(y)).to(dtype) for y in split.targets]
         self.lengths = np.array([len(x) for x in self.inputs], dtype=np.int64)
         self.loss = loss
+        self._single: dict[int, Batch] = {}  # batches of one sequence, built once
 
     def __len__(self) -> int:
         return len(self.inputs)
 
     def batch(self, indices: np.ndarray) -> Batch:
-        """Pad the sequences ``indices`` into one :class:`Batch`."""
+        """Pad the sequences ``indices`` into one :class:`Batch` (one sequence: views, no
+        padding, built once per sequence)."""
+        if len(indices) == 1:
+            i = int(indices[0])
+            if i not in self._single:
+                x, y = self.inputs[i], self.targets[i]
+                self._single[i] = Batch(x.unsqueeze(0), torch.tensor([len(x)]), y.unsqueeze(0),
+                                        torch.tensor([len(y)]), padded=False)
+            return self._single[i]
         xs = [self.inputs[i] for i in indices]
         ys = [self.targets[i] for i in indices]
         pad = IGNORE_INDEX if self.loss == "framewise_ce" else 0
+        lengths = [len(x) for x in xs]
         return Batch(
             inputs=pad_sequence(xs, batch_first=True),
-            lengths=torch.tensor([len(x) for x in xs], dtype=torch.int64),
+            lengths=torch.tensor(lengths, dtype=torch.int64),
             targets=pad_sequence(ys, batch_first=True, padding_value=pad),
             target_lengths=torch.tensor([len(y) for y in ys], dtype=torch.int64),
+            padded=min(lengths) < max(lengths),
         )
 
 
@@ -96,4 +113,4 @@ def add_input_noise(inputs: Tensor, std: float, generator: torch.Generator) -> T
     if std == 0.0:
         return inputs
     noise = torch.randn(inputs.shape, generator=generator, dtype=inputs.dtype)
-    return inputs + std * noise.to(inputs.device)
+    return noise.mul_(std).to(inputs.device).add_(inputs)  # = inputs + std·noise, in place

@@ -80,9 +80,9 @@ def train_step(model: SequenceModel, optimizer: NesterovSGD, x: torch.Tensor, ba
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
-        out["logits"] = model(x, batch.lengths)
+        out["logits"] = model(x, batch.step_lengths)
         loss = sequence_loss(kind, out["logits"], batch)
-        (loss / len(batch)).backward()
+        (loss / len(batch) if len(batch) > 1 else loss).backward()
         return loss
 
     loss = optimizer.step(closure)
@@ -105,7 +105,7 @@ def train_epoch(model: SequenceModel, optimizer: NesterovSGD, data: SequenceSet,
         if not math.isfinite(loss):
             raise StopRun("diverged", f"training loss is {loss} at update {update}")
         loss_sum += loss
-        total, count = metric_counts(data.loss, logits, batch)
+        total, count = metric_counts(data.loss, logits, batch, loss)
         metric_total, metric_count = metric_total + total, metric_count + count
     return float(loss_sum / data.lengths.sum()), metric_value(data.loss, metric_total, metric_count)
 
@@ -117,9 +117,10 @@ def evaluate(model: SequenceModel, data: SequenceSet, config: TrainConfig) -> tu
     loss_sum, metric_total, metric_count = 0.0, 0.0, 0
     for idx in evaluation_order(data.lengths, config.eval_batch_size):
         batch = data.batch(idx).to(config.device)
-        logits = model(batch.inputs, batch.lengths)
-        loss_sum += sequence_loss(data.loss, logits, batch).item()
-        total, count = metric_counts(data.loss, logits, batch)
+        logits = model(batch.inputs, batch.step_lengths)
+        loss = sequence_loss(data.loss, logits, batch).item()
+        loss_sum += loss
+        total, count = metric_counts(data.loss, logits, batch, loss)
         metric_total, metric_count = metric_total + total, metric_count + count
     return float(loss_sum / data.lengths.sum()), metric_value(data.loss, metric_total, metric_count)
 

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .. import kernels
 from ..errors import UserError
 from ..tasks import Task
 from .data import IGNORE_INDEX, Batch
@@ -35,16 +36,18 @@ def step_mask(lengths: Tensor, T: int) -> Tensor:
 def sequence_loss(kind: str, logits: Tensor, batch: Batch) -> Tensor:
     """Sum over the batch of the per-sequence losses; ``logits`` are (B, T, C)."""
     if kind == "bernoulli":
-        bce = F.binary_cross_entropy_with_logits(logits, batch.targets, reduction="none")
-        mask = step_mask(batch.lengths, logits.shape[1]).to(logits.device)
-        return (bce.sum(-1) * mask).sum()
+        per_step = F.binary_cross_entropy_with_logits(logits, batch.targets,
+                                                      reduction="none").sum(-1)
+        if batch.padded:
+            per_step = per_step * step_mask(batch.lengths, logits.shape[1]).to(logits.device)
+        return per_step.sum()
     if kind == "framewise_ce":
         return F.cross_entropy(logits.transpose(1, 2), batch.targets,
                                ignore_index=IGNORE_INDEX, reduction="sum")
     if kind == "ctc":
         log_probs = F.log_softmax(logits, dim=-1).transpose(0, 1)  # (T, B, C)
-        return F.ctc_loss(log_probs, batch.targets, batch.lengths, batch.target_lengths,
-                          blank=0, reduction="sum", zero_infinity=False)
+        return kernels.ctc_loss(log_probs, batch.targets, batch.lengths, batch.target_lengths,
+                                blank=0, reduction="sum", zero_infinity=False)
     raise TaskDataError(f"unknown loss {kind!r}; use framewise_ce, ctc or bernoulli")
 
 

@@ -24,7 +24,7 @@ from torch import Tensor
 
 from ..tasks import Task
 from .data import IGNORE_INDEX, Batch, SequenceSet, evaluation_order
-from .losses import TaskDataError, step_mask
+from .losses import TaskDataError, sequence_loss
 
 
 def best_path_decode(frame_labels: Sequence[int], blank: int = 0) -> list[int]:
@@ -48,14 +48,16 @@ def cer_pct(hypotheses: Sequence[Sequence], references: Sequence[Sequence]) -> f
     return 100.0 * errors / sum(len(r) for r in references)
 
 
-def metric_counts(kind: str, logits: Tensor, batch: Batch) -> tuple[float, int]:
-    """``(total, count)`` of the task metric on one batch; ``logits`` are (B, T, C)."""
+def metric_counts(kind: str, logits: Tensor, batch: Batch,
+                  loss: float | None = None) -> tuple[float, int]:
+    """``(total, count)`` of the task metric on one batch; ``logits`` are (B, T, C). For music
+    the total is the batch's summed loss: pass it as ``loss`` if it is already computed."""
+    if kind == "bernoulli":
+        if loss is None:
+            loss = float(sequence_loss(kind, logits.detach().float().cpu(), batch.to("cpu")))
+        return loss, int(batch.lengths.sum())
     logits = logits.detach().float().cpu()
     targets = batch.targets.cpu()
-    if kind == "bernoulli":
-        bce = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
-        mask = step_mask(batch.lengths, logits.shape[1])
-        return float((bce.sum(-1) * mask).sum()), int(batch.lengths.sum())
     if kind == "framewise_ce":
         valid = targets != IGNORE_INDEX
         wrong = (logits.argmax(-1) != targets) & valid

@@ -23,7 +23,8 @@ from ..variants import CellSpec
 class SequenceModel(nn.Module):
     """LSTM (any variant and backend) + a linear layer applied at every step.
 
-    ``forward(x, lengths)`` maps padded inputs (B, T, M) to logits (B, T, C).
+    ``forward(x, lengths)`` maps padded inputs (B, T, M) to logits (B, T, C); ``lengths``
+    None means no sequence is padded.
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_classes: int,
@@ -44,7 +45,7 @@ class SequenceModel(nn.Module):
         return cls(task.input_size, hidden_size, task.num_classes, task.bidirectional,
                    variant, backend, init_std)
 
-    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+    def forward(self, x: Tensor, lengths: Tensor | None) -> Tensor:
         y, _ = self.lstm(x, lengths=lengths)
         return self.output(y)
 

@@ -36,6 +36,7 @@ def test_auto_dispatches_to_cpu_and_agrees_with_reference():
 
 def test_auto_falls_back_with_one_warning_without_a_compiler(monkeypatch):
     monkeypatch.setattr(kernels, "_cpu_failed", None)
+    monkeypatch.setattr(build, "_loaded", None)  # nothing built in this process
     monkeypatch.setenv("CXX", "/nonexistent/c++")
     with pytest.warns(kernels.KernelFallbackWarning, match="falls back to the reference"):
         assert kernels.resolve_backend("auto", "cpu") == "reference"
@@ -51,6 +52,7 @@ def test_auto_resolves_to_what_runs_when_the_build_fails(monkeypatch):
     """A compiler that fails: ``resolve_backend('auto')`` (what a training record reports)
     already says ``reference``, before any sequence has run."""
     monkeypatch.setattr(kernels, "_cpu_failed", None)
+    monkeypatch.setattr(build, "_loaded", None)
 
     def failing_load(verbose=False):
         raise build.KernelBuildError("compiler exploded")
@@ -80,7 +82,9 @@ def test_build_directory_is_keyed_by_sources_and_flags(monkeypatch, tmp_path):
     monkeypatch.setenv("LSTM_ODYSSEY_KERNEL_CACHE", str(tmp_path))
     src = tmp_path / "csrc"
     src.mkdir()
-    (src / build.SOURCES[0]).write_text("// edited\n")
+    for name in build.SOURCES:
+        (src / name).write_bytes((build.CSRC / name).read_bytes())
+    (src / build.SOURCES[-1]).write_text("// edited\n")
     monkeypatch.setattr(build, "CSRC", src)
     assert build.plan().name != p.name
 

@@ -53,6 +53,36 @@ def test_matches_formula_on_random_quadratic():
     np.testing.assert_allclose(np.stack(got), np.stack(expected), rtol=1e-12, atol=1e-12)
 
 
+def test_matches_formula_with_many_tensors():
+    """Tensors of several sizes in one flat buffer: each element follows the formula."""
+    rng = np.random.default_rng(1)
+    sizes = [5, 3, 17, 1]
+    Q = rng.standard_normal((26, 26))
+    A, b, theta0 = Q @ Q.T / 26 + np.eye(26), rng.standard_normal(26), rng.standard_normal(26)
+    lr, m = 0.1, 0.8
+    theta, v = theta0.copy(), np.zeros(26)
+    for _ in range(15):
+        v = m * v
+        theta = theta + v
+        g = A @ theta - b
+        v = v - (1 - m) * lr * g
+        theta = theta - (1 - m) * lr * g
+    parts = [torch.tensor(t, requires_grad=True) for t in np.split(theta0, np.cumsum(sizes)[:-1])]
+    opt = NesterovSGD(parts, lr=lr, momentum=m)
+    At, bt = torch.tensor(A), torch.tensor(b)
+
+    def closure():
+        opt.zero_grad()
+        x = torch.cat(parts)
+        loss = 0.5 * x @ At @ x - bt @ x
+        loss.backward()
+        return loss
+
+    for _ in range(15):
+        opt.step(closure)
+    np.testing.assert_allclose(torch.cat(parts).detach().numpy(), theta, rtol=1e-12, atol=1e-12)
+
+
 def test_differs_from_plain_momentum():
     """The gradient is taken at the look-ahead point: classical momentum gives other values."""
 
@@ -70,3 +100,119 @@ def test_differs_from_plain_momentum():
 def test_rejects_bad_hyperparameters(lr, m):
     with pytest.raises(UserError, match="learning rate|momentum"):
         NesterovSGD([torch.zeros(1, requires_grad=True)], lr=lr, momentum=m)
+
+
+# -- one flat buffer: views survive the module's API, and re-flattening keeps the update exact --
+
+class PerTensorNesterov(torch.optim.Optimizer):
+    """The update of PAPER.md §4 written per parameter tensor (the optimiser before issue 14)."""
+
+    def __init__(self, params, lr, momentum):
+        super().__init__(params, {"lr": lr, "momentum": momentum})
+
+    @torch.no_grad()
+    def step(self, closure):
+        for group in self.param_groups:
+            for p in group["params"]:
+                v = self.state[p].setdefault("velocity", torch.zeros_like(p))
+                v.mul_(group["momentum"])
+                p.add_(v)
+        with torch.enable_grad():
+            loss = closure()
+        for group in self.param_groups:
+            eta = (1.0 - group["momentum"]) * group["lr"]
+            for p in group["params"]:
+                if p.grad is not None:
+                    self.state[p]["velocity"].sub_(p.grad, alpha=eta)
+                    p.sub_(p.grad, alpha=eta)
+        return loss
+
+
+def _model(seed=0):
+    from lstm_odyssey.train import SequenceModel
+
+    torch.manual_seed(seed)
+    return SequenceModel(3, 5, 4, bidirectional=True, variant="V", backend="reference")
+
+
+def _train(model, opt, steps=4, zero=None):
+    g = torch.Generator().manual_seed(1)
+    for _ in range(steps):
+        x = torch.randn(1, 7, 3, generator=g)
+
+        def closure(x=x):
+            (zero or opt.zero_grad)()
+            loss = model(x, torch.tensor([7])).pow(2).sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def _is_view_of_buffer(opt, p):
+    flat = opt._flats[0].theta
+    start = flat.data_ptr()
+    return start <= p.data_ptr() < start + flat.numel() * flat.element_size()
+
+
+# ATen's vectorised loop fuses θ − η·g into one rounding, its scalar tail rounds twice, and
+# the flat buffer moves where tensors end: elements may differ from the per-tensor update by
+# about one float32 rounding per step.
+def _assert_same(got, expected):
+    for u, v in zip(got, expected, strict=True):
+        torch.testing.assert_close(u, v, rtol=1e-6, atol=1e-8)
+
+
+def test_flat_update_equals_the_per_tensor_update():
+    a, b = _model(), _model()
+    got = _train(a, NesterovSGD(a.parameters(), lr=0.3, momentum=0.9))
+    expected = _train(b, PerTensorNesterov(b.parameters(), lr=0.3, momentum=0.9))
+    _assert_same(got, expected)
+    assert not torch.equal(got[0], _model().lstm.weight_ih_l0)  # the weights did move
+
+
+def test_parameters_stay_views_through_state_dict_and_gate_weights():
+    model = _model()
+    opt = NesterovSGD(model.parameters(), lr=0.3, momentum=0.9)
+    _train(model, opt, steps=1)
+    model.load_state_dict(_model(seed=5).state_dict())
+    model.lstm.load_gate_weights({"W_z": torch.full((5, 3), 0.5)})
+    assert all(_is_view_of_buffer(opt, p) for p in model.parameters())
+    assert torch.equal(model.lstm.gate_weights()["W_z"], torch.full((5, 3), 0.5))
+    before = model.lstm.gate_weights()["W_z"].clone()
+    _train(model, opt, steps=1)
+    assert not torch.equal(model.lstm.gate_weights()["W_z"], before)  # the step reached it
+
+
+def test_replaced_storage_is_reflattened_and_the_update_stays_exact():
+    a, b = _model(), _model()
+    opt_a = NesterovSGD(a.parameters(), lr=0.3, momentum=0.9)
+    opt_b = PerTensorNesterov(b.parameters(), lr=0.3, momentum=0.9)
+    _train(a, opt_a, steps=2), _train(b, opt_b, steps=2)
+    for m in (a, b):  # replace one parameter's storage, as .to(dtype) or user code would
+        m.output.weight.data = m.output.weight.data.clone() * 0.5
+    # module.zero_grad() sets .grad to None: the flat optimiser must still see the gradients
+    got = _train(a, opt_a, steps=2, zero=a.zero_grad)
+    expected = _train(b, opt_b, steps=2, zero=b.zero_grad)
+    _assert_same(got, expected)
+    assert all(_is_view_of_buffer(opt_a, p) for p in a.parameters())
+
+
+def test_optimizer_state_dict_round_trip_keeps_the_velocity():
+    a = _model()
+    opt = NesterovSGD(a.parameters(), lr=0.3, momentum=0.9)
+    _train(a, opt, steps=2)
+    b = _model()
+    b.load_state_dict(a.state_dict())
+    opt_b = NesterovSGD(b.parameters(), lr=0.3, momentum=0.9)
+    opt_b.load_state_dict(opt.state_dict())
+    assert torch.equal(opt_b._flats[0].velocity, opt._flats[0].velocity)
+    _assert_same(_train(a, opt), _train(b, opt_b))
+
+
+def test_mixed_dtypes_in_one_group_are_a_user_error():
+    params = [torch.zeros(2, requires_grad=True), torch.zeros(2, dtype=torch.float64,
+                                                               requires_grad=True)]
+    with pytest.raises(UserError, match="one dtype and device"):
+        NesterovSGD(params, lr=0.1, momentum=0.5)

@@ -522,8 +522,11 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& dy, const at::Tensor& dh
 
 }  // namespace
 
+void register_ctc(pybind11::module& m);  // ctc_cpu.cpp
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.doc() = "Fused variant-LSTM forward and BPTT backward for CPU (lstm_odyssey)";
+  m.doc() = "Fused variant-LSTM forward and BPTT backward, and the CTC loss, for CPU (lstm_odyssey)";
   m.def("forward", &lstm_forward, "fused LSTM forward over a sequence");
   m.def("backward", &lstm_backward, "fused LSTM backward (BPTT) over a sequence");
+  register_ctc(m);
 }
