@@ -111,6 +111,10 @@ def _pair(text: str, kind: type) -> tuple:
     return kind(a), kind(b)
 
 
+def _range(pair) -> str:
+    return f"{pair[0]:g}–{pair[1]:g}"
+
+
 def _fmt(v: float | None) -> str:
     return "–" if v is None else f"{v:.3g}"
 
@@ -129,8 +133,10 @@ def cmd_summarise(args: argparse.Namespace) -> None:
         best = rec["valid_metric"]
         near = next((i + 1 for i, v in enumerate(curve)
                      if best is not None and v <= best + WITHIN * abs(best)), None)
-        shape = "default" if j["ppc"] is None and j["line_chars"] is None else (
-            f"ppc {j['ppc']}, chars {j['line_chars']}")
+        shape = "–" if j["task"] != "handwriting-synth" else (
+            f"{_range(j['ppc'] or handwriting.POINTS_PER_CHAR)} points/char, "
+            f"{_range(j['line_chars'] or handwriting.LINE_CHARS)} chars"
+            + (" (default)" if j["ppc"] is None and j["line_chars"] is None else ""))
         per_epoch = sum(r["cpu_s"]) / max(1, len(r["cpu_s"]))
         print(f"| {j['task']} | {j['size']} | {shape} | {j['hidden']} | {j['lr']:g} | "
               f"{_fmt(rec['baseline_metric'])} | {_fmt(best)} | {rec['best_epoch']} / "
