@@ -38,6 +38,7 @@ import pandas as pd
 
 from ..sweep import schema
 from .importance import Forest
+from .labels import param_label
 from .outcomes import TEST
 from .stats import Learnability, Verdict, top_trials
 
@@ -239,8 +240,9 @@ def _lr(t: TaskAnalysis) -> tuple[bool, str]:
     best, width = basin(t.metric_fanova)
     inter = _pair(t.metric_fanova, schema.LEARNING_RATE, schema.HIDDEN_SIZE)
     ok = ratio >= 2 and width >= 1 and inter < 0.10
-    return ok, (f"learning rate {lr:.0%} of variance, {ratio:.1f}× the next ({nxt.index[0]}, "
-                f"needs ≥ 2×); basin around {best:.1e} spans {width:.1f} decades (needs ≥ 1); "
+    return ok, (f"learning rate {lr:.0%} of variance, {ratio:.1f}× the next "
+                f"({param_label(nxt.index[0])}, needs ≥ 2×); basin around {best:.1e} spans "
+                f"{width:.1f} decades (needs ≥ 1); "
                 f"lr × hidden size {inter:.1%} (needs < 10 %)")
 
 
@@ -272,7 +274,8 @@ def _interactions(t: TaskAnalysis) -> tuple[bool, str]:
     total = float(pairs["mean"].sum())
     top = pairs.loc[pairs["mean"].idxmax()]
     return total < 0.10, (f"all pairs {total:.1%} of variance (needs < 10 %), largest "
-                          f"{top.param_a} × {top.param_b} {top['mean']:.1%}")
+                          f"{param_label(top.param_a)} × {param_label(top.param_b)} "
+                          f"{top['mean']:.1%}")
 
 
 def _ranges(trials: pd.DataFrame, tasks: list[TaskAnalysis]) -> tuple[FindingVerdict, str, str]:

@@ -25,6 +25,7 @@ from ..errors import UserError
 from ..sweep import schema
 from . import figures, importance
 from .findings import TaskAnalysis, findings_table
+from .labels import metric_label, param_label
 from .outcomes import UNFINISHED, Rule, finished, rule_counts, score, strict
 from .stats import (
     EQUIVALENCE,
@@ -141,7 +142,7 @@ def _label(a: Analysis, task: str) -> str:
 
 
 def _metric_unit(metric: str) -> str:
-    return figures.metric_label(metric)
+    return metric_label(metric)
 
 
 def overview(a: Analysis) -> pd.DataFrame:
@@ -240,7 +241,7 @@ def variant_effects_view(a: Analysis, task: str) -> pd.DataFrame:
     for variant, g in imp.groupby("variant", sort=False):
         main = g.set_index("effect")["mean"]
         rows.append({"variant": variant,
-                     **{figures.LABELS.get(p, p) + " %": 100 * main[p] for p in schema.PARAMS
+                     **{param_label(p) + " %": 100 * main[p] for p in schema.PARAMS
                         if p in main},
                      "pairs %": 100 * g[g["effect"].str.contains(" × ")]["mean"].sum(),
                      "OOB R²": g["oob_r2"].iloc[0], "configs": g["n_configs"].iloc[0]})
@@ -264,7 +265,7 @@ def vanilla_effects_view(a: Analysis, task: str) -> pd.DataFrame:
 
 
 def _effect_label(effect: str) -> str:
-    return " × ".join(figures.LABELS.get(p, p) for p in effect.split(" × "))
+    return " × ".join(param_label(p) for p in effect.split(" × "))
 
 
 def pooled_view(a: Analysis) -> pd.DataFrame:
@@ -274,7 +275,7 @@ def pooled_view(a: Analysis) -> pd.DataFrame:
         main = g.set_index("effect")
         rows.append({"task": _label(a, task),
                      "variant's share %": 100 * main.loc[importance.VARIANT, "mean"],
-                     **{figures.LABELS.get(p, p) + " %": 100 * main.loc[p, "mean"]
+                     **{param_label(p) + " %": 100 * main.loc[p, "mean"]
                         for p in schema.PARAMS if p in main.index},
                      "OOB R²": g["oob_r2"].iloc[0], "configs": g["n_configs"].iloc[0]})
     return pd.DataFrame(rows)
@@ -287,7 +288,7 @@ def ped_view(a: Analysis, task: str) -> pd.DataFrame:
         return p
     wide = p.pivot(index="variant", columns="param", values="importance") * 100
     wide = wide.loc[list(dict.fromkeys(p["variant"]))]
-    wide.columns = [figures.LABELS.get(c, c) + " %" for c in wide.columns]
+    wide.columns = [param_label(c) + " %" for c in wide.columns]
     return wide.reset_index()
 
 

@@ -17,6 +17,7 @@ from lstm_odyssey.analysis.findings import (
     NOT_TESTABLE,
     REPRODUCED,
     UNDERPOWERED,
+    basin,
 )
 from lstm_odyssey.analysis.outcomes import rule_counts
 from lstm_odyssey.analysis.report import analyze
@@ -86,6 +87,19 @@ def test_a_planted_hyperparameter_effect_is_not_reproduced(tmp_path: Path, chang
     v = verdicts(a)
     for f in findings:
         assert v[f] == NOT_REPRODUCED, a.findings.loc[f - 1, "evidence"]
+
+
+def test_a_narrow_basin_alone_turns_finding_6(tmp_path: Path) -> None:
+    """The learning rate dominates and does not interact with the hidden size, but its good
+    region is a well a few tenths of a decade wide: only the basin condition fails."""
+    tasks = [replace(t, lr_width=0.6, lr_amp=3 * t.lr_amp) for t in TASKS.values()]
+    a = run(tmp_path, "well", tasks=tasks, variants=("V",))
+    v = verdicts(a)
+    assert v[6] == NOT_REPRODUCED and v[10] == REPRODUCED, a.findings.loc[5, "evidence"]
+    for t in a.tasks:
+        main = t.metric_fanova.fanova.main_effects().set_index("param")["mean"]
+        assert main["learning_rate"] >= 2 * main.drop("learning_rate").max()
+        assert basin(t.metric_fanova)[1] < 1
 
 
 def test_hyperparameter_findings_need_30_configs_and_a_forest_that_fits(tmp_path: Path) -> None:
