@@ -46,6 +46,7 @@ DATASET_OF_METRIC = {"frame_error_pct": "TIMIT", "cer_pct": "IAM", "nll_per_step
 DATASETS = ("TIMIT", "IAM", "JSB")
 MIN_FANOVA_CONFIGS = 30
 MIN_R2 = 0.5
+EVIDENCE_SEP = "\n"  # between the checks of a finding's evidence (one line each)
 PAPER_RANGES = {"TIMIT": (27.0, 35.0), "IAM": (10.0, 30.0), "JSB": (8.4, 8.8)}
 
 
@@ -135,7 +136,7 @@ def _variant_cell(comparison: pd.DataFrame, t: TaskAnalysis, variant: str,
 
 def _combine(checks: list[Check]) -> tuple[FindingVerdict, str, str]:
     """(verdict, one-line reason, evidence) of a finding from its cells (module docstring)."""
-    evidence = "; ".join(dict.fromkeys(c.text for c in checks)) or "no tasks"
+    evidence = EVIDENCE_SEP.join(dict.fromkeys(c.text for c in checks)) or "no tasks"
     bad = [c for c in checks if c.cell == Cell.CONTRADICTS]
     if bad:
         return NOT_REPRODUCED, "; ".join(c.text for c in bad[:2]), evidence
@@ -169,7 +170,7 @@ def _variant_finding(comparison: pd.DataFrame, tasks: list[TaskAnalysis], varian
 
 
 # -- hyperparameter findings (vanilla's fANOVA) --------------------------------------------------
-def _gate(t: TaskAnalysis, forest: Forest | None, what: str) -> str | None:
+def forest_gate(t: TaskAnalysis, forest: Forest | None, what: str) -> str | None:
     """Why ``forest`` cannot carry a verdict for ``t``, or None when it can."""
     if t.learn.learned is not True:
         return t.learn.reason
@@ -185,8 +186,8 @@ def _hp_finding(tasks: list[TaskAnalysis], check: Callable[[TaskAnalysis], tuple
                 params: tuple[str, ...], needs_time: bool) -> tuple[FindingVerdict, str, str]:
     checks = []
     for t in tasks:
-        why = _gate(t, t.metric_fanova, "metric") or (
-            _gate(t, t.time_fanova, "training-time") if needs_time else None)
+        why = forest_gate(t, t.metric_fanova, "metric") or (
+            forest_gate(t, t.time_fanova, "training-time") if needs_time else None)
         if why is None:
             absent = [p for p in params if p not in t.metric_fanova.fanova.params]
             if absent or len(t.metric_fanova.fanova.params) < 2:
@@ -294,7 +295,7 @@ def _ranges(trials: pd.DataFrame, tasks: list[TaskAnalysis]) -> tuple[FindingVer
                      + (f" vs paper {paper[0]:g}–{paper[1]:g}" if paper else ""))
         verdicts.append(None if t.source != "real" or paper is None
                         else bool(lo <= paper[1] and hi >= paper[0]))
-    evidence = "; ".join(parts) + ". Times depend on hardware and are not compared."
+    evidence = EVIDENCE_SEP.join([*parts, "Times depend on hardware and are not compared."])
     if any(v is False for v in verdicts):
         return NOT_REPRODUCED, parts[verdicts.index(False)], evidence
     if not verdicts or any(v is None for v in verdicts):
