@@ -161,6 +161,8 @@ def interactions(fa: Fanova, task: str, metric: str, out_dir: Path) -> Path:
         log_axis(ax, fa.space[schema.LEARNING_RATE])
         if fa.space[p].log:
             log_axis(ax, fa.space[p], "y")
+        else:
+            ax.set_ylim(fa.space[p].low, fa.space[p].high)
         ax.set_xlabel(LABELS[schema.LEARNING_RATE])
         ax.set_ylabel(LABELS.get(p, p))
         fig.colorbar(mesh, ax=ax, label=f"test {metric_label(metric)}")
