@@ -23,7 +23,9 @@ Rules, in order:
   is < 10 % of the variance; 7 — the marginal falls from the smallest to the largest hidden size,
   more in the lower half of the (log) range than in the upper, and the time marginal rises;
   8 — momentum < 1 % of the variance of the metric and of the training time; 9 — the marginal
-  and the time marginal rise from no noise to the largest noise; 10 — all pairs together < 10 %.
+  and the time marginal rise from no noise to the largest noise (on TIMIT a gain is allowed when
+  the noise explains < 1 % of the variance: "possibly a small gain on TIMIT"); 10 — all pairs
+  together < 10 %.
 """
 
 from __future__ import annotations
@@ -262,12 +264,20 @@ def _momentum(t: TaskAnalysis) -> tuple[bool, str]:
                                      "(needs < 1 % each)")
 
 
+SMALL_GAIN = 0.01  # finding 9: a gain from noise on TIMIT is "small" below 1 % of the variance
+
+
 def _noise(t: TaskAnalysis) -> tuple[bool, str]:
     low, _, high, at = _ends(t.metric_fanova, schema.INPUT_NOISE)
     lo_x, _, hi_x = at.split("/")
     tl, _, th, _ = _ends(t.time_fanova, schema.INPUT_NOISE)
-    return high > low and th > tl, (f"metric at noise std {lo_x} → {hi_x}: {low:.3g} → "
-                                    f"{high:.3g}, time {tl / 3600:.2g} h → {th / 3600:.2g} h")
+    share = _main(t.metric_fanova)[schema.INPUT_NOISE]
+    small_gain = t.dataset == "TIMIT" and share < SMALL_GAIN  # "possibly a small gain on TIMIT"
+    text = (f"metric at noise std {lo_x} → {hi_x}: {low:.3g} → {high:.3g} ({share:.1%} of "
+            f"variance), time {tl / 3600:.2g} h → {th / 3600:.2g} h")
+    if high <= low and small_gain:
+        text += f" (a small gain, < {SMALL_GAIN:.0%} of variance, is allowed on TIMIT)"
+    return (high > low or small_gain) and th > tl, text
 
 
 def _interactions(t: TaskAnalysis) -> tuple[bool, str]:
@@ -314,7 +324,7 @@ FINDINGS = (
     "does not move with the hidden size."),
     "Larger hidden size is better with diminishing returns; training time grows with it.",
     "Momentum explains almost no variance (< 1 %) in performance or training time.",
-    "Input noise hurts and slows training.",
+    "Input noise hurts (possibly a small gain on TIMIT) and slows training.",
     "Interactions between hyperparameters are small.",
     "Best-10 % ranges: TIMIT ≈ 27–35 %, IAM ≈ 10–30 % CER, JSB ≈ 8.4–8.8 NLL.",
 )
