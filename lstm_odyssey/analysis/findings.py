@@ -151,7 +151,10 @@ def _combine(checks: list[Check]) -> tuple[FindingVerdict, str, str]:
         untestable = [c.text for c in checks if c.cell == Cell.UNTESTABLE
                       and c.task.dataset in missing]
         absent = [d for d in missing if d not in by_ds]
-        why = list(dict.fromkeys(untestable))[:2]
+        untestable = list(dict.fromkeys(untestable))
+        why = untestable[:1]  # one line on the first screen; the evidence lists every check
+        if len(untestable) > 1:
+            why.append(f"{len(untestable) - 1} more such check(s) in the evidence")
         if absent:
             why.append(f"no task for {', '.join(absent)} in this study")
         return NOT_TESTABLE, f"needs all of {', '.join(DATASETS)}: " + "; ".join(why), evidence
