@@ -511,13 +511,17 @@ def _task_tables(a: Analysis, view) -> str:
                    f"</small></h3>{_html_table(view(a, t.task))}" for t in a.tasks)
 
 
-def _gate_notes(a: Analysis) -> str:
-    """Why a task's vanilla forest (its figures and tables) is no evidence for findings 6–10."""
+def gate_note(a: Analysis) -> str:
+    """Why the tasks' vanilla forests (their figures and tables) are no evidence for findings
+    6–10; empty when every forest passes the gate."""
     notes = [why for t in a.tasks if (why := forest_gate(t, t.metric_fanova, "metric"))]
-    if not notes:
-        return ""
-    return ('<p class="warn">Not evidence for findings 6–10 (shown for inspection only): '
-            + "; ".join(html.escape(n) for n in notes) + "</p>")
+    return ("Not evidence for findings 6–10 (shown for inspection only): " + "; ".join(notes)
+            if notes else "")
+
+
+def _gate_notes(a: Analysis) -> str:
+    note = gate_note(a)
+    return f'<p class="warn">{html.escape(note)}</p>' if note else ""
 
 
 def _verdict_span(verdict: str) -> str:
@@ -636,7 +640,7 @@ def write_report(a: Analysis, out_dir: str | Path) -> Path:
         "## Overview", _md(over), "\n".join(f"- {r}" for r in RULES),
         f"## Variant vs vanilla (Welch on the best {PCT} %)",
         *[f"### {t.label}\n\n{_md(significance_view(a, t.task))}" for t in a.tasks],
-        "## Hyperparameter importance (vanilla's fANOVA)",
+        "## Hyperparameter importance (vanilla's fANOVA)", gate_note(a),
         *[f"### {t.label}\n\n{_md(vanilla_effects_view(a, t.task))}" for t in a.tasks],
         "## The variant's share (one forest over all variants)", _md(pooled_view(a)),
         "## Findings: the numbers behind each verdict",

@@ -20,7 +20,7 @@ from lstm_odyssey.analysis.findings import (
     basin,
 )
 from lstm_odyssey.analysis.outcomes import rule_counts
-from lstm_odyssey.analysis.report import analyze
+from lstm_odyssey.analysis.report import analyze, write_report
 from lstm_odyssey.analysis.synthetic import TASKS, SyntheticTask, write_synthetic_study
 from lstm_odyssey.analysis.table import load_results
 
@@ -182,4 +182,7 @@ def test_the_committed_partial_journal_claims_no_verdict(tmp_path: Path) -> None
     assert all(t.learn.learned is None for t in a.tasks)
     assert (a.comparison["n_top"] <= 1).all()  # ⌈7/10⌉ = 1: nothing to test
     assert len(load_results(str(copy)).trials) == len(a.trials)
+    # the forests of 7–8 configurations are drawn, but marked as no evidence
+    md = (write_report(a, tmp_path / "out").parent / "report.md").read_text()
+    assert "Not evidence for findings 6–10" in md and "distinct vanilla configurations" in md
     assert hashlib.sha256(JOURNAL.read_bytes()).hexdigest() == before
