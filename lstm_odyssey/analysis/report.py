@@ -349,9 +349,15 @@ def protocol_view(a: Analysis) -> pd.DataFrame:
         proto = s[s["task"] == t.task].iloc[0]["protocol"]
         per_task[t.label] = proto if isinstance(proto, dict) else {}
     keys = list(dict.fromkeys(k for p in per_task.values() for k in p))
-    return pd.DataFrame({"setting": [k.replace("_", " ") for k in keys],
+    return pd.DataFrame({"setting": [_setting(k) for k in keys],
                          **{label: [_plain(p.get(k)) for k in keys]
                             for label, p in per_task.items()}})
+
+
+def _setting(key: str) -> str:
+    """A protocol key for people: words, and a unit suffix ``_s`` as "(s)"."""
+    words = key.removesuffix("_s").replace("_", " ")
+    return f"{words} (s)" if key.endswith("_s") else words
 
 
 def _plain(x: object) -> str:

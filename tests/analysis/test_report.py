@@ -231,3 +231,10 @@ def test_more_than_ten_variants_put_the_variants_in_rows(tmp_path: Path) -> None
     head, body = table.split("</thead>")
     assert head.count("<th>") == 1 + 2 and "<th>variant</th>" in head
     assert body.count("<tr>") == len(variants) and "<th>nig+nog</th>" in body
+
+
+def test_protocol_settings_read_as_words_with_units() -> None:
+    from lstm_odyssey.analysis.report import _setting
+
+    assert [_setting(k) for k in ("time_budget_s", "max_epochs", "patience")] == [
+        "time budget (s)", "max epochs", "patience"]
