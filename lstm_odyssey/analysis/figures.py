@@ -18,21 +18,11 @@ import seaborn as sns
 from ..sweep import schema
 from ..variants import PRESET_NAMES
 from .fanova import Fanova
+from .labels import LABELS, metric_label
 from .outcomes import TEST, counted
 from .stats import REFERENCE, top_trials
 from .table import Dim
 
-LABELS = {
-    schema.HIDDEN_SIZE: "hidden size",
-    schema.LEARNING_RATE: "learning rate",
-    schema.ONE_MINUS_MOMENTUM: "1 − momentum",
-    schema.INPUT_NOISE: "input noise std",
-}
-METRIC_LABELS = {
-    "frame_error_pct": "frame error (%)",
-    "cer_pct": "character error rate (%)",
-    "nll_per_step": "NLL per time step",
-}
 VERDICT_COLORS = {"worse": "#d62728", "better": "#2ca02c", "n.s.": "#9ecae1",
                   "too few trials": "#dddddd", "reference": "#7f7f7f"}
 NICE_TICKS = (1, 2, 5)
@@ -65,11 +55,6 @@ def log_axis(ax: plt.Axes, dim: Dim, axis: str = "x") -> None:
                  if dim.low <= m * 10**e <= dim.high] or [dim.low, dim.high]
         getattr(ax, f"set_{axis}ticks")(ticks, [f"{t:g}" for t in ticks])
         getattr(ax, f"{axis}axis").set_minor_formatter(matplotlib.ticker.NullFormatter())
-
-
-def metric_label(metric: str) -> str:
-    """Axis label of a metric name."""
-    return METRIC_LABELS.get(metric, metric)
 
 
 def boxplots(trials: pd.DataFrame, comparison: pd.DataFrame, task: str, out_dir: Path,
@@ -176,6 +161,8 @@ def interactions(fa: Fanova, task: str, metric: str, out_dir: Path) -> Path:
         log_axis(ax, fa.space[schema.LEARNING_RATE])
         if fa.space[p].log:
             log_axis(ax, fa.space[p], "y")
+        else:
+            ax.set_ylim(fa.space[p].low, fa.space[p].high)
         ax.set_xlabel(LABELS[schema.LEARNING_RATE])
         ax.set_ylabel(LABELS.get(p, p))
         fig.colorbar(mesh, ax=ax, label=f"test {metric_label(metric)}")

@@ -23,7 +23,9 @@ Rules, in order:
   is < 10 % of the variance; 7 — the marginal falls from the smallest to the largest hidden size,
   more in the lower half of the (log) range than in the upper, and the time marginal rises;
   8 — momentum < 1 % of the variance of the metric and of the training time; 9 — the marginal
-  and the time marginal rise from no noise to the largest noise; 10 — all pairs together < 10 %.
+  and the time marginal rise from no noise to the largest noise (on TIMIT a gain is allowed when
+  the noise explains < 1 % of the variance: "possibly a small gain on TIMIT"); 10 — all pairs
+  together < 10 %.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import pandas as pd
 
 from ..sweep import schema
 from .importance import Forest
+from .labels import param_label
 from .outcomes import TEST
 from .stats import Learnability, Verdict, top_trials
 
@@ -45,6 +48,7 @@ DATASET_OF_METRIC = {"frame_error_pct": "TIMIT", "cer_pct": "IAM", "nll_per_step
 DATASETS = ("TIMIT", "IAM", "JSB")
 MIN_FANOVA_CONFIGS = 30
 MIN_R2 = 0.5
+EVIDENCE_SEP = "\n"  # between the checks of a finding's evidence (one line each)
 PAPER_RANGES = {"TIMIT": (27.0, 35.0), "IAM": (10.0, 30.0), "JSB": (8.4, 8.8)}
 
 
@@ -134,7 +138,7 @@ def _variant_cell(comparison: pd.DataFrame, t: TaskAnalysis, variant: str,
 
 def _combine(checks: list[Check]) -> tuple[FindingVerdict, str, str]:
     """(verdict, one-line reason, evidence) of a finding from its cells (module docstring)."""
-    evidence = "; ".join(dict.fromkeys(c.text for c in checks)) or "no tasks"
+    evidence = EVIDENCE_SEP.join(dict.fromkeys(c.text for c in checks)) or "no tasks"
     bad = [c for c in checks if c.cell == Cell.CONTRADICTS]
     if bad:
         return NOT_REPRODUCED, "; ".join(c.text for c in bad[:2]), evidence
@@ -147,7 +151,10 @@ def _combine(checks: list[Check]) -> tuple[FindingVerdict, str, str]:
         untestable = [c.text for c in checks if c.cell == Cell.UNTESTABLE
                       and c.task.dataset in missing]
         absent = [d for d in missing if d not in by_ds]
-        why = list(dict.fromkeys(untestable))[:2]
+        untestable = list(dict.fromkeys(untestable))
+        why = untestable[:1]  # one line on the first screen; the evidence lists every check
+        if len(untestable) > 1:
+            why.append(f"{len(untestable) - 1} more such check(s) in the evidence")
         if absent:
             why.append(f"no task for {', '.join(absent)} in this study")
         return NOT_TESTABLE, f"needs all of {', '.join(DATASETS)}: " + "; ".join(why), evidence
@@ -168,7 +175,7 @@ def _variant_finding(comparison: pd.DataFrame, tasks: list[TaskAnalysis], varian
 
 
 # -- hyperparameter findings (vanilla's fANOVA) --------------------------------------------------
-def _gate(t: TaskAnalysis, forest: Forest | None, what: str) -> str | None:
+def forest_gate(t: TaskAnalysis, forest: Forest | None, what: str) -> str | None:
     """Why ``forest`` cannot carry a verdict for ``t``, or None when it can."""
     if t.learn.learned is not True:
         return t.learn.reason
@@ -184,8 +191,8 @@ def _hp_finding(tasks: list[TaskAnalysis], check: Callable[[TaskAnalysis], tuple
                 params: tuple[str, ...], needs_time: bool) -> tuple[FindingVerdict, str, str]:
     checks = []
     for t in tasks:
-        why = _gate(t, t.metric_fanova, "metric") or (
-            _gate(t, t.time_fanova, "training-time") if needs_time else None)
+        why = forest_gate(t, t.metric_fanova, "metric") or (
+            forest_gate(t, t.time_fanova, "training-time") if needs_time else None)
         if why is None:
             absent = [p for p in params if p not in t.metric_fanova.fanova.params]
             if absent or len(t.metric_fanova.fanova.params) < 2:
@@ -239,8 +246,9 @@ def _lr(t: TaskAnalysis) -> tuple[bool, str]:
     best, width = basin(t.metric_fanova)
     inter = _pair(t.metric_fanova, schema.LEARNING_RATE, schema.HIDDEN_SIZE)
     ok = ratio >= 2 and width >= 1 and inter < 0.10
-    return ok, (f"learning rate {lr:.0%} of variance, {ratio:.1f}× the next ({nxt.index[0]}, "
-                f"needs ≥ 2×); basin around {best:.1e} spans {width:.1f} decades (needs ≥ 1); "
+    return ok, (f"learning rate {lr:.0%} of variance, {ratio:.1f}× the next "
+                f"({param_label(nxt.index[0])}, needs ≥ 2×); basin around {best:.1e} spans "
+                f"{width:.1f} decades (needs ≥ 1); "
                 f"lr × hidden size {inter:.1%} (needs < 10 %)")
 
 
@@ -259,12 +267,20 @@ def _momentum(t: TaskAnalysis) -> tuple[bool, str]:
                                      "(needs < 1 % each)")
 
 
+SMALL_GAIN = 0.01  # finding 9: a gain from noise on TIMIT is "small" below 1 % of the variance
+
+
 def _noise(t: TaskAnalysis) -> tuple[bool, str]:
     low, _, high, at = _ends(t.metric_fanova, schema.INPUT_NOISE)
     lo_x, _, hi_x = at.split("/")
     tl, _, th, _ = _ends(t.time_fanova, schema.INPUT_NOISE)
-    return high > low and th > tl, (f"metric at noise std {lo_x} → {hi_x}: {low:.3g} → "
-                                    f"{high:.3g}, time {tl / 3600:.2g} h → {th / 3600:.2g} h")
+    share = _main(t.metric_fanova)[schema.INPUT_NOISE]
+    small_gain = t.dataset == "TIMIT" and share < SMALL_GAIN  # "possibly a small gain on TIMIT"
+    text = (f"metric at noise std {lo_x} → {hi_x}: {low:.3g} → {high:.3g} ({share:.1%} of "
+            f"variance), time {tl / 3600:.2g} h → {th / 3600:.2g} h")
+    if high <= low and small_gain:
+        text += f" (a small gain, < {SMALL_GAIN:.0%} of variance, is allowed on TIMIT)"
+    return (high > low or small_gain) and th > tl, text
 
 
 def _interactions(t: TaskAnalysis) -> tuple[bool, str]:
@@ -272,7 +288,8 @@ def _interactions(t: TaskAnalysis) -> tuple[bool, str]:
     total = float(pairs["mean"].sum())
     top = pairs.loc[pairs["mean"].idxmax()]
     return total < 0.10, (f"all pairs {total:.1%} of variance (needs < 10 %), largest "
-                          f"{top.param_a} × {top.param_b} {top['mean']:.1%}")
+                          f"{param_label(top.param_a)} × {param_label(top.param_b)} "
+                          f"{top['mean']:.1%}")
 
 
 def _ranges(trials: pd.DataFrame, tasks: list[TaskAnalysis]) -> tuple[FindingVerdict, str, str]:
@@ -291,7 +308,7 @@ def _ranges(trials: pd.DataFrame, tasks: list[TaskAnalysis]) -> tuple[FindingVer
                      + (f" vs paper {paper[0]:g}–{paper[1]:g}" if paper else ""))
         verdicts.append(None if t.source != "real" or paper is None
                         else bool(lo <= paper[1] and hi >= paper[0]))
-    evidence = "; ".join(parts) + ". Times depend on hardware and are not compared."
+    evidence = EVIDENCE_SEP.join([*parts, "Times depend on hardware and are not compared."])
     if any(v is False for v in verdicts):
         return NOT_REPRODUCED, parts[verdicts.index(False)], evidence
     if not verdicts or any(v is None for v in verdicts):
@@ -310,7 +327,7 @@ FINDINGS = (
     "does not move with the hidden size."),
     "Larger hidden size is better with diminishing returns; training time grows with it.",
     "Momentum explains almost no variance (< 1 %) in performance or training time.",
-    "Input noise hurts and slows training.",
+    "Input noise hurts (possibly a small gain on TIMIT) and slows training.",
     "Interactions between hyperparameters are small.",
     "Best-10 % ranges: TIMIT ≈ 27–35 %, IAM ≈ 10–30 % CER, JSB ≈ 8.4–8.8 NLL.",
 )

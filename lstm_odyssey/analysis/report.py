@@ -24,7 +24,8 @@ import pandas as pd
 from ..errors import UserError
 from ..sweep import schema
 from . import figures, importance
-from .findings import TaskAnalysis, findings_table
+from .findings import EVIDENCE_SEP, TaskAnalysis, findings_table, forest_gate
+from .labels import metric_label, param_label
 from .outcomes import UNFINISHED, Rule, finished, rule_counts, score, strict
 from .stats import (
     EQUIVALENCE,
@@ -141,7 +142,7 @@ def _label(a: Analysis, task: str) -> str:
 
 
 def _metric_unit(metric: str) -> str:
-    return figures.metric_label(metric)
+    return metric_label(metric)
 
 
 def overview(a: Analysis) -> pd.DataFrame:
@@ -187,7 +188,8 @@ def variants_view(a: Analysis, task: str) -> pd.DataFrame:
     v = a.variants[a.variants["task"] == task]
     return pd.DataFrame({
         "variant": v["variant"], "trials": v["trials"], "counted": v["counted"],
-        "failed %": 100 * v["failure_rate"], "diverged %": 100 * v["divergence_rate"],
+        "failed or pruned %": 100 * (v["failure_rate"] - v["divergence_rate"]),
+        "diverged %": 100 * v["divergence_rate"],
         "median test (all)": v["median_test_all"],
         f"best-{PCT} % mean (n)": [f"{m:.4g} ({n})" if np.isfinite(m) else "–"
                                   for m, n in zip(v[f"mean_test_top{PCT}"], v[f"n_top{PCT}"])],
@@ -197,24 +199,27 @@ def variants_view(a: Analysis, task: str) -> pd.DataFrame:
     })
 
 
-def _power(r: pd.Series) -> str:
-    if r["verdict"] != Verdict.NS:
-        return "–"
-    return "enough" if r["powered"] else "too little"
+UNDERPOWERED_NS = "n.s., underpowered"
+
+
+def verdict_text(r: pd.Series) -> str:
+    """A Welch verdict for people: an n.s. without power (the power rule) says so."""
+    v = Verdict(r["verdict"])
+    return UNDERPOWERED_NS if v == Verdict.NS and not bool(r["powered"]) else str(v)
 
 
 def significance_view(a: Analysis, task: str) -> pd.DataFrame:
     """Welch on the best 10 % for one task, with the power rule and the left-out verdict."""
     c = a.comparison[a.comparison["task"] == task]
-    s = a.comparison_strict.set_index("variant")
-    s = s[s["task"] == task]["verdict"] if len(s) else pd.Series(dtype=object)
+    s = a.comparison_strict[a.comparison_strict["task"] == task]
+    strict_verdict = dict(zip(s["variant"], (verdict_text(r) for _, r in s.iterrows())))
     return pd.DataFrame({
         "variant": c["variant"], "n (variant/vanilla)": [f"{x}/{y}" for x, y in
                                                          zip(c["n_top"], c["n_top_ref"])],
         f"best-{PCT} % mean": c["mean_top"], "vanilla mean": c["mean_top_ref"],
-        "Δ vs vanilla": c["diff"], "Welch p": c["welch_p"], "verdict": c["verdict"],
-        "power for n.s.": [_power(r) for _, r in c.iterrows()],
-        "left-out trials: verdict": [s.get(v, "–") for v in c["variant"]],
+        "Δ vs vanilla": c["diff"], "Welch p": c["welch_p"],
+        "verdict": [verdict_text(r) for _, r in c.iterrows()],
+        STRICT_VERDICT: [strict_verdict.get(v, "–") for v in c["variant"]],
     })
 
 
@@ -240,7 +245,7 @@ def variant_effects_view(a: Analysis, task: str) -> pd.DataFrame:
     for variant, g in imp.groupby("variant", sort=False):
         main = g.set_index("effect")["mean"]
         rows.append({"variant": variant,
-                     **{figures.LABELS.get(p, p) + " %": 100 * main[p] for p in schema.PARAMS
+                     **{param_label(p) + " %": 100 * main[p] for p in schema.PARAMS
                         if p in main},
                      "pairs %": 100 * g[g["effect"].str.contains(" × ")]["mean"].sum(),
                      "OOB R²": g["oob_r2"].iloc[0], "configs": g["n_configs"].iloc[0]})
@@ -264,7 +269,7 @@ def vanilla_effects_view(a: Analysis, task: str) -> pd.DataFrame:
 
 
 def _effect_label(effect: str) -> str:
-    return " × ".join(figures.LABELS.get(p, p) for p in effect.split(" × "))
+    return " × ".join(param_label(p) for p in effect.split(" × "))
 
 
 def pooled_view(a: Analysis) -> pd.DataFrame:
@@ -274,7 +279,7 @@ def pooled_view(a: Analysis) -> pd.DataFrame:
         main = g.set_index("effect")
         rows.append({"task": _label(a, task),
                      "variant's share %": 100 * main.loc[importance.VARIANT, "mean"],
-                     **{figures.LABELS.get(p, p) + " %": 100 * main.loc[p, "mean"]
+                     **{param_label(p) + " %": 100 * main.loc[p, "mean"]
                         for p in schema.PARAMS if p in main.index},
                      "OOB R²": g["oob_r2"].iloc[0], "configs": g["n_configs"].iloc[0]})
     return pd.DataFrame(rows)
@@ -287,21 +292,28 @@ def ped_view(a: Analysis, task: str) -> pd.DataFrame:
         return p
     wide = p.pivot(index="variant", columns="param", values="importance") * 100
     wide = wide.loc[list(dict.fromkeys(p["variant"]))]
-    wide.columns = [figures.LABELS.get(c, c) + " %" for c in wide.columns]
+    wide.columns = [param_label(c) + " %" for c in wide.columns]
     return wide.reset_index()
+
+
+STRICT_VERDICT = "verdict without diverged or clipped trials"
 
 
 def findings_view(a: Analysis) -> pd.DataFrame:
     """The first table of the report: finding, verdict, one-line reason, left-out verdict."""
     f = a.findings
     return pd.DataFrame({"#": f["#"], "finding": f["finding"], "verdict": f["verdict"],
-                         "why": f["reason"], "left-out trials": f["verdict_strict"]})
+                         "why": f["reason"], STRICT_VERDICT: f["verdict_strict"]})
 
 
-def matrix(a: Analysis) -> tuple[list[str], list[tuple[str, list[tuple[str, str, str]]]]]:
-    """The task × variant matrix: (variant columns, rows of (task label, cells)); a cell is
-    (text, css class, tooltip): vanilla shows its best-10 % mean, every other variant Δ with n,
-    classed by the verdict (n.s. split into powered and underpowered)."""
+Cell = tuple[str, str, str]  # text, css class, tooltip
+
+
+def matrix(a: Analysis) -> tuple[list[str], list[tuple[str, str, list[Cell]]]]:
+    """The task × variant matrix: (variant columns, rows of (task label, metric label, cells));
+    a cell is (text, css class, tooltip): vanilla shows its best-10 % mean, every other variant
+    Δ with n, classed by the verdict (n.s. split into powered and underpowered; every cell of a
+    task that did not learn, or whose learning is unknown, is not testable)."""
     variants = figures.variant_order(a.trials["variant"])
     rows = []
     for t in a.tasks:
@@ -317,16 +329,15 @@ def matrix(a: Analysis) -> tuple[list[str], list[tuple[str, list[tuple[str, str,
                 cells.append(("–", "na", "not run"))
             else:
                 r = c.loc[v]
-                verdict = Verdict(r["verdict"])
-                css = {Verdict.WORSE: "worse", Verdict.BETTER: "better"}.get(
-                    verdict, "ns" if verdict == Verdict.NS and r["powered"] else
-                    "weak" if verdict == Verdict.NS else "na")
-                if t.learn.learned is not True:
-                    css = "na"
+                said = verdict_text(r)
+                css = CELL_CSS.get(said, "na") if t.learn.learned is True else "na"
                 text = (f"{r['diff']:+.3g} n={r['n_top']}" if np.isfinite(r["diff"]) else
                         f"– n={r['n_top']}")
-                cells.append((text, css, f"{verdict}, Welch p={r['welch_p']:.2g}"))
-        rows.append((t.label, cells))
+                tip = f"{said}, Welch p={r['welch_p']:.2g}"
+                if t.learn.learned is not True:
+                    tip += f"; not testable: {t.learn.reason}"
+                cells.append((text, css, tip))
+        rows.append((t.label, metric_label(t.metric), cells))
     return variants, rows
 
 
@@ -338,9 +349,15 @@ def protocol_view(a: Analysis) -> pd.DataFrame:
         proto = s[s["task"] == t.task].iloc[0]["protocol"]
         per_task[t.label] = proto if isinstance(proto, dict) else {}
     keys = list(dict.fromkeys(k for p in per_task.values() for k in p))
-    return pd.DataFrame({"setting": [k.replace("_", " ") for k in keys],
+    return pd.DataFrame({"setting": [_setting(k) for k in keys],
                          **{label: [_plain(p.get(k)) for k in keys]
                             for label, p in per_task.items()}})
+
+
+def _setting(key: str) -> str:
+    """A protocol key for people: words, and a unit suffix ``_s`` as "(s)"."""
+    words = key.removesuffix("_s").replace("_", " ")
+    return f"{words} (s)" if key.endswith("_s") else words
 
 
 def _plain(x: object) -> str:
@@ -385,8 +402,8 @@ RULES = [
     "findings 6–10, which need ≥ 30 distinct vanilla configurations and OOB R² ≥ 0.5."),
     ("Findings 1–10 are claims about the paper's three datasets: each needs a testable task for "
     "TIMIT, IAM and JSB (a synthetic task stands in, named as such)."),
-    ("Left-out trials: every verdict again with the diverged, imputed and clipped trials left out "
-    "(the sensitivity of the verdict to these rules)."),
+    ("Sensitivity (\"verdict without diverged or clipped trials\"): every verdict again with the "
+    "diverged, imputed and clipped trials left out."),
 ]
 
 
@@ -406,7 +423,8 @@ def _md(df: pd.DataFrame) -> str:
 
 CELL_CSS = {"worse": "worse", "better": "better", "reproduced": "good",
             "not reproduced": "bad", "consistent, underpowered": "weak", "not testable": "na",
-            "too few trials": "na", "constant samples": "na", "n.s.": "ns"}
+            "too few trials": "na", "constant samples": "na", "n.s.": "ns",
+            UNDERPOWERED_NS: "weak"}
 
 
 def _html_table(df: pd.DataFrame, cls: str = "tbl") -> str:
@@ -419,19 +437,33 @@ def _html_table(df: pd.DataFrame, cls: str = "tbl") -> str:
     return table
 
 
+MAX_MATRIX_COLUMNS = 10  # more variants than this: variants as rows, so the page never scrolls
+
+
 def _matrix_html(a: Analysis) -> str:
     variants, rows = matrix(a)
-    head = "".join(f"<th>{html.escape(v)}</th>" for v in variants)
-    body = "".join(
-        f"<tr><th>{html.escape(label)}</th>" + "".join(
-            f'<td class="{css}" title="{html.escape(tip)}">{html.escape(text)}</td>'
-            for text, css, tip in cells) + "</tr>" for label, cells in rows)
+
+    def td(c: Cell) -> str:
+        text, css, tip = c
+        return f'<td class="{css}" title="{html.escape(tip)}">{html.escape(text)}</td>'
+
+    task_heads = [f"{html.escape(label)}<br><small>{html.escape(unit)}</small>"
+                  for label, unit, _ in rows]
+    if len(variants) <= MAX_MATRIX_COLUMNS:
+        head = "<th>task</th>" + "".join(f"<th>{html.escape(v)}</th>" for v in variants)
+        body = "".join(f"<tr><th>{th}</th>" + "".join(map(td, cells)) + "</tr>"
+                       for th, (_, _, cells) in zip(task_heads, rows))
+    else:
+        head = "<th>variant</th>" + "".join(f"<th>{th}</th>" for th in task_heads)
+        body = "".join(f"<tr><th>{html.escape(v)}</th>"
+                       + "".join(td(cells[i]) for _, _, cells in rows) + "</tr>"
+                       for i, v in enumerate(variants))
     legend = ('<p class="legend"><span class="worse">worse</span> <span class="better">better'
               '</span> <span class="ns">n.s., enough trials</span> <span class="weak">n.s., '
-              'underpowered</span> <span class="na">not testable</span> — Δ = variant − vanilla '
-              f"of the best-{PCT} % mean test metric (lower is better), n = trials in the "
-              f"variant's best {PCT} %.</p>")
-    return (f'<table class="tbl matrix"><thead><tr><th>task</th>{head}</tr></thead>'
+              'underpowered</span> <span class="na">not testable</span> — vanilla (V): its '
+              f"best-{PCT} % mean test metric; others: Δ = variant − vanilla of that mean (lower "
+              f"is better, Δ &gt; 0 is worse), n = trials in the variant's best {PCT} %.</p>")
+    return (f'<table class="tbl matrix"><thead><tr>{head}</tr></thead>'
             f"<tbody>{body}</tbody></table>{legend}")
 
 
@@ -464,10 +496,15 @@ CSS = """body{font-family:system-ui,sans-serif;max-width:1200px;margin:1em auto;
 color:#222}h1{font-size:1.4em;margin:.2em 0}h2{border-bottom:1px solid #bbb;margin-top:1.6em;
 font-size:1.15em}h3{font-size:1em}table.tbl{border-collapse:collapse;font-size:.8em;
 margin:.4em 0;max-width:100%}table.tbl td,table.tbl th{border:1px solid #ccc;padding:2px 5px;
-overflow-wrap:anywhere;vertical-align:top}table.tbl th{background:#eee}figure{margin:1em 0}
+overflow-wrap:break-word;vertical-align:top;text-align:left}table.tbl th{background:#eee}
+table.tbl th small{font-weight:normal;color:#555}figure{margin:1em 0}
 img{max-width:100%}nav{background:#f6f6f6;padding:.3em 1em;font-size:.85em}
 nav ol{columns:3;margin:.2em 0}.note{color:#555;font-size:.85em;margin:.2em 0}
-#answer h2{margin-top:.4em}table.findings td:nth-child(2){min-width:16em}
+#answer h2{margin-top:.4em}table.findings td:nth-child(1){white-space:nowrap}
+table.findings td:nth-child(2){width:32%}table.findings td:nth-child(3),
+table.findings td:nth-child(5){width:8.5em}h3 small{font-weight:normal;color:#555}
+ul.evidence{font-size:.85em;margin:.2em 0}.warn{background:#fbeaa8;padding:.3em .6em}
+span.worse,span.better,span.good,span.bad,span.weak,span.na,span.ns{padding:0 .3em}
 table.matrix td{text-align:center;white-space:nowrap}.legend{font-size:.8em}
 .legend span{padding:0 .4em}.worse,.bad{background:#f4c7c3}.better,.good{background:#c9e8c5}
 .ns{background:#d6e6f5}.weak{background:#fbeaa8}.na{color:#777;background:#f3f3f3}
@@ -475,15 +512,53 @@ table.matrix td{text-align:center;white-space:nowrap}.legend{font-size:.8em}
 
 
 def _task_tables(a: Analysis, view) -> str:
-    return "".join(f"<h3>{html.escape(t.label)}</h3>{_html_table(view(a, t.task))}"
-                   for t in a.tasks)
+    """``view(a, task)`` for each task under a heading that names the task's metric (unit)."""
+    return "".join(f"<h3>{html.escape(t.label)} <small>— {html.escape(metric_label(t.metric))}"
+                   f"</small></h3>{_html_table(view(a, t.task))}" for t in a.tasks)
+
+
+def gate_note(a: Analysis) -> str:
+    """Why the tasks' vanilla forests (their figures and tables) are no evidence for findings
+    6–10; empty when every forest passes the gate."""
+    notes = [why for t in a.tasks if (why := forest_gate(t, t.metric_fanova, "metric"))]
+    return ("Not evidence for findings 6–10 (shown for inspection only): " + "; ".join(notes)
+            if notes else "")
+
+
+def _gate_notes(a: Analysis) -> str:
+    note = gate_note(a)
+    return f'<p class="warn">{html.escape(note)}</p>' if note else ""
+
+
+def _verdict_span(verdict: str) -> str:
+    return f'<span class="{CELL_CSS.get(verdict, "na")}">{html.escape(verdict)}</span>'
+
+
+def _evidence_html(a: Analysis) -> str:
+    """Per finding: its verdict and reason, every check behind it (one line each), and the
+    verdict without the diverged or clipped trials."""
+    parts = []
+    for _, r in a.findings.iterrows():
+        checks = "".join(f"<li>{html.escape(e)}</li>"
+                         for e in str(r["evidence"]).split(EVIDENCE_SEP))
+        parts.append(
+            f'<h3>{r["#"]}. {html.escape(r["finding"])}</h3>'
+            f'<p>{_verdict_span(r["verdict"])} — {html.escape(r["reason"])}</p>'
+            f"<ul class=\"evidence\">{checks}</ul>"
+            f'<p class="note">{html.escape(STRICT_VERDICT)}: '
+            f'{_verdict_span(r["verdict_strict"])} — {html.escape(r["reason_strict"])}</p>')
+    return "".join(parts)
+
+
+CSS_WORDS = {"worse": "worse", "better": "better", "ns": "n.s.", "weak": "underpowered",
+             "na": "not testable"}
 
 
 def _answer_md(a: Analysis) -> str:
     variants, rows = matrix(a)
-    table = pd.DataFrame([[label, *[f"{text} ({css})" if css not in ("ref",) else text
-                                    for text, css, _ in cells]] for label, cells in rows],
-                         columns=["task", *variants])
+    table = pd.DataFrame([[f"{label}, {unit}", *[
+        f"{text} ({CSS_WORDS[css]})" if css in CSS_WORDS else text for text, css, _ in cells]]
+        for label, unit, cells in rows], columns=["task", *variants])
     return _md(table)
 
 
@@ -519,8 +594,10 @@ def write_report(a: Analysis, out_dir: str | Path) -> Path:
         ("variants", "Variants per task", _task_tables(a, variants_view)),
         ("significance", f"Variant vs vanilla (Welch on the best {PCT} %)",
          f"<p>Δ = variant − vanilla of the best-{PCT} % mean test metric (lower is better, Δ "
-         "&gt; 0 is worse). <em>Left-out trials</em>: the verdict with the diverged, imputed and "
-         "clipped trials left out.</p>" + _task_tables(a, significance_view)
+         f"&gt; 0 is worse); an n.s. with fewer than {POWER_N} trials per arm (and no "
+         "equivalence) is <em>underpowered</em>. The last column is the verdict with the "
+         "diverged, imputed and clipped trials left out (sensitivity).</p>"
+         + _task_tables(a, significance_view)
          + "<h3>Robust companions</h3><p>Holm across the variants of a task, Mann–Whitney U, "
          "bootstrap 95 % CI of Δ, Wilcoxon signed-rank on matched configurations, the verdict "
          "at other top fractions.</p>" + _task_tables(a, robust_view)),
@@ -529,7 +606,7 @@ def write_report(a: Analysis, out_dir: str | Path) -> Path:
          f"<p>fANOVA on a random forest of {a.n_trees} trees per (task, variant), fitted on "
          "distinct configurations; fraction of variance (mean ± std across trees), log-scaled "
          "hyperparameters on their log scale; OOB R² is the forest's fit. Figure 5 and the "
-         "first table are vanilla's, as in the paper.</p>"
+         "first table are vanilla's, as in the paper.</p>" + _gate_notes(a)
          + "".join(_img(p) for p in figs["fig5"]) + _task_tables(a, vanilla_effects_view)
          + "<h3>Every variant's own forest (main effects)</h3>"
          + _task_tables(a, variant_effects_view)
@@ -537,14 +614,12 @@ def write_report(a: Analysis, out_dir: str | Path) -> Path:
          + _html_table(pooled_view(a))
          + f"<h3>PED-ANOVA: importance for reaching the best {PCT} % (Optuna)</h3>"
          + _task_tables(a, ped_view)),
-        ("fig4", "Figure 4: marginal effects (vanilla)", "".join(_img(p) for p in figs["fig4"])),
-        ("fig6", "Figure 6: interactions (vanilla)", "".join(_img(p) for p in figs["fig6"])),
+        ("fig4", "Figure 4: marginal effects (vanilla)",
+         _gate_notes(a) + "".join(_img(p) for p in figs["fig4"])),
+        ("fig6", "Figure 6: interactions (vanilla)",
+         _gate_notes(a) + "".join(_img(p) for p in figs["fig6"])),
         ("curves", "Learning curves", "".join(_img(p) for p in figs["curves"])),
-        ("evidence", "Findings: the numbers behind each verdict",
-         _html_table(a.findings[["#", "verdict", "evidence", "verdict_strict",
-                                 "reason_strict"]].rename(columns={
-                                     "verdict_strict": "left-out trials: verdict",
-                                     "reason_strict": "left-out trials: why"}))),
+        ("evidence", "Findings: the numbers behind each verdict", _evidence_html(a)),
         ("protocol", "Protocol and versions",
          _html_table(protocol_view(a)) + _html_table(versions_view(a))),
     ]
@@ -571,11 +646,12 @@ def write_report(a: Analysis, out_dir: str | Path) -> Path:
         "## Overview", _md(over), "\n".join(f"- {r}" for r in RULES),
         f"## Variant vs vanilla (Welch on the best {PCT} %)",
         *[f"### {t.label}\n\n{_md(significance_view(a, t.task))}" for t in a.tasks],
-        "## Hyperparameter importance (vanilla's fANOVA)",
+        "## Hyperparameter importance (vanilla's fANOVA)", gate_note(a),
         *[f"### {t.label}\n\n{_md(vanilla_effects_view(a, t.task))}" for t in a.tasks],
         "## The variant's share (one forest over all variants)", _md(pooled_view(a)),
         "## Findings: the numbers behind each verdict",
-        "\n".join(f"{r['#']}. **{r['verdict']}** — {r['evidence']}"
+        "\n".join(f"{r['#']}. **{r['verdict']}** — "
+                  + "; ".join(str(r["evidence"]).split(EVIDENCE_SEP))
                   for _, r in a.findings.iterrows()),
         "## Protocol", _md(protocol_view(a)), "## Versions", _md(versions_view(a)),
         "## Figures", "\n".join(f"- [{p.stem}](figures/{p.name})"

@@ -288,8 +288,7 @@ class Learnability:
     @property
     def reason(self) -> str:
         if not math.isfinite(self.baseline):
-            return (f"{self.task}: no trivial baseline recorded, so it cannot be told whether "
-                    "the networks learned")
+            return f"{self.task}: no trivial baseline recorded, so whether it learned is unknown"
         if self.n < MIN_SAMPLES:
             return f"{self.task}: vanilla's best 10 % holds {self.n} trial(s), too few to tell"
         what = "learned" if self.learned else "did not learn"

@@ -7,6 +7,9 @@ noise, μ = −log10(1 − momentum) ∈ [0, 2])::
     metric = base + offset[variant] + a·((x − x*(h))/2)² + b·20/h + c·ν + m·μ/2 + ε,
     x*(h) = x* + k·log10(h/63),   ε ~ N(0, σ²)
 
+or, with a well width w > 0, a·(1 − exp(−((x − x*(h))/w)²)) in place of the learning rate's bowl
+(a narrow basin: within 10 % of the range from the best only for |x − x*| ≲ w/3)
+
 and its training time is ``t0·(h/100)^1.5·(1 + ν)``. By default m = k = 0 (momentum has no
 effect, nothing interacts) and the variant offsets follow PAPER.md §7 (NFG and NOAF worse
 everywhere; NIG, NOG, NIAF worse on the speech and handwriting tasks; FGR worse on JSB; CIFG
@@ -56,6 +59,7 @@ class SyntheticTask:
     baseline: float        # the trivial predictor's validation metric
     momentum_amp: float = 0.0      # m
     interaction_amp: float = 0.0   # k: how far the best learning rate moves with h
+    lr_width: float = 0.0          # w: a Gaussian well instead of the bowl when > 0
 
 
 TASKS: dict[str, SyntheticTask] = {
@@ -120,7 +124,9 @@ def _trial(task: SyntheticTask, variant: str, cid: int, cfg: dict[str, float],
     nu = cfg[schema.INPUT_NOISE]
     mu = -math.log10(cfg[schema.ONE_MINUS_MOMENTUM])
     x_best = task.lr_opt + task.interaction_amp * math.log10(h / 63)
-    clean = (task.base + task.worse.get(variant, 0.0) + task.lr_amp * ((x - x_best) / 2) ** 2
+    lr_term = (1 - math.exp(-(((x - x_best) / task.lr_width) ** 2)) if task.lr_width > 0
+               else ((x - x_best) / 2) ** 2)
+    clean = (task.base + task.worse.get(variant, 0.0) + task.lr_amp * lr_term
              + task.hidden_amp * 20 / h + task.noise_amp * nu
              + task.momentum_amp * mu / 2)
     test = clean + rng.normal(0, task.sigma)

@@ -1,6 +1,25 @@
-// Injected into a copy of report.html by test_browser.py: checks that every figure decoded and
-// is not blank, and appends the result as JSON in a pre element with id browser-check.
+// Injected into a copy of report.html by test_report_browser.py. On load it measures the page
+// (the viewport, horizontal overflow, where the answer sits, every table's right edge), checks
+// that every figure decoded and is not blank, and appends the result as JSON in a hidden pre
+// element with id browser-check (hidden, so that it cannot itself widen the page).
 window.addEventListener("load", () => {
+  const root = document.documentElement;
+  const bottom = sel => {
+    const el = document.querySelector(sel);
+    return el ? el.getBoundingClientRect().bottom + window.scrollY : -1;
+  };
+  const layout = {
+    viewport: {width: window.innerWidth, height: window.innerHeight},
+    scrollWidth: root.scrollWidth, clientWidth: root.clientWidth,
+    findingsBottom: bottom("#answer table.findings"),
+    matrixBottom: bottom("#answer table.matrix"),
+    findingsRows: [...document.querySelectorAll("#answer table.findings tbody tr")].map(
+      tr => [...tr.cells].map(td => td.innerText.trim())),
+    wideTables: [...document.querySelectorAll("table")].filter(
+      t => t.getBoundingClientRect().right > root.clientWidth + 0.5).map(
+      t => (t.closest("section") || {id: "answer"}).id),
+    firstSection: (document.querySelector("body > *:not(h1):not(p)") || {}).id || "",
+  };
   const out = [];
   for (const img of document.images) {
     const r = {alt: img.alt, complete: img.complete, width: img.naturalWidth,
@@ -26,6 +45,7 @@ window.addEventListener("load", () => {
   const toc = [...document.querySelectorAll("nav a")].map(a => a.getAttribute("href"));
   const pre = document.createElement("pre");
   pre.id = "browser-check";
-  pre.textContent = JSON.stringify({images: out, sections, toc});
+  pre.style.display = "none";
+  pre.textContent = JSON.stringify({images: out, sections, toc, layout});
   document.body.appendChild(pre);
 });

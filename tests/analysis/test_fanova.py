@@ -125,3 +125,35 @@ def test_oob_r2_ignores_samples_that_no_tree_left_out() -> None:
     fa = Fanova(X, y, CUBE, n_trees=4)
     assert fa.oob_r2 > 0.8
     assert fa.forest.oob_score_ < 0  # what the fix avoids
+
+
+def test_marginal_plots_span_the_studys_own_search_space(tmp_path, monkeypatch) -> None:
+    """A smoke-sized space (hidden size 4–12, learning rate 1e-3–1e-1, noise 0–0.5): every
+    axis of Fig. 4 and Fig. 6 is that range, not the paper's (20–200, 1e-6–1e-2, 0–1)."""
+    from lstm_odyssey.analysis import figures
+    from lstm_odyssey.analysis.fanova import Fanova
+    from lstm_odyssey.analysis.table import Dim
+
+    space = {"hidden_size": Dim(4, 12, True, True), "learning_rate": Dim(1e-3, 1e-1, True),
+             "input_noise": Dim(0.0, 0.5, False)}
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"hidden_size": rng.integers(4, 13, 60),
+                      "learning_rate": 10 ** rng.uniform(-3, -1, 60),
+                      "input_noise": rng.uniform(0, 0.5, 60)})
+    y = (np.log10(X["learning_rate"]) + 2) ** 2 + 1 / X["hidden_size"] + X["input_noise"]
+    fa = Fanova(X, y, space, n_trees=8)
+    shown = []
+    monkeypatch.setattr(figures, "save", lambda fig, out_dir, name: shown.append(fig))
+    figures.marginals(fa, fa, "t", "nll_per_step", tmp_path)
+    figures.interactions(fa, "t", "nll_per_step", tmp_path)
+    marg, inter = shown
+    for ax in marg.axes:
+        param = {v: k for k, v in figures.LABELS.items()}[ax.get_xlabel()]
+        assert ax.get_xlim() == pytest.approx((space[param].low, space[param].high))
+    hidden = next(ax for ax in marg.axes if ax.get_xlabel() == "hidden size")
+    assert [t.get_text() for t in hidden.get_xticklabels()] == ["5", "10"]
+    for ax in inter.axes:
+        if ax.get_xlabel() == "learning rate":
+            assert ax.get_xlim() == pytest.approx((1e-3, 1e-1))
+            param = {v: k for k, v in figures.LABELS.items()}[ax.get_ylabel()]
+            assert ax.get_ylim() == pytest.approx((space[param].low, space[param].high))

@@ -117,3 +117,16 @@ def test_synthetic_tasks_are_named_as_stand_ins() -> None:
     f = table(cmp, tasks)
     assert "timit-synth (for TIMIT)" in f.loc[2, "reason"]
     assert "iam (IAM)" in f.loc[2, "reason"]
+
+
+def test_finding_11_compares_the_best_10_percent_range_of_real_corpora_only() -> None:
+    def ranges(jsb: float, tasks: list[TaskAnalysis] = TASKS) -> str:
+        rows = [{"task": t, "variant": "V", "status": "complete", "valid_metric": 1.0,
+                 "test_metric": m} for t, m in (("timit", 30.0), ("iam", 20.0), ("jsb", jsb))]
+        return findings_table(pd.DataFrame(rows), comparison(PAPER), tasks).set_index(
+            "#").loc[11, "verdict"]
+
+    assert ranges(8.6) == REPRODUCED
+    assert ranges(9.5) == NOT_REPRODUCED  # outside JSB's 8.4–8.8
+    synthetic = [*TASKS[:2], task("jsb", "nll_per_step", source="synthetic")]
+    assert ranges(8.6, synthetic) == NOT_TESTABLE

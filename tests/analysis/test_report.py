@@ -214,3 +214,27 @@ def test_cli_storage_mistake_is_one_line(tmp_path: Path) -> None:
     assert p.returncode == 2
     assert p.stderr.count("\n") == 1 and p.stderr.startswith("error: ")
     assert "Traceback" not in p.stderr
+
+
+def test_more_than_ten_variants_put_the_variants_in_rows(tmp_path: Path) -> None:
+    """The task × variant matrix never gets wider than the page: with 11 variants the
+    variants are its rows and the tasks its columns."""
+    from lstm_odyssey.analysis.report import MAX_MATRIX_COLUMNS, _matrix_html, analyze
+    from lstm_odyssey.variants import PRESET_NAMES
+
+    storage = str(tmp_path / "many.log")
+    variants = (*PRESET_NAMES, "cifg+np", "nig+nog")
+    write_synthetic_study(storage, tasks=("jsb-synth", "timit-synth"), variants=variants,
+                          n_trials=10)
+    table = _matrix_html(analyze(storage, n_trees=4))
+    assert len(variants) > MAX_MATRIX_COLUMNS
+    head, body = table.split("</thead>")
+    assert head.count("<th>") == 1 + 2 and "<th>variant</th>" in head
+    assert body.count("<tr>") == len(variants) and "<th>nig+nog</th>" in body
+
+
+def test_protocol_settings_read_as_words_with_units() -> None:
+    from lstm_odyssey.analysis.report import _setting
+
+    assert [_setting(k) for k in ("time_budget_s", "max_epochs", "patience")] == [
+        "time budget (s)", "max epochs", "patience"]

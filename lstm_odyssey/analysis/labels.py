@@ -1,0 +1,28 @@
+"""Names for people: hyperparameters and metrics as the report's text, tables and figures call
+them (the CSVs keep the machine names)."""
+
+from __future__ import annotations
+
+from ..sweep import schema
+
+LABELS = {
+    schema.HIDDEN_SIZE: "hidden size",
+    schema.LEARNING_RATE: "learning rate",
+    schema.ONE_MINUS_MOMENTUM: "1 − momentum",
+    schema.INPUT_NOISE: "input noise std",
+}
+METRIC_LABELS = {
+    "frame_error_pct": "frame error (%)",
+    "cer_pct": "character error rate (%)",
+    "nll_per_step": "NLL per time step",
+}
+
+
+def param_label(param: str) -> str:
+    """A hyperparameter's name for people."""
+    return LABELS.get(param, param)
+
+
+def metric_label(metric: str) -> str:
+    """A metric's name with its unit, for people."""
+    return METRIC_LABELS.get(metric, metric)
