@@ -25,6 +25,8 @@ round, then the median of ``--repeats``): forward, and forward + backward to the
 ``--timed`` variants and torch.nn.LSTM, timed with CUDA events; then the same with a CUDA graph
 of the whole sequence per candidate (replays timed), or ``not capturable: <reason>``.
 
+The environment in the JSON names the checkout that ran and every module of it that was loaded.
+
 Time guard: checks stop at 60 % of ``--budget`` seconds, timing at the budget (both counted
 from the start); what did not run is recorded as skipped. The JSON (``--json``) is written
 after the checks and again at the end. Exit status: 0 every check passed, 1 a check failed,
@@ -47,7 +49,9 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
+from torch.autograd.gradcheck import GradcheckError
 
+import lstm_odyssey
 from lstm_odyssey.errors import UserError
 from lstm_odyssey.kernels import benchmark as bench
 from lstm_odyssey.kernels import lstm_sequence, resolve_backend
@@ -277,7 +281,7 @@ def gradcheck(check: Check, spec: CellSpec, shape: Shape, dev: torch.device, len
 
     try:
         torch.autograd.gradcheck(fn, [inputs[i] for i in live], fast_mode=fast)
-    except torch.autograd.gradcheck.GradcheckError as e:
+    except GradcheckError as e:
         check.status, check.note = Status.FAILED, _first_line(e)
     else:
         check.status = Status.PASSED
@@ -453,6 +457,8 @@ def run(s: Settings, log: Callable[[str], None] = print,
                 torch.cuda.empty_cache()
     report.notes += [f"timing of {t.variant} {t.backend} at {t.shape}: {t.note}"
                      for t in report.timings if t.note == "time budget spent"]
+    report.environment["package"] = str(Path(lstm_odyssey.__file__).parent)
+    report.environment["modules"] = sorted(m for m in sys.modules if m.startswith("lstm_odyssey"))
     report.elapsed_s = round(deadline.elapsed(), 1)
     write(report)
     return report
