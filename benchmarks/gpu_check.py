@@ -342,14 +342,18 @@ def _check_line(c: Check) -> str:
 # -- timing ---------------------------------------------------------------------------------------
 
 
-def _capture(dev: torch.device, fn: Callable[[], object]) -> torch.cuda.CUDAGraph:
-    """A CUDA graph of ``fn`` after two warm-up calls on a side stream (torch's recipe)."""
+def _capture(dev: torch.device, fn: Callable[[], object], leaves: list[Tensor]) -> object:
+    """A CUDA graph of ``fn`` (torch's recipe): two warm-up calls on a side stream, then the
+    gradients of ``leaves`` dropped, so that the captured backward writes fresh ones instead of
+    accumulating into the warm-up's."""
     side = torch.cuda.Stream(dev)
     side.wait_stream(torch.cuda.current_stream(dev))
     with torch.cuda.stream(side):
         for _ in range(2):
             fn()
     torch.cuda.current_stream(dev).wait_stream(side)
+    for t in leaves:
+        t.grad = None
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         fn()
@@ -371,14 +375,11 @@ def _graphs(cand: bench.Candidate, shape: Shape, dev: torch.device) -> tuple[lis
             cand.fwd()
 
     try:
-        graphs = []
-        for fn in (fwd_bwd, fwd):
-            for t in cand.tensors:
-                t.grad = None  # the captured backward writes fresh .grad tensors
-            graphs.append(_capture(dev, fn))
+        graphs = [_capture(dev, fn, cand.tensors) for fn in (fwd_bwd, fwd)]
         torch.cuda.synchronize(dev)
     except Exception as e:  # noqa: BLE001 — whatever torch or the driver refuses
-        torch.cuda.synchronize(dev)
+        with contextlib.suppress(Exception):
+            torch.cuda.synchronize(dev)
         return [], f"not capturable: {_first_line(e)}"
     return graphs, ""
 
@@ -431,7 +432,11 @@ def time_shape(shape: Shape, s: Settings, dev: torch.device, deadline: Deadline)
 # -- the run --------------------------------------------------------------------------------------
 
 
-def run(s: Settings, log: Callable[[str], None] = print,
+def _print(line: str) -> None:
+    print(line, flush=True)  # progress survives a kill by the caller's timeout
+
+
+def run(s: Settings, log: Callable[[str], None] = _print,
         write: Callable[[Report], None] = lambda r: None) -> Report:
     """The checks, then the timings, within ``s.budget_s`` seconds; ``write`` is called with the
     report after the checks and at the end."""
