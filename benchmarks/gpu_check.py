@@ -30,7 +30,7 @@ The environment in the JSON names the checkout that ran and every module of it t
 Time guard: checks stop at 60 % of ``--budget`` seconds, timing at the budget (both counted
 from the start); what did not run is recorded as skipped. The JSON (``--json``) is written
 after the checks and again at the end. Exit status: 0 every check passed, 1 a check failed,
-2 bad options, 3 work was skipped (time budget).
+2 bad options, 3 work was skipped (time budget); a crash while timing counts as a failure.
 """
 
 from __future__ import annotations
@@ -131,18 +131,23 @@ class Timing:
 
 @dataclass
 class Report:
+    """Everything one run found; ``notes`` name work skipped for time, ``errors`` timing that
+    crashed."""
+
     settings: Settings
     environment: dict
     checks: list[Check] = field(default_factory=list)
     timings: list[Timing] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
 
     @property
     def verdict(self) -> Status:
-        """Failed if any check failed, skipped if any work was skipped, else passed."""
+        """Failed if a check failed or timing crashed, skipped if work was skipped, else
+        passed."""
         statuses = {c.status for c in self.checks}
-        if Status.FAILED in statuses:
+        if Status.FAILED in statuses or self.errors:
             return Status.FAILED
         if Status.SKIPPED in statuses or self.notes:
             return Status.SKIPPED
@@ -420,6 +425,8 @@ def time_shape(shape: Shape, s: Settings, dev: torch.device, deadline: Deadline)
                 replays[key][1].append(fw)
     for key, (fb, fw) in replays.items():
         rows[key].graph_fwd_bwd_ms, rows[key].graph_fwd_ms = _median(fb), _median(fw)
+        if not fb:
+            rows[key].note = rows[key].note or "graph replays: time budget spent"
     vendor = rows[("NP", "vendor")]
     for row in rows.values():
         row.vs_vendor = _ratio(row.fwd_bwd_ms, vendor.fwd_bwd_ms)
@@ -456,12 +463,15 @@ def run(s: Settings, log: Callable[[str], None] = _print,
                 report.notes.append(f"timing at {shape} skipped: time budget of "
                                     f"{s.budget_s:g} s spent")
                 continue
-            report.timings += time_shape(shape, s, dev, deadline)
+            try:
+                report.timings += time_shape(shape, s, dev, deadline)
+            except Exception as e:  # noqa: BLE001 — e.g. out of memory: the next shape runs
+                report.errors.append(f"timing at {shape} failed: {_first_line(e)}")
             log(f"timed {','.join(map(str, shape))} at {deadline.elapsed():.0f} s")
             if dev.type == "cuda":
                 torch.cuda.empty_cache()
     report.notes += [f"timing of {t.variant} {t.backend} at {t.shape}: {t.note}"
-                     for t in report.timings if t.note == "time budget spent"]
+                     for t in report.timings if t.note.endswith("time budget spent")]
     report.environment["package"] = str(Path(lstm_odyssey.__file__).parent)
     report.environment["modules"] = sorted(m for m in sys.modules if m.startswith("lstm_odyssey"))
     report.elapsed_s = round(deadline.elapsed(), 1)
@@ -485,7 +495,7 @@ def summary(report: Report) -> str:
         lines.append(f"worst float32 relative error: {w.rel_err:.1e} ({w.variant} {w.worst} at "
                      f"{','.join(map(str, w.shape))})")
     lines += [_check_line(c) for c in report.checks if c.status is Status.FAILED]
-    lines += [f"note: {n}" for n in report.notes]
+    lines += [f"error: {n}" for n in report.errors] + [f"note: {n}" for n in report.notes]
     return "\n".join(lines)
 
 

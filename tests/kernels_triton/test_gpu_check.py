@@ -156,3 +156,24 @@ def test_bad_options_are_one_line(args, message, tmp_path, capsys):
     assert gpu_check.main(["--json", str(tmp_path / "j"), "--device", "cpu", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_a_crash_while_timing_fails_the_run_and_the_next_shape_runs(monkeypatch, tmp_path):
+    candidates = bench.candidates
+
+    def out_of_memory_at_the_first_shape(shape, *args):
+        if shape == (2, 1, 1, 2):
+            raise RuntimeError("CUDA out of memory. Tried to allocate 9 GiB\ndetails")
+        return candidates(shape, *args)
+
+    monkeypatch.setattr(gpu_check.bench, "candidates", out_of_memory_at_the_first_shape)
+    out = tmp_path / "check.json"
+    code = gpu_check.main(["--device", "cpu", "--shapes", "2,1,1,2;2,1,1,3", "--check-shape",
+                           "2,2,1,1", "--variants", "V", "--timed", "V", "--repeats", "1",
+                           "--fast-gradcheck", "--json", str(out)])
+    assert code == 1
+    data = json.loads(out.read_text())
+    oom = "RuntimeError: CUDA out of memory. Tried to allocate 9 GiB"
+    assert data["errors"] == [f"timing at (2, 1, 1, 2) failed: {oom}"]
+    assert {tuple(t["shape"]) for t in data["timings"]} == {(2, 1, 1, 3)}
+    assert all(c["status"] == "passed" for c in data["checks"])
