@@ -37,7 +37,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
+import os
 import statistics
 import sys
 import time
@@ -54,7 +56,7 @@ from torch.autograd.gradcheck import GradcheckError
 import lstm_odyssey
 from lstm_odyssey.errors import UserError
 from lstm_odyssey.kernels import benchmark as bench
-from lstm_odyssey.kernels import lstm_sequence, resolve_backend
+from lstm_odyssey.kernels import lstm_sequence
 from lstm_odyssey.variants import PRESET_NAMES, CellSpec
 
 Shape = tuple[int, int, int, int]
@@ -449,7 +451,7 @@ def run(s: Settings, log: Callable[[str], None] = _print,
     report after the checks and at the end."""
     deadline = Deadline(s.budget_s)
     dev = torch.device(s.device)
-    from lstm_odyssey.kernels import triton_backend  # after resolve_backend said it can run
+    from lstm_odyssey.kernels import triton_backend  # reads TRITON_INTERPRET when imported
 
     triton_backend.set_allow_tf32(s.tf32)
     report = Report(s, bench.environment(s.device))
@@ -549,7 +551,12 @@ def parse_args(argv: list[str]) -> tuple[Settings, Path]:
     if a.device.startswith("cuda") and not torch.cuda.is_available():
         raise CheckError(f"torch {torch.__version__} finds no CUDA GPU; run this on a GPU "
                          "machine (or --device cpu with TRITON_INTERPRET=1 and tiny shapes)")
-    resolve_backend("triton", a.device.split(":")[0])  # BackendError if triton cannot run
+    if importlib.util.find_spec("triton") is None:
+        raise CheckError(f"this Python ({sys.executable}) has no triton; install the triton "
+                         f"that matches torch {torch.__version__}")
+    if a.device == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
+        raise CheckError("--device cpu runs the kernels in Triton's interpreter: set "
+                         "TRITON_INTERPRET=1 (and use tiny shapes)")
     return Settings(a.device, shapes, check_shape, variants, timed, a.repeats, a.budget,
                     a.fast_gradcheck), a.json
 

@@ -149,10 +149,13 @@ def test_timing_rounds_stop_when_asked():
     (["--check-shape", "3,1,2,2"], "needs T ≥ 2 and B ≥ 2"),
     (["--variants", "V,xyz"], "xyz"),
     (["--device", "cuda"], "finds no CUDA GPU"),
+    ([], "set TRITON_INTERPRET=1"),
 ])
-def test_bad_options_are_one_line(args, message, tmp_path, capsys):
+def test_bad_options_are_one_line(args, message, tmp_path, capsys, monkeypatch):
     if "cuda" in args and torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
+    if not args:
+        monkeypatch.delenv("TRITON_INTERPRET")
     assert gpu_check.main(["--json", str(tmp_path / "j"), "--device", "cpu", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
