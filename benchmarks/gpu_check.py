@@ -27,7 +27,7 @@ of the whole sequence per candidate (replays timed), or ``not capturable: <reaso
 
 The environment in the JSON names the checkout that ran and every module of it that was loaded.
 
-Time guard: checks stop at 60 % of ``--budget`` seconds, timing at the budget (both counted
+Time guard: checks stop at 75 % of ``--budget`` seconds, timing at the budget (both counted
 from the start); what did not run is recorded as skipped. The JSON (``--json``) is written
 after the checks and again at the end. Exit status: 0 every check passed, 1 a check failed,
 2 bad options, 3 work was skipped (time budget); a crash while timing counts as a failure.
@@ -67,7 +67,7 @@ SHAPES: tuple[Shape, ...] = ((300, 1, 39, 100), (100, 32, 39, 200), (100, 64, 51
 TIMED = ("V", "NP", "FGR")
 TOL = {torch.float32: 1e-4, torch.float64: 1e-10}
 INPUT_NAMES = ("x", "W", "R", "b", "p", "Rg", "h0", "c0")
-CHECK_SHARE = 0.6  # of the budget, for the checks; timing gets the rest
+CHECK_SHARE = 0.75  # of the budget, for the checks (cold Triton compiles); timing gets the rest
 
 
 class CheckError(UserError, ValueError):
@@ -533,7 +533,7 @@ def parse_args(argv: list[str]) -> tuple[Settings, Path]:
     ap.add_argument("--timed", default=",".join(TIMED), help="variants to time ('' for none)")
     ap.add_argument("--repeats", type=int, default=20, help="timed rounds per candidate")
     ap.add_argument("--budget", type=float, default=320.0, metavar="SECONDS",
-                    help="the time guard (checks get 60 %%)")
+                    help="the time guard (checks get 75 %%)")
     ap.add_argument("--fast-gradcheck", action="store_true",
                     help="gradcheck in fast mode (random projections; for the interpreter)")
     a = ap.parse_args(argv)
