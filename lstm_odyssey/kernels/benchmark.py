@@ -6,19 +6,22 @@ hits all candidates alike); the median over rounds is reported, with ratios to t
 (the vendor kernel, which computes the NP variant), to the reference autograd loop and to our
 vanilla. Every time includes the input projection. "fwd+bwd" is a forward pass plus the
 backward pass to all parameters (the input needs no gradient, as for a first layer); "fwd" runs
-under ``torch.no_grad()``. On CPU with one thread the clock is the benchmark thread's CPU time
-(``time.thread_time``: on a shared machine, time spent descheduled is not the kernel's), else
-wall time. ``saved`` counts the bytes autograd keeps for backward beyond the
+under ``torch.no_grad()``. On CUDA the clock is a pair of CUDA events around each call; on CPU
+with one thread it is the benchmark thread's CPU time (``time.thread_time``: on a shared machine,
+time spent descheduled is not the kernel's), else wall time. ``saved`` counts the bytes autograd keeps for backward beyond the
 inputs and parameters; ``bound`` is the issue's target ``(K + 2)·(T + 1)·B·N`` values.
 """
 
 from __future__ import annotations
 
 import os
+import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 
 import torch
 from torch import Tensor, nn
@@ -68,7 +71,9 @@ class Row:
     vs_vanilla: float | None = None
 
 
-def _params(spec: CellSpec, M: int, N: int, dev: torch.device, dtype: torch.dtype) -> list:
+def params(spec: CellSpec, M: int, N: int, dev: torch.device, dtype: torch.dtype) -> list:
+    """Random ``[W, R, b, p, Rg]`` for ``spec`` (None where it has no such parameter), scaled by
+    0.1 and requiring grad; the same values for every call with the same arguments."""
     g = torch.Generator().manual_seed(0)
     K, G = len(spec.blocks), len(spec.gates)
 
@@ -102,7 +107,10 @@ def _sync(dev: torch.device) -> None:
 
 
 @dataclass
-class _Candidate:
+class Candidate:
+    """One thing to time: ``fwd()`` runs it forward; ``tensors`` are the leaves whose ``.grad``
+    the backward pass fills (cleared between runs)."""
+
     variant: str
     backend: str
     fwd: Callable[[], tuple]
@@ -110,26 +118,28 @@ class _Candidate:
     bound: int | None
 
 
-def _candidates(
+def candidates(
     shape: tuple[int, int, int, int], variants: list[str], backends: list[str],
     dev: torch.device, dtype: torch.dtype,
-) -> list[_Candidate]:
+) -> list[Candidate]:
+    """torch.nn.LSTM (backend ``vendor``, which computes NP) and every variant on every backend,
+    on the same input ``x`` (T, B, M) with zero initial states."""
     T, B, M, N = shape
     g = torch.Generator().manual_seed(1)
     x = torch.randn(T, B, M, generator=g, dtype=dtype).to(dev)
     h0 = torch.zeros(B, N, dtype=dtype, device=dev)
     vendor = nn.LSTM(M, N).to(dev, dtype)
-    out = [_Candidate("NP", "vendor", lambda: vendor(x), [x, *vendor.parameters()], None)]
+    out = [Candidate("NP", "vendor", lambda: vendor(x), [x, *vendor.parameters()], None)]
     for name in variants:
         spec = CellSpec.parse(name)
-        params = _params(spec, M, N, dev, dtype)
+        weights = params(spec, M, N, dev, dtype)
         bound = (len(spec.blocks) + 2) * (T + 1) * B * N * x.element_size()
         for be in backends:
-            def run(spec=spec, params=params, be=be) -> tuple:
-                return lstm_sequence(spec, x, *params, h0, h0, backend=be)
+            def run(spec=spec, weights=weights, be=be) -> tuple:
+                return lstm_sequence(spec, x, *weights, h0, h0, backend=be)
 
-            tensors = [x, h0, *(q for q in params if q is not None)]
-            out.append(_Candidate(spec.name, be, run, tensors, bound))
+            tensors = [x, h0, *(q for q in weights if q is not None)]
+            out.append(Candidate(spec.name, be, run, tensors, bound))
     return out
 
 
@@ -140,31 +150,59 @@ def clock_for(dev: torch.device) -> Callable[[], float]:
     return time.perf_counter
 
 
-def _time_rounds(cands: list[_Candidate], repeats: int, dev: torch.device) -> dict:
-    """Interleaved rounds; returns {(variant, backend): (fwd+bwd times, fwd times)}."""
+def time_calls(dev: torch.device, calls: list[Callable[[], object]]) -> list[float]:
+    """Run ``calls`` one after the other; returns each one's time in ms. On CUDA the times are
+    CUDA events recorded between the calls (the stream's time, one synchronisation at the end);
+    elsewhere the clock of :func:`clock_for`."""
+    if dev.type == "cuda":
+        marks = [torch.cuda.Event(enable_timing=True) for _ in range(len(calls) + 1)]
+        marks[0].record()
+        for call, mark in zip(calls, marks[1:]):
+            call()
+            mark.record()
+        marks[-1].synchronize()
+        return [a.elapsed_time(b) for a, b in pairwise(marks)]
     clock = clock_for(dev)
-    times = {(c.variant, c.backend): ([], []) for c in cands}
+    stamps = [clock()]
+    for call in calls:
+        call()
+        stamps.append(clock())
+    return [(b - a) * 1e3 for a, b in pairwise(stamps)]
+
+
+def time_rounds(
+    cands: list[Candidate], repeats: int, dev: torch.device,
+    stop: Callable[[], bool] = lambda: False,
+) -> dict[tuple[str, str], tuple[list[float], list[float]]]:
+    """Interleaved rounds (round 0 is the warm-up); returns {(variant, backend): (fwd+bwd
+    times, fwd times)} in ms. ``stop()`` is asked before each timed round: when it says yes,
+    the rounds end early (with fewer times than ``repeats``)."""
+    times: dict[tuple[str, str], tuple[list[float], list[float]]] = {
+        (c.variant, c.backend): ([], []) for c in cands}
     grads: dict[tuple[str, str], Tensor] = {}
-    for r in range(repeats + 1):  # round 0 is the warm-up
+    for r in range(repeats + 1):
+        if r > 0 and stop():
+            break
         for c in cands:
             key = (c.variant, c.backend)
             if c.backend == "reference" and r > max(1, repeats // 3):
                 continue  # the slow loop needs fewer rounds for a stable median
+
+            def fwd_bwd(c=c, key=key) -> None:
+                y = c.fwd()[0]
+                if key not in grads:
+                    grads[key] = torch.randn_like(y)
+                y.backward(grads[key])
+
+            def fwd(c=c) -> None:
+                with torch.no_grad():
+                    c.fwd()
+
             _sync(dev)
-            t0 = clock()
-            y = c.fwd()[0]
-            if key not in grads:
-                grads[key] = torch.randn_like(y)
-            y.backward(grads[key])
-            _sync(dev)
-            t1 = clock()
-            with torch.no_grad():
-                c.fwd()
-            _sync(dev)
-            t2 = clock()
+            fb, fw = time_calls(dev, [fwd_bwd, fwd])
             if r > 0:
-                times[key][0].append((t1 - t0) * 1e3)
-                times[key][1].append((t2 - t1) * 1e3)
+                times[key][0].append(fb)
+                times[key][1].append(fw)
             for t in c.tensors:
                 t.grad = None
     return times
@@ -190,8 +228,8 @@ def run_benchmark(
     backends = fast + (["reference"] if reference else [])
     rows: list[Row] = []
     for shape in shapes:
-        cands = _candidates(shape, variants, backends, dev, dtype)
-        times = _time_rounds(cands, repeats, dev)
+        cands = candidates(shape, variants, backends, dev, dtype)
+        times = time_rounds(cands, repeats, dev)
         med = {k: (statistics.median(a), statistics.median(b)) for k, (a, b) in times.items()}
         vendor = med[("NP", "vendor")]
         for c in cands:
@@ -209,16 +247,30 @@ def run_benchmark(
 
 
 def environment(device: str = "cpu") -> dict:
-    """What the numbers were measured on."""
-    clock = clock_for(torch.device(device))
+    """What the numbers were measured on: machine, versions, GPU and clock."""
+    dev = torch.device(device)
+    clock = clock_for(dev)
     env = {
-        "torch": torch.__version__, "threads": torch.get_num_threads(), "device": device,
+        "machine": platform.node(), "platform": platform.platform(),
+        "python": sys.version.split()[0], "torch": torch.__version__,
+        "threads": torch.get_num_threads(), "device": device,
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "clock": "thread cpu time" if clock is time.thread_time else "wall time",
         "load_average": [round(v, 2) for v in os.getloadavg()],
     }
-    if device.startswith("cuda"):
-        env["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    try:
+        import triton
+
+        env["triton"] = triton.__version__
+    except ImportError:
+        env["triton"] = None
+    if dev.type == "cuda":
+        props = torch.cuda.get_device_properties(dev)
+        env.update(
+            clock="cuda events", gpu=props.name, gpu_memory_gib=round(props.total_memory / 2**30, 1),
+            compute_capability=f"{props.major}.{props.minor}", cuda=torch.version.cuda,
+            cudnn=torch.backends.cudnn.version(),
+        )
     return env
 
 
