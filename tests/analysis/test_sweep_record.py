@@ -49,10 +49,6 @@ def test_a_swept_trial_has_its_metrics_and_status(swept: str) -> None:
     assert math.isfinite(t["valid_metric"]) and t["n_parameters"] > 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the sweep's worker copies only schema.TRIAL_KEYS into the trial's user_attrs, and "
-    "baseline_metric (in every train.loop record) is not among them; the fix is one key in "
-    "lstm_odyssey/sweep/schema.py, outside the analysis"))
 def test_a_swept_trial_stores_the_trivial_baseline_for_the_learnability_gate(
         swept: str) -> None:
     """Without it every real task's learnability is unknown and all findings not testable."""
