@@ -80,9 +80,7 @@ def reap(study: optuna.Study, storage: BaseStorage) -> int:
 
 
 def is_done(trial: FrozenTrial) -> bool:
-    """A trial that is a result: COMPLETE, PRUNED, or FAIL with a recorded status (a FAIL
-    without one, or with ``lost``, is a worker that died and was re-queued)."""
-    if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
-        return True
-    return trial.state == TrialState.FAIL and trial.user_attrs.get("status") not in (
-        None, schema.LOST)
+    """A trial that is a result (see :func:`.schema.trial_status`): COMPLETE, PRUNED, or FAIL
+    with a failed/diverged record; a lost trial's configuration was re-queued."""
+    return trial.state.is_finished() and schema.trial_status(
+        trial.state, trial.user_attrs.get("status")) != schema.LOST

@@ -6,7 +6,6 @@ import math
 
 import optuna
 from optuna.storages import BaseStorage
-from optuna.trial import TrialState
 
 from . import schema
 from .studyfile import StudySpec
@@ -16,9 +15,10 @@ COLUMNS = ("task", "variant", "planned", "complete", "running", "waiting", "fail
 
 
 def study_status(spec: StudySpec, storage: BaseStorage) -> list[dict]:
-    """One row per (task, variant): planned trials; trials COMPLETE, RUNNING, WAITING; FAIL
-    trials by recorded status (failed, diverged, lost = worker stopped, re-queued); PRUNED; and
-    the best (lowest) validation metric so far (None before the first result)."""
+    """One row per (task, variant): planned trials; trials by :func:`.schema.trial_status`
+    (complete incl. time limit, running, waiting, failed, diverged, pruned, lost = worker
+    stopped, re-queued); and the best (lowest) validation metric so far (None before the
+    first result)."""
     existing = {s.study_name for s in optuna.get_all_study_summaries(storage,
                                                                      include_best_trial=False)}
     rows = []
@@ -28,20 +28,11 @@ def study_status(spec: StudySpec, storage: BaseStorage) -> list[dict]:
         trials = (optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)
                   if name in existing else [])
         for t in trials:
-            if t.state == TrialState.COMPLETE:
-                row["complete"] += 1
-                if t.value is not None and math.isfinite(t.value):
-                    row["best"] = t.value if row["best"] is None else min(row["best"], t.value)
-            elif t.state == TrialState.RUNNING:
-                row["running"] += 1
-            elif t.state == TrialState.WAITING:
-                row["waiting"] += 1
-            elif t.state == TrialState.PRUNED:
-                row["pruned"] += 1
-            elif t.state == TrialState.FAIL:
-                status = t.user_attrs.get("status")
-                key = status if status in ("diverged", schema.LOST) else "failed"
-                row[key] += 1
+            status = schema.trial_status(t.state, t.user_attrs.get("status"))
+            key = "complete" if status == "time_limit" else status
+            row[key] += 1
+            if key == "complete" and t.value is not None and math.isfinite(t.value):
+                row["best"] = t.value if row["best"] is None else min(row["best"], t.value)
         rows.append(row)
     return rows
 

@@ -242,13 +242,20 @@ class Worker:
             record = dict(last, config_id=ua["config_id"], seed=ua["seed"],
                           momentum=config.momentum, status="failed",
                           failure_reason=f"{type(e).__name__}: {e}".splitlines()[0])
+        value = record.get("valid_metric")
+        finite = value is not None and math.isfinite(value)
+        if record["status"] in schema.RESULT_STATUSES and not finite:
+            record.update(status="failed", failure_reason="the run ended without a finite "
+                                                          "validation metric")
+        status = record["status"]
+        # The record is written before tell(): a worker that dies in between leaves a trial
+        # whose record says "complete" but whose state the reaper sets to FAIL; such a trial
+        # counts as lost (schema.trial_status), never as a result.
         for key in schema.TRIAL_KEYS:
             trial.set_user_attr(key, _jsonable(record.get(key)))
-        value = record.get("valid_metric")
-        status = record["status"]
         if status == schema.PRUNED:
             state, values = TrialState.PRUNED, None
-        elif status in ("complete", "time_limit") and value is not None and math.isfinite(value):
+        elif status in schema.RESULT_STATUSES:
             state, values = TrialState.COMPLETE, [float(value)]
         else:
             state, values = TrialState.FAIL, None
