@@ -262,6 +262,31 @@ def status(study_file: str, storage: str | None, as_json: bool) -> None:
         click.echo(format_table(rows))
 
 
+@cli.command("repair-journal")
+@click.argument("journal", type=click.Path(dir_okay=False))
+@click.option("-o", "--out", default=None, type=click.Path(dir_okay=False),
+              help="The new journal file [default: JOURNAL.salvaged].")
+@click.option("--stop-at-first", is_flag=True,
+              help="Keep only the records before the first unreadable line (always consistent).")
+def repair_journal(journal: str, out: str | None, stop_at_first: bool) -> None:
+    """Copy the readable records of a damaged journal file to a new file (JOURNAL is not
+    changed); then check the copy with `status --storage` and put it in JOURNAL's place."""
+    from pathlib import Path
+
+    from .sweep.journal import salvage
+
+    r = salvage(Path(journal), Path(out or f"{journal}.salvaged"), stop_at_first)
+    dropped = ", ".join(map(str, r.dropped[:10])) + (" …" if len(r.dropped) > 10 else "")
+    click.echo(f"wrote {r.kept} of {r.lines} records to {r.out}"
+               + (f"; recovered {r.recovered} record(s) glued onto a torn line"
+                  if r.recovered else "")
+               + (f"; dropped unreadable line(s) {dropped}" if r.dropped else ""))
+    if r.dropped_a_create and not stop_at_first:
+        click.echo("warning: a dropped line created a study or trial, so the records after it "
+                   "may be attributed to the wrong trial; to be safe, use --stop-at-first",
+                   err=True)
+
+
 @cli.command("build-kernels")
 @click.option("--clean", is_flag=True, help="Delete every cached build first (fixes a stale lock).")
 @click.option("--verbose", is_flag=True, help="Show the compiler output.")

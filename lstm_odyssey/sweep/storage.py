@@ -27,10 +27,10 @@ from urllib.parse import unquote
 
 import optuna
 from optuna.storages import BaseStorage, RDBStorage
-from optuna.storages.journal import JournalFileBackend, JournalStorage
+from optuna.storages.journal import JournalStorage
 
 from ..errors import UserError
-from . import schema
+from . import journal, schema
 
 SQLITE_TIMEOUT_S = 120
 CREATE_ATTEMPTS = 5
@@ -119,10 +119,13 @@ def open_storage(url: str, heartbeat_interval: int = 60, grace_period: int = 180
         path = journal_path(url)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            return JournalStorage(JournalFileBackend(str(path)))
+            return JournalStorage(journal.JournalBackend(str(path)))
         except OSError as e:
             raise StorageError(f"cannot create the journal file {path} ({e.strerror}); "
                                "choose a writable --storage path") from None
+        except ValueError:  # Optuna's reader: a line that is not one JSON record
+            journal.check(path)
+            raise
     scheme = url.split("://", 1)[0].split("+", 1)[0]
     if scheme not in ("postgresql", "sqlite"):
         raise StorageError(f"storage {mask_url(url)}: unsupported scheme {scheme!r}; use "
@@ -135,7 +138,11 @@ def open_storage(url: str, heartbeat_interval: int = 60, grace_period: int = 180
         engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
         db = url.split(":///", 1)[-1]
         if db and db != ":memory:":
-            Path(db).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(db).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StorageError(f"cannot create the folder of the SQLite file {db} "
+                                   f"({e.strerror}); choose a writable --storage path") from None
     from sqlalchemy.exc import OperationalError
 
     attempt = 0
