@@ -55,6 +55,18 @@ def journal_path(url: str) -> Path:
     return Path(url.removeprefix("journal://"))
 
 
+def storage_exists(url: str) -> bool:
+    """Whether there is a storage at ``url`` to read, so that a reader (``status``) never
+    creates an empty one: the journal file or SQLite file exists (a server database is
+    assumed to)."""
+    if not is_rdb(url):
+        return journal_path(url).is_file()
+    if url.startswith("sqlite"):
+        db = url.split(":///", 1)[-1]
+        return db == ":memory:" or Path(db).is_file()
+    return True
+
+
 # Query or DSN keywords whose value is a secret (libpq's names), e.g. ``?password=…``.
 _SECRET_KEYS = r"(?:password|passwd|pwd|sslpassword)"
 _SECRET_KEYWORD = re.compile(rf"(?i)\b({_SECRET_KEYS}\s*=\s*)('[^']*'|[^\s&;]*)")

@@ -4,7 +4,8 @@
         re-queue lost trials (dead local processes; RDB: missing heartbeats)
         pop the WAITING trial with the lowest config_id over all (task, variant) studies
             (so every variant advances together and a partial sweep stays a paired design)
-        if none: stop when every planned configuration is done, else wait and look again
+        if none: stop when every planned configuration is done, else re-queue orphans (lost
+            trials whose reaper died) once they are a heartbeat interval old, wait, look again
         train it with TrainConfig(params, seed) on the task loaded once with the data seed
         record the training record in user_attrs and tell COMPLETE / FAIL / PRUNED
 
@@ -32,11 +33,9 @@ from optuna.trial import Trial, TrialState
 from ..tasks import Task, load_task
 from ..train import run as train_run
 from . import recovery, schema
-from .plan import ORPHAN_AGE_S, open_study, plan
+from .plan import open_study, requeue_orphans
 from .storage import open_storage
 from .studyfile import StudySpec, TaskPlan
-
-REPLAN_AFTER_S = 2 * ORPHAN_AGE_S
 
 
 class Interrupted(KeyboardInterrupt):
@@ -167,27 +166,27 @@ class Worker:
         return None
 
     def run(self, max_trials: int | None = None,
-            after_trial: Callable[[], object] | None = None) -> int:
+            on_progress: Callable[[], object] | None = None) -> int:
         """Run trials until every planned one is done (or ``max_trials``), calling
-        ``after_trial()`` after each; returns how many this worker ran. Ctrl-C/SIGTERM
-        propagate after the current trial was re-queued."""
-        ran, idle_since = 0, None
+        ``on_progress()`` after each trial and on each idle poll; returns how many this worker
+        ran. While idle it re-queues orphans (lost trials nobody re-queued) once they are
+        older than the storage's heartbeat interval. Ctrl-C/SIGTERM propagate after the
+        current trial was re-queued."""
+        ran = 0
         while max_trials is None or ran < max_trials:
             item = self.pop()
             if item is None:
                 if self.pending() == 0:
                     break
-                idle_since = idle_since or time.monotonic()
-                if time.monotonic() - idle_since > REPLAN_AFTER_S:  # orphans (see plan)
-                    plan(self.spec, self.storage, self.url)
-                    idle_since = None
+                requeue_orphans(self.spec, self.storage, self.url)
+                if on_progress is not None:
+                    on_progress()
                 time.sleep(self.poll_s)
                 continue
-            idle_since = None
             self.run_trial(*item)
             ran += 1
-            if after_trial is not None:
-                after_trial()
+            if on_progress is not None:
+                on_progress()
         return ran
 
     def run_trial(self, search: Search, trial: Trial) -> str:
