@@ -134,9 +134,10 @@ def dashboard(storage: str, host: str, port: int) -> None:
 def synthetic_study(storage: str, trials: int, seed: int) -> None:
     """Write a fabricated study with a known structure (no training) to try the analysis."""
     from .analysis.synthetic import write_synthetic_study
+    from .sweep.storage import mask_url
 
     write_synthetic_study(storage, n_trials=trials, seed=seed)
-    click.echo(storage)
+    click.echo(mask_url(storage))
 
 
 @cli.group()

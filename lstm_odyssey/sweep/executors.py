@@ -70,8 +70,7 @@ class Tracker:
     def __init__(self, spec: StudySpec, url: str) -> None:
         quiet()
         self.spec = spec
-        self.storage = open_storage(url, spec.heartbeat_interval, spec.grace_period,
-                                    stale_callback=recovery.requeue)
+        self.storage = open_storage(url, spec.heartbeat_interval, spec.grace_period)
         self.studies = [(task, open_study(spec, self.storage, name))
                         for task, _, name in spec.study_names()]
 

@@ -47,7 +47,7 @@ def _alive(worker: dict) -> bool:
 
 def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
     """Queue the configuration of the lost ``trial`` again (a new WAITING trial with the same
-    fixed parameters, ``config_id`` and training seed). Also the RDB heartbeat callback."""
+    fixed parameters, ``config_id`` and training seed)."""
     ua = trial.user_attrs
     study.add_trial(optuna.trial.create_trial(
         state=TrialState.WAITING,

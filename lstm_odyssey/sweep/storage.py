@@ -119,12 +119,11 @@ def driver_url(url: str) -> str:
     return url
 
 
-def open_storage(url: str, heartbeat_interval: int = 60, grace_period: int = 180,
-                 stale_callback=None) -> BaseStorage:
+def open_storage(url: str, heartbeat_interval: int = 60, grace_period: int = 180) -> BaseStorage:
     """Open (creating if needed) the storage at ``url``.
 
-    RDB storages get Optuna heartbeats (``heartbeat_interval``, ``grace_period``) and
-    ``stale_callback(study, frozen_trial)`` for trials whose worker stopped sending them.
+    RDB storages get Optuna heartbeats (``heartbeat_interval``, ``grace_period``); trials
+    whose worker stopped sending them are failed and re-queued by :mod:`.recovery`.
     Raises :class:`StorageError` (one line, password masked) when it cannot be opened.
     """
     if not is_rdb(url):
@@ -164,8 +163,7 @@ def open_storage(url: str, heartbeat_interval: int = 60, grace_period: int = 180
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return RDBStorage(driver_url(url), engine_kwargs=engine_kwargs,
                                   heartbeat_interval=heartbeat_interval,
-                                  grace_period=grace_period,
-                                  heartbeat_stale_trial_callback=stale_callback)
+                                  grace_period=grace_period)
         except Exception as e:  # noqa: BLE001 — SQLAlchemy and drivers raise many types
             # Workers that start together on an empty database race to create Optuna's tables
             # (a unique violation for all but one): try again. Unreachable servers fail at once.

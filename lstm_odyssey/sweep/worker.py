@@ -123,8 +123,7 @@ class Worker:
     def __init__(self, spec: StudySpec, url: str, poll_s: float = 2.0) -> None:
         quiet()
         self.spec, self.url, self.poll_s = spec, url, poll_s
-        self.storage = open_storage(url, spec.heartbeat_interval, spec.grace_period,
-                                    stale_callback=recovery.requeue)
+        self.storage = open_storage(url, spec.heartbeat_interval, spec.grace_period)
         self.searches = []
         for order, (task, variant, name) in enumerate(spec.study_names()):
             study = open_study(spec, self.storage, name)
