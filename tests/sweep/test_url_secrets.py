@@ -89,19 +89,23 @@ def test_no_url_form_prints_its_password_anywhere(pg_url, write_study, tmp_path,
     for i, (form, secret) in enumerate(FORMS):
         url = _on(form, pg_url)
         out = tmp_path / f"report{i}"
-        runs = [["sweep", study, "--storage", url, "--no-progress"],
-                ["worker", study, "--storage", url],
-                ["status", study, "--storage", url], ["status", study, "--storage", url, "--json"],
-                ["analyze", "--storage", url, "--trees", "5"],
-                ["analyze", "--storage", url, "--trees", "5", "--json"],
-                ["report", "--storage", url, "-o", str(out), "--trees", "5"]]
-        usable = "@" not in secret or "%40" in form
-        for argv in runs:
+        runs = [(["sweep", study, "--storage", url, "--no-progress"], True),
+                (["worker", study, "--storage", url], True),
+                (["status", study, "--storage", url], True),
+                (["status", study, "--storage", url, "--json"], True),
+                (["analyze", "--storage", url, "--trees", "5"], False),
+                (["analyze", "--storage", url, "--trees", "5", "--json"], False),
+                (["report", "--storage", url, "-o", str(out), "--trees", "5"], False)]
+        # refused with a one-line error: an unencoded '@', and PASSWORD= (libpq's keywords
+        # are lower case)
+        usable = "Hun@ter2x@" not in form and "PASSWORD=" not in form
+        for argv, shows_url in runs:
             code, shown = _cli(argv, capfd)
             assert code == (0 if usable else 2), (argv, shown)
             for piece in {secret, secret.split("@")[-1], secret.split(":")[-1]}:
                 assert piece not in shown, (argv, shown)
-            assert "***" in shown, (argv, shown)
+            if shows_url or not usable:  # (errors name the storage)
+                assert "***" in shown, (argv, shown)
         written = [f for f in out.rglob("*") if f.is_file()]
         assert len(written) > 3 or not usable
         for f in written:
