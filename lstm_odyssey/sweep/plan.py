@@ -94,10 +94,10 @@ def plan(spec: StudySpec, storage: BaseStorage, url: str) -> int:
     return added
 
 
-def requeue_orphans(spec: StudySpec, storage: BaseStorage, url: str) -> int:
-    """Re-queue the orphans (:func:`.recovery.orphans`) of every search, holding the planning
-    lock so that each is re-queued once; returns how many."""
-    searches = [(task, open_study(spec, storage, name)) for task, _, name in spec.study_names()]
+def requeue_orphans(spec: StudySpec, storage: BaseStorage, url: str,
+                    searches: list[tuple[TaskPlan, optuna.Study]]) -> int:
+    """Re-queue the orphans (:func:`.recovery.orphans`) of the (task, study) ``searches``,
+    holding the planning lock so that each is re-queued once; returns how many."""
     if not any(recovery.orphans(s.get_trials(deepcopy=False), task.trials, orphan_age(spec))
                for task, s in searches):
         return 0  # the common case, without the lock

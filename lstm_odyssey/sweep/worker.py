@@ -177,7 +177,8 @@ class Worker:
             if item is None:
                 if self.pending() == 0:
                     break
-                requeue_orphans(self.spec, self.storage, self.url)
+                requeue_orphans(self.spec, self.storage, self.url,
+                                [(s.task, s.study) for s in self.searches])
                 if on_progress is not None:
                     on_progress()
                 time.sleep(self.poll_s)

@@ -31,6 +31,10 @@ DATA_FILE = "data.npz"
 MANIFEST = "manifest.json"
 
 
+class CacheError(UserError, OSError):
+    """A cache entry that that cannot be read or written."""
+
+
 def cache_root() -> Path:
     """Where prepared corpora are cached: ``$LSTM_ODYSSEY_DATA`` or ``<repo>/datasets``."""
     env = os.environ.get(ENV_VAR)
@@ -81,6 +85,9 @@ def _unpack(arrays: Any, meta: dict[str, Any]) -> Corpus:
 def load(config: dict[str, Any]) -> Corpus | None:
     """The cached corpus of ``config``, or None when absent, unreadable or corrupted."""
     folder = cache_dir(config)
+    if (folder / DATA_FILE).is_dir():
+        raise CacheError(f"the cache entry {folder} holds a folder named {DATA_FILE}; delete "
+                         f"that entry (it is rebuilt) or set {ENV_VAR} to another folder")
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
         data = folder / DATA_FILE
@@ -97,10 +104,6 @@ def load(config: dict[str, Any]) -> Corpus | None:
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:  # wrong shape too
         warnings.warn(f"cache {folder} is unreadable ({e}); rebuilding", stacklevel=2)
         return None
-
-
-class CacheError(UserError, OSError):
-    """A cache entry that cannot be written."""
 
 
 # Temporary files carry the writer's host and pid: a killed writer's are removed by the next
