@@ -15,13 +15,14 @@ running is marked lost and its configuration re-queued, so the next run picks it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import signal
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Self
 
@@ -42,7 +43,13 @@ class Interrupted(KeyboardInterrupt):
     """The worker was asked to stop (SIGTERM or SIGINT)."""
 
 
+_hold: dict = {"held": False, "pending": None}  # see _signals_held
+
+
 def _raise_interrupted(signum: int, frame: object) -> None:
+    if _hold["held"]:
+        _hold["pending"] = signum
+        return
     raise Interrupted(signal.Signals(signum).name)
 
 
@@ -51,6 +58,25 @@ def install_signal_handlers() -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_interrupted)
         signal.signal(signal.SIGINT, _raise_interrupted)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGTERM and SIGINT (as handled by :func:`install_signal_handlers`) until the block
+    ends, then raise :class:`Interrupted` for one that came meanwhile. Done in the handler
+    rather than with ``pthread_sigmask``, which only holds a signal for the calling thread
+    while another thread may take it (Python runs every handler in the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _hold.update(held=True, pending=None)
+    try:
+        yield
+    finally:
+        pending = _hold["pending"]
+        _hold.update(held=False, pending=None)
+        if pending is not None:
+            raise Interrupted(signal.Signals(pending).name)
 
 
 def quiet() -> None:
@@ -148,7 +174,8 @@ class Worker:
         return left
 
     def pop(self) -> tuple[Search, Trial] | None:
-        """Claim the waiting planned trial with the lowest config_id (atomic per storage)."""
+        """Claim the waiting planned trial with the lowest config_id (atomic per storage) and
+        label it with this worker and the status ``lost`` (until its result is told)."""
         candidates = []
         for s in self.searches:
             recovery.reap(s.study, self.storage)
@@ -159,7 +186,11 @@ class Worker:
         for *_, s, t in sorted(candidates, key=lambda c: c[:3]):
             try:
                 if self.storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING):
-                    return s, Trial(s.study, t._trial_id)
+                    trial = Trial(s.study, t._trial_id)
+                    trial.set_user_attr("worker", recovery.worker_identity())
+                    trial.set_user_attr("status", schema.LOST)
+                    trial.set_user_attr("failure_reason", recovery.LOST_REASON)
+                    return s, trial
             except UpdateFinishedTrialError:
                 continue
         return None
@@ -170,36 +201,37 @@ class Worker:
         ``on_progress()`` after each trial and on each idle poll; returns how many this worker
         ran. While idle it re-queues orphans (lost trials nobody re-queued) once they are
         older than the storage's heartbeat interval. Ctrl-C/SIGTERM propagate after the
-        current trial was re-queued."""
+        claimed trial was re-queued: they are held while a trial is claimed, so that a
+        claimed trial is always known here."""
         ran = 0
         while max_trials is None or ran < max_trials:
-            item = self.pop()
-            if item is None:
-                if self.pending() == 0:
-                    break
-                requeue_orphans(self.spec, self.storage, self.url,
-                                [(s.task, s.study) for s in self.searches])
+            claimed = None
+            try:
+                with _signals_held():
+                    claimed = self.pop()
+                if claimed is None:
+                    if self.pending() == 0:
+                        break
+                    requeue_orphans(self.spec, self.storage, self.url,
+                                    [(s.task, s.study) for s in self.searches])
+                    if on_progress is not None:
+                        on_progress()
+                    time.sleep(self.poll_s)
+                    continue
+                self.run_trial(*claimed)
+                ran += 1
                 if on_progress is not None:
                     on_progress()
-                time.sleep(self.poll_s)
-                continue
-            self.run_trial(*item)
-            ran += 1
-            if on_progress is not None:
-                on_progress()
+            except KeyboardInterrupt:
+                if claimed is not None:
+                    self._requeue_own(*claimed)
+                raise
         return ran
 
     def run_trial(self, search: Search, trial: Trial) -> str:
         """Train one claimed trial and record it; returns its status."""
-        trial.set_user_attr("worker", recovery.worker_identity())
-        trial.set_user_attr("status", schema.LOST)
-        trial.set_user_attr("failure_reason", recovery.LOST_REASON)
-        try:
-            with _Heartbeat(self.storage, trial._trial_id):
-                return self._train_and_tell(search, trial)
-        except KeyboardInterrupt:
-            self._requeue_own(search, trial)
-            raise
+        with _Heartbeat(self.storage, trial._trial_id):
+            return self._train_and_tell(search, trial)
 
     def _requeue_own(self, search: Search, trial: Trial) -> None:
         """Mark this worker's interrupted trial lost and re-queue it (unless already told)."""

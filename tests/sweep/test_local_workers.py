@@ -143,3 +143,36 @@ def test_status_never_creates_a_storage(write_study, tmp_path) -> None:
         with pytest.raises(StorageError, match="no sweep storage"):
             open_status(str(path), url)
         assert not created.exists()
+
+
+def test_sigterm_just_after_a_trial_is_claimed_requeues_it(write_study, tmp_path,
+                                                           monkeypatch) -> None:
+    """SIGTERM between claiming a trial and starting it: the trial is re-queued, not left
+    RUNNING (it was, now and then, in the Ctrl-C test)."""
+    import os
+
+    from lstm_odyssey.sweep import recovery
+
+    path = write_study(trials=1, variants='["V"]')
+    url = str(tmp_path / "journal.log")
+    w = worker.Worker(load_study(path), url)
+    plan(w.spec, w.storage, url)
+    identity = recovery.worker_identity
+
+    def terminated_while_claiming() -> dict:  # called by pop() right after the claim
+        os.kill(os.getpid(), signal.SIGTERM)
+        return identity()
+    monkeypatch.setattr(recovery, "worker_identity", terminated_while_claiming)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    worker.install_signal_handlers()
+    try:
+        with pytest.raises(worker.Interrupted):
+            w.run()
+    finally:
+        for s, h in handlers.items():
+            signal.signal(s, h)
+    (trials,) = trials_by_config(url, "t")["t/jsb/V"].values()
+    assert [t.state for t in trials] == [optuna.trial.TrialState.FAIL,
+                                         optuna.trial.TrialState.WAITING]
+    assert trials[0].user_attrs["status"] == schema.LOST
+    assert trials[1].user_attrs["retry_of"] == trials[0].number
