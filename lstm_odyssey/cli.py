@@ -134,9 +134,10 @@ def dashboard(storage: str, host: str, port: int) -> None:
 def synthetic_study(storage: str, trials: int, seed: int) -> None:
     """Write a fabricated study with a known structure (no training) to try the analysis."""
     from .analysis.synthetic import write_synthetic_study
+    from .sweep.storage import mask_url
 
     write_synthetic_study(storage, n_trials=trials, seed=seed)
-    click.echo(storage)
+    click.echo(mask_url(storage))
 
 
 @cli.group()
@@ -260,6 +261,31 @@ def status(study_file: str, storage: str | None, as_json: bool) -> None:
     else:
         click.echo(f"study {spec.name!r} in {url}")
         click.echo(format_table(rows))
+
+
+@cli.command("repair-journal")
+@click.argument("journal", type=click.Path(dir_okay=False))
+@click.option("-o", "--out", default=None, type=click.Path(dir_okay=False),
+              help="The new journal file [default: JOURNAL.salvaged].")
+@click.option("--stop-at-first", is_flag=True,
+              help="Keep only the records before the first unreadable line (always consistent).")
+def repair_journal(journal: str, out: str | None, stop_at_first: bool) -> None:
+    """Copy the readable records of a damaged journal file to a new file (JOURNAL is not
+    changed); then check the copy with `status --storage` and put it in JOURNAL's place."""
+    from pathlib import Path
+
+    from .sweep.journal import salvage
+
+    r = salvage(Path(journal), Path(out or f"{journal}.salvaged"), stop_at_first)
+    dropped = ", ".join(map(str, r.dropped[:10])) + (" …" if len(r.dropped) > 10 else "")
+    click.echo(f"wrote {r.kept} of {r.lines} records to {r.out}"
+               + (f"; recovered {r.recovered} record(s) glued onto a torn line"
+                  if r.recovered else "")
+               + (f"; dropped unreadable line(s) {dropped}" if r.dropped else ""))
+    if r.dropped_a_create and not stop_at_first:
+        click.echo("warning: a dropped line created a study or trial, so the records after it "
+                   "may be attributed to the wrong trial; to be safe, use --stop-at-first",
+                   err=True)
 
 
 @cli.command("build-kernels")

@@ -248,6 +248,9 @@ CASES = [
     Case("report-folder-without-journal", ("report", "{root}/a_folder"), "a_folder"),
     Case("report-out-a-file", ("report", "--storage", "{case}/j.log", "-o",
                                "{root}/a_file.txt"), "a_file.txt"),
+    Case("repair-journal-missing", ("repair-journal", "{case}/none.log"), "none.log"),
+    Case("repair-journal-out-exists", ("repair-journal", "{root}/garbage.log", "-o",
+                                       "{root}/a_file.txt"), "a_file.txt"),
     Case("analyze-journal-missing", ("analyze", "--storage", "{case}/none.log"), "none.log"),
     Case("status-storage-empty", ("status", "{root}/good.toml", "--storage", "{case}/new.log"),
          "new.log"),
@@ -349,18 +352,7 @@ _CUDA_CASE = Case("bench-device-cuda-on-cpu-torch", ("bench", "kernels", "--devi
                   "--device")
 
 # Cases that fail today in files other helpers own; strict: they must be fixed there.
-OWNED_ELSEWHERE = {
-    "storage-sqlite-under-a-file": "owned by contract (sweep/storage.py): the sqlite mkdir is "
-                                   "outside the try (issue 17 item 5)",
-    "status-journal-corrupt": "owned by contract/sweep (sweep/storage.py): a corrupt journal "
-                              "line is a JSONDecodeError traceback (issue 17 item 3)",
-    "analyze-journal-corrupt": "owned by contract/sweep (sweep/storage.py): a corrupt journal "
-                               "line is a JSONDecodeError traceback (issue 17 item 3)",
-    "data-show-out-txt": "owned by tasks (tasks/describe.py): matplotlib's ValueError traceback "
-                         "(issue 17 item 5)",
-    "data-show-out-under-a-file": "owned by tasks (tasks/describe.py): FileExistsError "
-                                  "traceback from the mkdir of the output folder",
-}
+OWNED_ELSEWHERE: dict[str, str] = {}
 
 
 def _params() -> list:

@@ -72,16 +72,6 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
     return sweep_storage.open_storage(url)
 
 
-def _status(trial: optuna.trial.FrozenTrial) -> str:
-    status = trial.user_attrs.get("status")
-    if status:
-        return str(status)
-    return {
-        optuna.trial.TrialState.COMPLETE: "complete",
-        optuna.trial.TrialState.FAIL: "failed",
-    }.get(trial.state, trial.state.name.lower())
-
-
 def load_results(storage: str, study: str | None = None) -> Results:
     """Load every lstm-odyssey study of ``storage`` (or only those of the study file ``study``).
 
@@ -110,7 +100,8 @@ def load_results(storage: str, study: str | None = None) -> Results:
                 "study": meta.get("study"), "task": meta.get("task"),
                 "variant": meta.get("variant"), "source": meta.get("source"),
                 "metric": meta.get("metric"), "optuna_study": summary.study_name,
-                "trial": t.number, "state": t.state.name, "status": _status(t),
+                "trial": t.number, "state": t.state.name,
+                "status": schema.trial_status(t.state, ua.get("status")),  # lost if not trusted
                 "failure_reason": ua.get("failure_reason", ""),
             }
             row.update({p: t.params.get(p) for p in schema.PARAMS})

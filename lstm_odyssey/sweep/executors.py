@@ -12,7 +12,11 @@ All of them share nothing but the storage, so they can be mixed freely and resta
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import signal
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +24,14 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from ..errors import UserError
-from . import recovery
-from .plan import open_study, plan
+from . import recovery, schema
+from .plan import open_study, orphan_age, plan
 from .storage import is_rdb, mask_url, open_storage
 from .studyfile import StudySpec
 from .worker import Interrupted, Worker, install_signal_handlers, quiet
+
+RESTARTS_PER_JOB = 3   # a local worker that dies is replaced, up to this many times per job
+PARENT_POLL_S = 1.0    # how often a local worker checks that its coordinator is alive
 
 
 class SweepInterrupted(UserError, RuntimeError):
@@ -57,13 +64,13 @@ def resolve_url(spec: StudySpec, storage: str | None) -> str:
 
 
 class Tracker:
-    """Counts finished planned trials per task from the storage (for bars and completion)."""
+    """Counts finished planned trials per task from the storage (for bars and completion), and
+    says what the sweep waits for and whether every trial failed."""
 
     def __init__(self, spec: StudySpec, url: str) -> None:
         quiet()
         self.spec = spec
-        self.storage = open_storage(url, spec.heartbeat_interval, spec.grace_period,
-                                    stale_callback=recovery.requeue)
+        self.storage = open_storage(url, spec.heartbeat_interval, spec.grace_period)
         self.studies = [(task, open_study(spec, self.storage, name))
                         for task, _, name in spec.study_names()]
 
@@ -75,36 +82,110 @@ class Tracker:
             out[task.name] += sum(1 for i in ids if isinstance(i, int) and i < task.trials)
         return out
 
+    def waiting(self) -> str:
+        """What the sweep waits for besides running trials ("" when nothing): lost trials
+        that no process re-queued (a worker re-queues them once they are a heartbeat
+        interval old) and running trials of stopped workers (re-queued by the next worker
+        that looks)."""
+        orphans = stale = 0
+        for task, study in self.studies:
+            trials = study.get_trials(deepcopy=False)
+            orphans += len(recovery.orphans(trials, task.trials, age_s=0.0))
+            stale += len(recovery.stale_trials(study, self.storage))
+        notes = []
+        if orphans:
+            notes.append(f"{orphans} lost trial(s) wait to be re-queued (within "
+                         f"{orphan_age(self.spec):.0f} s, the storage's heartbeat interval)")
+        if stale:
+            notes.append(f"{stale} trial(s) of stopped workers wait to be re-queued")
+        return "; ".join(notes)
 
-def _bars(spec: StudySpec, tracker: Tracker, enabled: bool) -> tuple[list, Callable[[], int]]:
-    """One tqdm bar per task (trials done/total over its variants, with ETA) and a refresher
-    that returns the trials done over all tasks."""
+    def all_failed(self) -> str | None:
+        """A one-line message when no trial is a result and every finished one failed with an
+        error (the same error, usually: a bug or a bad setting), else None."""
+        reasons: Counter[str] = Counter()
+        results = 0
+        for _, study in self.studies:
+            for t in study.get_trials(deepcopy=False):
+                if schema.trial_status(t.state, t.user_attrs.get("status")) == "failed":
+                    reasons[t.user_attrs.get("failure_reason") or "no reason recorded"] += 1
+                elif recovery.is_done(t):
+                    results += 1
+        if results or not reasons:
+            return None
+        (reason, n), = reasons.most_common(1)
+        total = sum(reasons.values())
+        which = ("the same error" if len(reasons) == 1
+                 else f"{len(reasons)} different errors, {n} with")
+        return (f"all {total} trials of study {self.spec.name!r} failed, {which}: {reason}; fix "
+                "that, then sweep again under a new 'name' (these failures stay recorded)")
+
+
+def _bars(spec: StudySpec, tracker: Tracker, enabled: bool,
+          echo: Callable[[str], None]) -> tuple[list, Callable[[], int], Callable[[str], None]]:
+    """One tqdm bar per task (trials done/total over its variants, with ETA), a refresher
+    that returns the trials done over all tasks, and ``note(text)``, which shows what the
+    sweep waits for or what happened on the progress line (printed when there are no bars)."""
     start = tracker.done_per_task()
     bars = [tqdm(total=t.trials * len(spec.variants), initial=start[t.name], unit="trial",
                  desc=f"{spec.name}/{t.name}", position=i, disable=not enabled, dynamic_ncols=True)
             for i, t in enumerate(spec.tasks)]
+    shown = {"event": "", "waiting": ""}
+
+    def show() -> None:
+        text = "; ".join(v for v in shown.values() if v)
+        if enabled:
+            bars[0].set_postfix_str(text, refresh=True)
+
+    def note(text: str) -> None:
+        shown["event"] = text
+        show()
+        if not enabled:
+            echo(text)
 
     def refresh() -> int:
         done = tracker.done_per_task()
         for bar, t in zip(bars, spec.tasks):
             bar.update(done[t.name] - bar.n)
+        waiting = tracker.waiting()
+        if waiting != shown["waiting"]:
+            shown["waiting"] = waiting
+            show()
+            if waiting and not enabled:
+                echo(waiting)
         return sum(done.values())
-    return bars, refresh
+    return bars, refresh, note
 
 
-def _local_worker(spec: StudySpec, url: str) -> None:
-    """Body of a local worker process: one torch thread; SIGTERM/SIGINT stop it cleanly."""
-    import signal
-
+def _local_worker(spec: StudySpec, url: str, parent: int) -> None:
+    """Body of a local worker process: one torch thread; SIGTERM/SIGINT stop it cleanly, and
+    so does the end of the coordinator process ``parent``."""
     import torch
+    from tqdm import tqdm as std_tqdm
 
+    # tqdm's default lock is a multiprocessing semaphore, left behind (and reported as leaked
+    # at the end of the sweep) by a worker killed with SIGKILL; a worker draws no bars.
+    std_tqdm.set_lock(threading.RLock())
     torch.set_num_threads(1)
     install_signal_handlers()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator forwards Ctrl-C as SIGTERM
+    _stop_with(parent)
     try:
         Worker(spec, url).run()
     except Interrupted:
         raise SystemExit(130) from None
+
+
+def _stop_with(parent: int) -> None:
+    """SIGTERM this process (its running trial is re-queued) once the process ``parent`` is
+    gone, so that a coordinator killed with SIGKILL leaves no worker running unsupervised.
+    Polls ``os.getppid`` (portable, unlike Linux's PR_SET_PDEATHSIG, and it also catches a
+    parent that died before this process got here)."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os.kill(os.getpid(), signal.SIGTERM)
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _dask_worker(spec: StudySpec, url: str) -> int:
@@ -131,11 +212,14 @@ def sweep(spec: StudySpec, storage: str | None = None, jobs: int = 1, dask: str 
     planned = spec.planned_total()
     done = sum(tracker.done_per_task().values())
     if done >= planned:
+        if failed := tracker.all_failed():
+            raise SweepFailed(failed)
         echo(f"study {spec.name!r} is complete: {done}/{planned} trials in {mask_url(url)}")
         return Outcome(done, planned, True, mask_url(url))
     echo(f"study {spec.name!r}: {done}/{planned} trials done; storage {mask_url(url)}; "
          + (f"Dask {dask}" if dask else f"{jobs} local process(es)"))
-    bars, refresh = _bars(spec, tracker, progress)
+    bars, refresh, note = _bars(spec, tracker, progress, echo)
+    problems: list[str] = []
     try:
         if dask:
             _run_dask(spec, url, jobs, dask, refresh)
@@ -143,9 +227,9 @@ def sweep(spec: StudySpec, storage: str | None = None, jobs: int = 1, dask: str 
             import torch
 
             torch.set_num_threads(1)
-            Worker(spec, url).run(after_trial=refresh)
+            Worker(spec, url).run(on_progress=refresh)
         else:
-            _run_local(spec, url, jobs, refresh)
+            problems = _run_local(spec, url, jobs, refresh, note)
         done = refresh()
     except KeyboardInterrupt:
         done = refresh()
@@ -155,21 +239,51 @@ def sweep(spec: StudySpec, storage: str | None = None, jobs: int = 1, dask: str 
         for bar in bars:
             bar.close()
     if done < planned:
-        raise SweepFailed(f"the workers stopped with {done}/{planned} trials done; see the "
-                          "messages above, then run the same command again to resume")
+        why = "; ".join(problems) or "no worker reported a problem"
+        raise SweepFailed(f"the workers stopped with {done}/{planned} trials done ({why}); run "
+                          "the same command again to resume")
+    if failed := tracker.all_failed():
+        raise SweepFailed(failed)
     echo(f"study {spec.name!r} is complete: {done}/{planned} trials in {mask_url(url)}")
     return Outcome(done, planned, False, mask_url(url))
 
 
-def _run_local(spec: StudySpec, url: str, jobs: int, refresh: Callable[[], int]) -> None:
+def _how(exitcode: int) -> str:
+    """A process's end in words: ``killed by SIGKILL``, ``exit status 1``."""
+    return (f"killed by {signal.Signals(-exitcode).name}" if exitcode < 0
+            else f"exit status {exitcode}")
+
+
+def _run_local(spec: StudySpec, url: str, jobs: int, refresh: Callable[[], int],
+               note: Callable[[str], None]) -> list[str]:
+    """Run ``jobs`` worker processes until all have ended; a worker that dies (SIGKILL, a
+    crash) is replaced, up to ``RESTARTS_PER_JOB * jobs`` times, and ``note`` says so.
+    Returns what went wrong (one entry per death)."""
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_local_worker, args=(spec, url), name=f"lstm-odyssey-worker-{i}")
-             for i in range(jobs)]
-    for p in procs:
+
+    def start(i: int) -> mp.process.BaseProcess:
+        p = ctx.Process(target=_local_worker, args=(spec, url, os.getpid()),
+                        name=f"lstm-odyssey-worker-{i + 1}")
         p.start()
+        return p
+
+    procs = [start(i) for i in range(jobs)]
+    limit, restarts, problems, handled = RESTARTS_PER_JOB * jobs, 0, [], set()
     try:
         while any(p.is_alive() for p in procs):
             refresh()
+            for i, p in enumerate(procs):
+                if p.exitcode in (None, 0) or p.pid in handled:
+                    continue
+                handled.add(p.pid)
+                what = f"worker {i + 1} died ({_how(p.exitcode)})"
+                if restarts < limit:
+                    restarts += 1
+                    procs[i] = start(i)
+                    note(f"{what}; restarted it ({restarts} of at most {limit} restarts)")
+                else:
+                    note(f"{what}; not restarted: all {limit} restarts used")
+                problems.append(what)
             time.sleep(1.0)
     except KeyboardInterrupt:
         for p in procs:
@@ -180,6 +294,7 @@ def _run_local(spec: StudySpec, url: str, jobs: int, refresh: Callable[[], int])
         raise
     for p in procs:
         p.join()
+    return problems
 
 
 def _run_dask(spec: StudySpec, url: str, jobs: int, address: str,

@@ -9,19 +9,15 @@ appends configurations; changing the seed, space, protocol or data of a planned 
 
 from __future__ import annotations
 
-import datetime
-
 import optuna
 from optuna.storages import BaseStorage
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from ..tasks import load_task
 from . import recovery, schema
 from .space import plan_configs
 from .storage import exclusive
 from .studyfile import PROTOCOL_KEYS, StudyFileError, StudySpec, TaskPlan
-
-ORPHAN_AGE_S = 60.0
 
 
 def effective_protocol(spec: StudySpec, task: TaskPlan) -> dict:
@@ -39,6 +35,17 @@ def plan_fingerprint(spec: StudySpec, task: TaskPlan) -> dict:
         "protocol": effective_protocol(spec, task),
         "data": {"size": task.size, "path": task.path, "data_seed": task.data_seed},
     }
+
+
+def changes(old: object, new: object, key: str = "") -> list[str]:
+    """What differs between two plan fingerprints, as ``key: old → new`` (nested keys dotted;
+    lists and tuples compare equal, as stored JSON has no tuples)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [c for k in sorted(set(old) | set(new), key=str)
+                for c in changes(old.get(k), new.get(k), f"{key}.{k}" if key else str(k))]
+    if isinstance(old, list | tuple) and isinstance(new, list | tuple) and list(old) == list(new):
+        return []
+    return [] if old == new else [f"{key or 'plan'}: {old!r} → {new!r}"]
 
 
 def open_study(spec: StudySpec, storage: BaseStorage, name: str) -> optuna.Study:
@@ -61,10 +68,11 @@ def plan(spec: StudySpec, storage: BaseStorage, url: str) -> int:
                 study = open_study(spec, storage, name)
                 meta = study.user_attrs.get(schema.STUDY_ATTR)
                 if isinstance(meta, dict) and meta.get("plan") != fingerprint:
+                    changed = "; ".join(changes(meta.get("plan"), fingerprint))
                     raise StudyFileError(
                         f"{spec.source}: study {name!r} was planned with a different seed, "
-                        "space, protocol, pruner or data; restore them or give the study a new "
-                        "'name'")
+                        f"space, protocol, pruner or data ({changed}); restore them or give the "
+                        "study a new 'name'")
                 if not isinstance(meta, dict) or meta.get("trials") != task.trials:
                     loaded = loaded or load_task(task.name, size=task.size, path=task.path,
                                                  seed=task.data_seed)
@@ -82,27 +90,33 @@ def plan(spec: StudySpec, storage: BaseStorage, url: str) -> int:
                         study.enqueue_trial(c.params, user_attrs={"config_id": c.config_id,
                                                                   "seed": c.seed})
                         added += 1
-                added += _requeue_orphans(study, trials, task.trials)
+                added += _requeue_orphans(spec, study, trials, task.trials)
     return added
 
 
-def _requeue_orphans(study: optuna.Study, trials: list[FrozenTrial], n: int) -> int:
-    """Re-queue configurations whose only trials are lost ones that were never re-queued (the
-    process that failed them died before it could re-queue). A reaper re-queues within
-    milliseconds of failing a trial, so only lost trials older than ``ORPHAN_AGE_S`` count."""
-    by_config: dict[int, list[FrozenTrial]] = {}
-    for t in trials:
-        by_config.setdefault(t.user_attrs.get("config_id"), []).append(t)
-    now = datetime.datetime.now()
+def requeue_orphans(spec: StudySpec, storage: BaseStorage, url: str,
+                    searches: list[tuple[TaskPlan, optuna.Study]]) -> int:
+    """Re-queue the orphans (:func:`.recovery.orphans`) of the (task, study) ``searches``,
+    holding the planning lock so that each is re-queued once; returns how many."""
+    if not any(recovery.orphans(s.get_trials(deepcopy=False), task.trials, orphan_age(spec))
+               for task, s in searches):
+        return 0  # the common case, without the lock
     added = 0
-    for cid, group in by_config.items():
-        if not isinstance(cid, int) or cid >= n:
-            continue
-        if any(t.state != TrialState.FAIL or recovery.is_done(t) for t in group):
-            continue
-        newest = max(group, key=lambda t: t.number)
-        if (now - (newest.datetime_complete or now)).total_seconds() > ORPHAN_AGE_S:
-            recovery.requeue(study, newest)
-            added += 1
+    with exclusive(storage, url, spec.name):
+        for task, study in searches:
+            added += _requeue_orphans(spec, study, study.get_trials(deepcopy=False), task.trials)
     return added
 
+
+def orphan_age(spec: StudySpec) -> float:
+    """How long a lost trial waits before it counts as an orphan: the storage's stated
+    heartbeat interval (``[storage] heartbeat_interval``)."""
+    return float(spec.heartbeat_interval)
+
+
+def _requeue_orphans(spec: StudySpec, study: optuna.Study, trials: list[FrozenTrial],
+                     n: int) -> int:
+    found = recovery.orphans(trials, n, orphan_age(spec))
+    for t in found:
+        recovery.requeue(study, t)
+    return len(found)

@@ -15,6 +15,7 @@ re-queues, so each lost trial yields exactly one new WAITING trial with the same
 
 from __future__ import annotations
 
+import datetime
 import os
 import socket
 
@@ -22,6 +23,7 @@ import optuna
 import psutil
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import BaseStorage
+from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
 from optuna.trial import FrozenTrial, TrialState
 
 from . import schema
@@ -45,7 +47,7 @@ def _alive(worker: dict) -> bool:
 
 def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
     """Queue the configuration of the lost ``trial`` again (a new WAITING trial with the same
-    fixed parameters, ``config_id`` and training seed). Also the RDB heartbeat callback."""
+    fixed parameters, ``config_id`` and training seed)."""
     ua = trial.user_attrs
     study.add_trial(optuna.trial.create_trial(
         state=TrialState.WAITING,
@@ -67,22 +69,51 @@ def fail_and_requeue(study: optuna.Study, storage: BaseStorage, trial: FrozenTri
     return True
 
 
+def stale_trials(study: optuna.Study, storage: BaseStorage) -> list[FrozenTrial]:
+    """RUNNING trials whose worker stopped: its process on this host no longer exists, or (RDB
+    storages with heartbeats) it sent none for ``grace_period`` seconds. The one rule used by
+    the reaper and by ``status``."""
+    silent: set[int] = set()
+    if isinstance(storage, BaseHeartbeat) and is_heartbeat_enabled(storage):
+        # Optuna's own rule, as optuna.storages.fail_stale_trials applies it
+        silent = set(storage._get_stale_trial_ids(study._study_id))
+    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if t._trial_id in silent or _dead_here(t.user_attrs.get("worker"))]
+
+
+def _dead_here(worker: object) -> bool:
+    return isinstance(worker, dict) and worker.get("host") == HOST and not _alive(worker)
+
+
 def reap(study: optuna.Study, storage: BaseStorage) -> int:
-    """Fail and re-queue the lost trials of ``study``: those of dead processes on this host,
-    and (RDB storages) those without a heartbeat. Returns how many this call re-queued."""
-    n = 0
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        worker = t.user_attrs.get("worker")
-        if isinstance(worker, dict) and worker.get("host") == HOST and not _alive(worker):
-            n += fail_and_requeue(study, storage, t)
-    optuna.storages.fail_stale_trials(study)  # heartbeat storages; callback = requeue
-    return n
+    """Fail and re-queue the lost trials of ``study`` (:func:`stale_trials`). Returns how many
+    this call re-queued."""
+    return sum(fail_and_requeue(study, storage, t) for t in stale_trials(study, storage))
+
+
+def orphans(trials: list[FrozenTrial], planned: int, age_s: float) -> list[FrozenTrial]:
+    """Lost trials that were never re-queued (the process that failed one died before it
+    could re-queue): for each planned configuration whose trials are all lost, the newest,
+    if it was failed more than ``age_s`` seconds ago (a reaper re-queues within milliseconds
+    of failing a trial, so a younger one may be about to be re-queued)."""
+    by_config: dict[int, list[FrozenTrial]] = {}
+    for t in trials:
+        by_config.setdefault(t.user_attrs.get("config_id"), []).append(t)
+    now = datetime.datetime.now()
+    found = []
+    for cid, group in by_config.items():
+        if not isinstance(cid, int) or cid >= planned:
+            continue
+        if any(t.state != TrialState.FAIL or is_done(t) for t in group):
+            continue
+        newest = max(group, key=lambda t: t.number)
+        if (now - (newest.datetime_complete or now)).total_seconds() > age_s:
+            found.append(newest)
+    return found
 
 
 def is_done(trial: FrozenTrial) -> bool:
-    """A trial that is a result: COMPLETE, PRUNED, or FAIL with a recorded status (a FAIL
-    without one, or with ``lost``, is a worker that died and was re-queued)."""
-    if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
-        return True
-    return trial.state == TrialState.FAIL and trial.user_attrs.get("status") not in (
-        None, schema.LOST)
+    """A trial that is a result (see :func:`.schema.trial_status`): COMPLETE, PRUNED, or FAIL
+    with a failed/diverged record; a lost trial's configuration was re-queued."""
+    return trial.state.is_finished() and schema.trial_status(
+        trial.state, trial.user_attrs.get("status")) != schema.LOST

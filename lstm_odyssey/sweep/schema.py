@@ -19,6 +19,8 @@
 
 from __future__ import annotations
 
+from optuna.trial import TrialState
+
 STUDY_ATTR = "lstm_odyssey"
 SCHEMA_VERSION = 1
 
@@ -66,9 +68,28 @@ TRIAL_KEYS = (
 SWEEP_TRIAL_KEYS = ("worker", "retry_of")
 LOST = "lost"
 PRUNED = "pruned"
+RESULT_STATUSES = ("complete", "time_limit")  # told COMPLETE
+FAIL_STATUSES = ("failed", "diverged")        # told FAIL
 JOURNAL_FILE = "journal.log"
 
 
 def study_name(study: str, task: str, variant: str) -> str:
     """The Optuna study name of one (study file, task, variant) search."""
     return f"{study}/{task}/{variant}"
+
+
+def trial_status(state: TrialState, recorded: object) -> str:
+    """The status a trial counts as: the one definition used by recovery, ``status`` and the
+    analysis. A recorded status is trusted only with the Optuna state a worker tells with it
+    (``RESULT_STATUSES`` with COMPLETE, ``FAIL_STATUSES`` with FAIL, ``pruned`` with PRUNED).
+    A worker writes its record, status included, before ``tell()``; one that dies in between
+    leaves a trial that the reaper fails while its record says ``complete``: that trial is
+    ``lost`` (its configuration was re-queued), not a result. Unfinished trials are
+    ``running`` or ``waiting``."""
+    if state == TrialState.COMPLETE:
+        return recorded if recorded in RESULT_STATUSES else "complete"
+    if state == TrialState.FAIL:
+        return recorded if recorded in FAIL_STATUSES else LOST
+    if state == TrialState.PRUNED:
+        return PRUNED
+    return state.name.lower()

@@ -6,9 +6,8 @@ import math
 
 import optuna
 from optuna.storages import BaseStorage
-from optuna.trial import TrialState
 
-from . import schema
+from . import recovery, schema
 from .studyfile import StudySpec
 
 COLUMNS = ("task", "variant", "planned", "complete", "running", "waiting", "failed", "diverged",
@@ -16,32 +15,28 @@ COLUMNS = ("task", "variant", "planned", "complete", "running", "waiting", "fail
 
 
 def study_status(spec: StudySpec, storage: BaseStorage) -> list[dict]:
-    """One row per (task, variant): planned trials; trials COMPLETE, RUNNING, WAITING; FAIL
-    trials by recorded status (failed, diverged, lost = worker stopped, re-queued); PRUNED; and
-    the best (lowest) validation metric so far (None before the first result)."""
+    """One row per (task, variant): planned trials; trials by :func:`.schema.trial_status`
+    (complete incl. time limit, running, waiting, failed, diverged, pruned, lost = worker
+    stopped, re-queued or about to be: a running trial whose worker is gone by the rule of
+    :func:`.recovery.stale_trials` counts as lost); and the best (lowest) validation metric so far (None before the
+    first result)."""
     existing = {s.study_name for s in optuna.get_all_study_summaries(storage,
                                                                      include_best_trial=False)}
     rows = []
     for task, variant, name in spec.study_names():
         row = dict.fromkeys(COLUMNS, 0)
         row.update(task=task.name, variant=variant, planned=task.trials, best=None)
-        trials = (optuna.load_study(study_name=name, storage=storage).get_trials(deepcopy=False)
-                  if name in existing else [])
+        study = optuna.load_study(study_name=name, storage=storage) if name in existing else None
+        trials = study.get_trials(deepcopy=False) if study else []
+        stale = {t._trial_id for t in recovery.stale_trials(study, storage)} if study else set()
         for t in trials:
-            if t.state == TrialState.COMPLETE:
-                row["complete"] += 1
-                if t.value is not None and math.isfinite(t.value):
-                    row["best"] = t.value if row["best"] is None else min(row["best"], t.value)
-            elif t.state == TrialState.RUNNING:
-                row["running"] += 1
-            elif t.state == TrialState.WAITING:
-                row["waiting"] += 1
-            elif t.state == TrialState.PRUNED:
-                row["pruned"] += 1
-            elif t.state == TrialState.FAIL:
-                status = t.user_attrs.get("status")
-                key = status if status in ("diverged", schema.LOST) else "failed"
-                row[key] += 1
+            status = schema.trial_status(t.state, t.user_attrs.get("status"))
+            if t._trial_id in stale:
+                status = schema.LOST  # its worker stopped; the next worker re-queues it
+            key = "complete" if status == "time_limit" else status
+            row[key] += 1
+            if key == "complete" and t.value is not None and math.isfinite(t.value):
+                row["best"] = t.value if row["best"] is None else min(row["best"], t.value)
         rows.append(row)
     return rows
 
@@ -62,12 +57,12 @@ def format_table(rows: list[dict]) -> str:
 def open_status(study_file: str, storage: str | None) -> tuple[StudySpec, str, list[dict]]:
     """(spec, masked storage URL, rows) of a study file; never creates a storage."""
     from .executors import resolve_url
-    from .storage import StorageError, is_rdb, journal_path, mask_url, open_storage
+    from .storage import StorageError, mask_url, open_storage, storage_exists
     from .studyfile import load_study
 
     spec = load_study(study_file)
     url = resolve_url(spec, storage)
-    if not is_rdb(url) and not journal_path(url).is_file():
-        raise StorageError(f"no sweep storage at {url}; run `lstm-odyssey sweep {study_file}` "
+    if not storage_exists(url):
+        raise StorageError(f"no sweep storage at {mask_url(url)}; run `lstm-odyssey sweep {study_file}` "
                            "first or pass --storage")
     return spec, mask_url(url), study_status(spec, open_storage(url))

@@ -27,10 +27,10 @@ from urllib.parse import unquote
 
 import optuna
 from optuna.storages import BaseStorage, RDBStorage
-from optuna.storages.journal import JournalFileBackend, JournalStorage
+from optuna.storages.journal import JournalStorage
 
 from ..errors import UserError
-from . import schema
+from . import journal, schema
 
 SQLITE_TIMEOUT_S = 120
 CREATE_ATTEMPTS = 5
@@ -53,6 +53,18 @@ def is_rdb(url: str) -> bool:
 def journal_path(url: str) -> Path:
     """The file of a journal URL (a plain path or ``journal://PATH``)."""
     return Path(url.removeprefix("journal://"))
+
+
+def storage_exists(url: str) -> bool:
+    """Whether there is a storage at ``url`` to read, so that a reader (``status``) never
+    creates an empty one: the journal file or SQLite file exists (a server database is
+    assumed to)."""
+    if not is_rdb(url):
+        return journal_path(url).is_file()
+    if url.startswith("sqlite"):
+        db = url.split(":///", 1)[-1]
+        return db == ":memory:" or Path(db).is_file()
+    return True
 
 
 # Query or DSN keywords whose value is a secret (libpq's names), e.g. ``?password=…``.
@@ -107,22 +119,24 @@ def driver_url(url: str) -> str:
     return url
 
 
-def open_storage(url: str, heartbeat_interval: int = 60, grace_period: int = 180,
-                 stale_callback=None) -> BaseStorage:
+def open_storage(url: str, heartbeat_interval: int = 60, grace_period: int = 180) -> BaseStorage:
     """Open (creating if needed) the storage at ``url``.
 
-    RDB storages get Optuna heartbeats (``heartbeat_interval``, ``grace_period``) and
-    ``stale_callback(study, frozen_trial)`` for trials whose worker stopped sending them.
+    RDB storages get Optuna heartbeats (``heartbeat_interval``, ``grace_period``); trials
+    whose worker stopped sending them are failed and re-queued by :mod:`.recovery`.
     Raises :class:`StorageError` (one line, password masked) when it cannot be opened.
     """
     if not is_rdb(url):
         path = journal_path(url)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            return JournalStorage(JournalFileBackend(str(path)))
+            return JournalStorage(journal.JournalBackend(str(path)))
         except OSError as e:
             raise StorageError(f"cannot create the journal file {path} ({e.strerror}); "
                                "choose a writable --storage path") from None
+        except ValueError:  # Optuna's reader: a line that is not one JSON record
+            journal.check(path)
+            raise
     scheme = url.split("://", 1)[0].split("+", 1)[0]
     if scheme not in ("postgresql", "sqlite"):
         raise StorageError(f"storage {mask_url(url)}: unsupported scheme {scheme!r}; use "
@@ -135,7 +149,11 @@ def open_storage(url: str, heartbeat_interval: int = 60, grace_period: int = 180
         engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
         db = url.split(":///", 1)[-1]
         if db and db != ":memory:":
-            Path(db).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(db).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StorageError(f"cannot create the folder of the SQLite file {db} "
+                                   f"({e.strerror}); choose a writable --storage path") from None
     from sqlalchemy.exc import OperationalError
 
     attempt = 0
@@ -145,8 +163,7 @@ def open_storage(url: str, heartbeat_interval: int = 60, grace_period: int = 180
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return RDBStorage(driver_url(url), engine_kwargs=engine_kwargs,
                                   heartbeat_interval=heartbeat_interval,
-                                  grace_period=grace_period,
-                                  heartbeat_stale_trial_callback=stale_callback)
+                                  grace_period=grace_period)
         except Exception as e:  # noqa: BLE001 — SQLAlchemy and drivers raise many types
             # Workers that start together on an empty database race to create Optuna's tables
             # (a unique violation for all but one): try again. Unreachable servers fail at once.

@@ -4,7 +4,8 @@
         re-queue lost trials (dead local processes; RDB: missing heartbeats)
         pop the WAITING trial with the lowest config_id over all (task, variant) studies
             (so every variant advances together and a partial sweep stays a paired design)
-        if none: stop when every planned configuration is done, else wait and look again
+        if none: stop when every planned configuration is done, else re-queue orphans (lost
+            trials whose reaper died) once they are a heartbeat interval old, wait, look again
         train it with TrainConfig(params, seed) on the task loaded once with the data seed
         record the training record in user_attrs and tell COMPLETE / FAIL / PRUNED
 
@@ -14,13 +15,14 @@ running is marked lost and its configuration re-queued, so the next run picks it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import signal
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Self
 
@@ -32,18 +34,22 @@ from optuna.trial import Trial, TrialState
 from ..tasks import Task, load_task
 from ..train import run as train_run
 from . import recovery, schema
-from .plan import ORPHAN_AGE_S, open_study, plan
+from .plan import open_study, requeue_orphans
 from .storage import open_storage
 from .studyfile import StudySpec, TaskPlan
-
-REPLAN_AFTER_S = 2 * ORPHAN_AGE_S
 
 
 class Interrupted(KeyboardInterrupt):
     """The worker was asked to stop (SIGTERM or SIGINT)."""
 
 
+_hold: dict = {"held": False, "pending": None}  # see _signals_held
+
+
 def _raise_interrupted(signum: int, frame: object) -> None:
+    if _hold["held"]:
+        _hold["pending"] = signum
+        return
     raise Interrupted(signal.Signals(signum).name)
 
 
@@ -52,6 +58,25 @@ def install_signal_handlers() -> None:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_interrupted)
         signal.signal(signal.SIGINT, _raise_interrupted)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGTERM and SIGINT (as handled by :func:`install_signal_handlers`) until the block
+    ends, then raise :class:`Interrupted` for one that came meanwhile. Done in the handler
+    rather than with ``pthread_sigmask``, which only holds a signal for the calling thread
+    while another thread may take it (Python runs every handler in the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _hold.update(held=True, pending=None)
+    try:
+        yield
+    finally:
+        pending = _hold["pending"]
+        _hold.update(held=False, pending=None)
+        if pending is not None:
+            raise Interrupted(signal.Signals(pending).name)
 
 
 def quiet() -> None:
@@ -124,8 +149,7 @@ class Worker:
     def __init__(self, spec: StudySpec, url: str, poll_s: float = 2.0) -> None:
         quiet()
         self.spec, self.url, self.poll_s = spec, url, poll_s
-        self.storage = open_storage(url, spec.heartbeat_interval, spec.grace_period,
-                                    stale_callback=recovery.requeue)
+        self.storage = open_storage(url, spec.heartbeat_interval, spec.grace_period)
         self.searches = []
         for order, (task, variant, name) in enumerate(spec.study_names()):
             study = open_study(spec, self.storage, name)
@@ -150,7 +174,8 @@ class Worker:
         return left
 
     def pop(self) -> tuple[Search, Trial] | None:
-        """Claim the waiting planned trial with the lowest config_id (atomic per storage)."""
+        """Claim the waiting planned trial with the lowest config_id (atomic per storage) and
+        label it with this worker and the status ``lost`` (until its result is told)."""
         candidates = []
         for s in self.searches:
             recovery.reap(s.study, self.storage)
@@ -161,46 +186,52 @@ class Worker:
         for *_, s, t in sorted(candidates, key=lambda c: c[:3]):
             try:
                 if self.storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING):
-                    return s, Trial(s.study, t._trial_id)
+                    trial = Trial(s.study, t._trial_id)
+                    trial.set_user_attr("worker", recovery.worker_identity())
+                    trial.set_user_attr("status", schema.LOST)
+                    trial.set_user_attr("failure_reason", recovery.LOST_REASON)
+                    return s, trial
             except UpdateFinishedTrialError:
                 continue
         return None
 
     def run(self, max_trials: int | None = None,
-            after_trial: Callable[[], object] | None = None) -> int:
+            on_progress: Callable[[], object] | None = None) -> int:
         """Run trials until every planned one is done (or ``max_trials``), calling
-        ``after_trial()`` after each; returns how many this worker ran. Ctrl-C/SIGTERM
-        propagate after the current trial was re-queued."""
-        ran, idle_since = 0, None
+        ``on_progress()`` after each trial and on each idle poll; returns how many this worker
+        ran. While idle it re-queues orphans (lost trials nobody re-queued) once they are
+        older than the storage's heartbeat interval. Ctrl-C/SIGTERM propagate after the
+        claimed trial was re-queued: they are held while a trial is claimed, so that a
+        claimed trial is always known here."""
+        ran = 0
         while max_trials is None or ran < max_trials:
-            item = self.pop()
-            if item is None:
-                if self.pending() == 0:
-                    break
-                idle_since = idle_since or time.monotonic()
-                if time.monotonic() - idle_since > REPLAN_AFTER_S:  # orphans (see plan)
-                    plan(self.spec, self.storage, self.url)
-                    idle_since = None
-                time.sleep(self.poll_s)
-                continue
-            idle_since = None
-            self.run_trial(*item)
-            ran += 1
-            if after_trial is not None:
-                after_trial()
+            claimed = None
+            try:
+                with _signals_held():
+                    claimed = self.pop()
+                if claimed is None:
+                    if self.pending() == 0:
+                        break
+                    requeue_orphans(self.spec, self.storage, self.url,
+                                    [(s.task, s.study) for s in self.searches])
+                    if on_progress is not None:
+                        on_progress()
+                    time.sleep(self.poll_s)
+                    continue
+                self.run_trial(*claimed)
+                ran += 1
+                if on_progress is not None:
+                    on_progress()
+            except KeyboardInterrupt:
+                if claimed is not None:
+                    self._requeue_own(*claimed)
+                raise
         return ran
 
     def run_trial(self, search: Search, trial: Trial) -> str:
         """Train one claimed trial and record it; returns its status."""
-        trial.set_user_attr("worker", recovery.worker_identity())
-        trial.set_user_attr("status", schema.LOST)
-        trial.set_user_attr("failure_reason", recovery.LOST_REASON)
-        try:
-            with _Heartbeat(self.storage, trial._trial_id):
-                return self._train_and_tell(search, trial)
-        except KeyboardInterrupt:
-            self._requeue_own(search, trial)
-            raise
+        with _Heartbeat(self.storage, trial._trial_id):
+            return self._train_and_tell(search, trial)
 
     def _requeue_own(self, search: Search, trial: Trial) -> None:
         """Mark this worker's interrupted trial lost and re-queue it (unless already told)."""
@@ -242,13 +273,20 @@ class Worker:
             record = dict(last, config_id=ua["config_id"], seed=ua["seed"],
                           momentum=config.momentum, status="failed",
                           failure_reason=f"{type(e).__name__}: {e}".splitlines()[0])
+        value = record.get("valid_metric")
+        finite = value is not None and math.isfinite(value)
+        if record["status"] in schema.RESULT_STATUSES and not finite:
+            record.update(status="failed", failure_reason="the run ended without a finite "
+                                                          "validation metric")
+        status = record["status"]
+        # The record is written before tell(): a worker that dies in between leaves a trial
+        # whose record says "complete" but whose state the reaper sets to FAIL; such a trial
+        # counts as lost (schema.trial_status), never as a result.
         for key in schema.TRIAL_KEYS:
             trial.set_user_attr(key, _jsonable(record.get(key)))
-        value = record.get("valid_metric")
-        status = record["status"]
         if status == schema.PRUNED:
             state, values = TrialState.PRUNED, None
-        elif status in ("complete", "time_limit") and value is not None and math.isfinite(value):
+        elif status in schema.RESULT_STATUSES:
             state, values = TrialState.COMPLETE, [float(value)]
         else:
             state, values = TrialState.FAIL, None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import tempfile
 import time
 import warnings
@@ -20,12 +21,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 
+from ..errors import UserError
 from .common import SPLITS, Corpus, RawSplit
 
 ENV_VAR = "LSTM_ODYSSEY_DATA"
 DATA_FILE = "data.npz"
 MANIFEST = "manifest.json"
+
+
+class CacheError(UserError, OSError):
+    """A cache entry that that cannot be read or written."""
 
 
 def cache_root() -> Path:
@@ -78,6 +85,9 @@ def _unpack(arrays: Any, meta: dict[str, Any]) -> Corpus:
 def load(config: dict[str, Any]) -> Corpus | None:
     """The cached corpus of ``config``, or None when absent, unreadable or corrupted."""
     folder = cache_dir(config)
+    if (folder / DATA_FILE).is_dir():
+        raise CacheError(f"the cache entry {folder} holds a folder named {DATA_FILE}; delete "
+                         f"that entry (it is rebuilt) or set {ENV_VAR} to another folder")
     try:
         manifest = json.loads((folder / MANIFEST).read_text())
         data = folder / DATA_FILE
@@ -91,38 +101,73 @@ def load(config: dict[str, Any]) -> Corpus | None:
             return _unpack(arrays, manifest["meta"])
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError) as e:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:  # wrong shape too
         warnings.warn(f"cache {folder} is unreadable ({e}); rebuilding", stacklevel=2)
         return None
+
+
+# Temporary files carry the writer's host and pid: a killed writer's are removed by the next
+# process on that host that uses the entry (see _remove_stale); any temp file (other hosts',
+# and the unnamed ones of earlier versions) once it is a day old.
+_TMP = "tmp-"
+STALE_TMP_S = 24 * 3600.0
+
+
+def _host() -> str:
+    return socket.gethostname().replace("-", "_")
+
+
+def _remove_stale(folder: Path) -> None:
+    """Delete the temporary files that killed writers left in ``folder``."""
+    for path in folder.glob("tmp*"):
+        _, host, pid = (path.name.split("-", 3) + ["", "", ""])[:3]
+        try:
+            dead = host == _host() and not psutil.pid_exists(int(pid))
+        except ValueError:
+            dead = False
+        try:
+            if dead or time.time() - path.stat().st_mtime > STALE_TMP_S:
+                path.unlink()
+        except OSError:
+            pass  # removed meanwhile, or not ours to remove
 
 
 def save(config: dict[str, Any], corpus: Corpus) -> Path:
     """Write ``corpus`` atomically (temp file + rename) and return its folder."""
     folder = cache_dir(config)
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".npz")
+    prefix = f"{_TMP}{_host()}-{os.getpid()}-"
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".npz")
     os.close(fd)
-    np.savez(tmp, **_pack(corpus))
-    manifest = {
-        "config": config,
-        "key": cache_key(config),
-        "file": DATA_FILE,
-        "sha256": _sha256(Path(tmp)),
-        "bytes": os.path.getsize(tmp),
-        "sequences": {s: len(corpus.split(s)) for s in SPLITS},
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        "meta": corpus.meta,
-    }
-    os.replace(tmp, folder / DATA_FILE)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(manifest, f, indent=1, default=str)
-    os.replace(tmp, folder / MANIFEST)
+    try:
+        np.savez(tmp, **_pack(corpus))
+        manifest = {
+            "config": config,
+            "key": cache_key(config),
+            "file": DATA_FILE,
+            "sha256": _sha256(Path(tmp)),
+            "bytes": os.path.getsize(tmp),
+            "sequences": {s: len(corpus.split(s)) for s in SPLITS},
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "meta": corpus.meta,
+        }
+        os.replace(tmp, folder / DATA_FILE)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump(manifest, f, indent=1, default=str)
+        os.replace(tmp, folder / MANIFEST)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise CacheError(f"cannot write the cache entry {folder} ({e.strerror}: "
+                         f"{e.filename}); delete that entry or set {ENV_VAR} to another "
+                         "folder") from None
     return folder
 
 
 def cached(config: dict[str, Any], build: Callable[[], Corpus]) -> Corpus:
     """The corpus of ``config`` from the cache, built and saved first when needed."""
+    if cache_dir(config).is_dir():
+        _remove_stale(cache_dir(config))
     corpus = load(config)
     if corpus is None:
         corpus = build()

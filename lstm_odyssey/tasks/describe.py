@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import UserError
 from .common import SPLITS, Corpus, TaskNameError
 
 
@@ -52,6 +53,24 @@ def format_summary(info: dict[str, Any], top: int = 12) -> str:
     return "\n".join(lines)
 
 
+class OutputError(UserError, OSError):
+    """An output file that cannot be written (wrong kind, folder not creatable)."""
+
+
+def _output(out: str | Path, kinds: dict[str, str]) -> Path:
+    """``out`` checked: an image file type matplotlib writes, in a folder created if needed."""
+    out = Path(out)
+    if out.suffix.lstrip(".").lower() not in kinds:
+        raise OutputError(f"{out}: cannot draw into a '{out.suffix}' file; name a .png (or "
+                          ".svg, .pdf) file with -o")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create the folder of {out} ({e.strerror}); choose another "
+                          "-o") from None
+    return out
+
+
 def draw(corpus: Corpus, kwargs: dict[str, Any], out: str | Path, split: str = "train",
          index: int = 0) -> Path:
     """Draw one raw example to a PNG: a piano roll, a feature image with phone labels, or
@@ -60,7 +79,9 @@ def draw(corpus: Corpus, kwargs: dict[str, Any], out: str | Path, split: str = "
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.backend_bases import FigureCanvasBase
 
+    out = _output(out, FigureCanvasBase.get_supported_filetypes())
     raw = corpus.split(split)
     if not 0 <= index < len(raw):
         raise TaskNameError(f"example {index} does not exist; {split} has {len(raw)} sequences")
@@ -93,9 +114,11 @@ def draw(corpus: Corpus, kwargs: dict[str, Any], out: str | Path, split: str = "
         ax.set_aspect("equal")
         ax.axis("off")
         ax.set_title("".join(names[i] for i in y), fontsize=9)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    try:
+        fig.savefig(out, dpi=120)
+    except OSError as e:
+        raise OutputError(f"cannot write {out} ({e.strerror}); choose a writable -o") from None
+    finally:
+        plt.close(fig)
     return out

@@ -72,7 +72,11 @@ def test_more_trials_append_and_a_changed_plan_is_refused(write_study, tmp_path)
     found = assert_exactly_once(url, "t", searches=1, trials=2)
     assert found["t/jsb/V"][0][0].params == first
     path.write_text(path.read_text().replace("seed = 7", "seed = 8"))
-    with pytest.raises(StudyFileError, match="planned with a different seed"):
+    with pytest.raises(StudyFileError, match="planned with a different seed.*seed: 7 → 8\\)"):
+        sweep(load_study(path), url, jobs=1, progress=False, echo=lambda s: None)
+    path.write_text(path.read_text().replace("seed = 8", "seed = 7").replace(
+        "max_epochs = 1", "max_epochs = 2"))
+    with pytest.raises(StudyFileError, match=r"\(protocol.max_epochs: 1 → 2\)"):
         sweep(load_study(path), url, jobs=1, progress=False, echo=lambda s: None)
 
 
@@ -135,24 +139,31 @@ def test_default_storage_is_under_results(write_study, monkeypatch, tmp_path) ->
     assert resolve_url(spec, None) == str(tmp_path / "results" / "t" / "journal.log")
 
 
-def test_a_lost_trial_that_was_never_requeued_is_requeued_once_by_planning(
-        write_study, tmp_path, monkeypatch) -> None:
+def test_a_lost_trial_nobody_requeued_is_picked_up_within_the_heartbeat_interval(
+        write_study, tmp_path) -> None:
+    """A reaper that died between failing a trial and re-queueing it leaves an orphan: a
+    waiting sweep re-queues it once it is a heartbeat interval old, and says that it waits."""
     from lstm_odyssey.sweep import plan as plan_module
     from lstm_odyssey.sweep.worker import Worker
 
-    spec = load_study(write_study(trials=1, variants='["V"]'))
     url = str(tmp_path / "journal.log")
+    spec = load_study(write_study(trials=1, variants='["V"]', storage=url))
+    assert spec.heartbeat_interval == 1
     worker = Worker(spec, url)
     assert plan_module.plan(spec, worker.storage, url) == 1
     _, trial = worker.pop()
     worker.storage.set_trial_user_attr(trial._trial_id, "status", schema.LOST)
     worker.storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
-    assert plan_module.plan(spec, worker.storage, url) == 0      # too recent: a reaper may be
-    monkeypatch.setattr(plan_module, "ORPHAN_AGE_S", 0.0)       # about to re-queue it
-    assert plan_module.plan(spec, worker.storage, url) == 1
-    assert plan_module.plan(spec, worker.storage, url) == 0
-    assert worker.run() == 1
-    assert_exactly_once(url, "t", searches=1, trials=1)
+    assert plan_module.plan(spec, worker.storage, url) == 0  # too recent: a reaper may be about
+    lines: list[str] = []                                   # to re-queue it
+    sweep(spec, url, jobs=1, progress=False, echo=lines.append)
+    assert "1 lost trial(s) wait to be re-queued (within 1 s, the storage's heartbeat " \
+           "interval)" in lines
+    found = assert_exactly_once(url, "t", searches=1, trials=1)
+    lost, rerun = sorted(found["t/jsb/V"][0], key=lambda t: t.number)
+    waited = (rerun.datetime_start - lost.datetime_complete).total_seconds()
+    assert rerun.user_attrs["retry_of"] == lost.number
+    assert 1.0 < waited < 1.0 + 2.0 + 3.0  # heartbeat interval + one poll (2 s) + slack
 
 
 def test_exploratory_pruner_is_recorded_and_every_configuration_is_done_once(

@@ -41,3 +41,77 @@ def test_urls_without_secrets_are_unchanged():
     for url in ("sqlite:///results/x.db", "/tmp/a@b:c/journal.log",
                 "postgresql://alice@db.example:5432/study"):
         assert mask_url(url) == url
+
+
+# -- every place that prints or writes a storage URL, on a real PostgreSQL ----------------------
+
+def _on(url: str, base: str) -> str:
+    """A form of FORMS pointed at the server and database of ``base`` (trust auth accepts
+    any password), as user postgres."""
+    server_db = base.split("@", 1)[1]                       # 127.0.0.1:5432/name
+    return url.replace("alice", "postgres").replace("127.0.0.1:1/db", server_db)
+
+
+def _cli(argv: list[str], capfd) -> tuple[int, str]:
+    """Run ``lstm-odyssey *argv`` through the real entry point in this process: (exit status,
+    stdout + stderr)."""
+    import signal
+    import sys
+
+    from lstm_odyssey.cli import main
+
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    saved, sys.argv = sys.argv, ["lstm-odyssey", *argv]
+    try:
+        main()
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    finally:
+        sys.argv = saved
+        for s, h in handlers.items():
+            signal.signal(s, h)
+    out, err = capfd.readouterr()
+    return code, out + err
+
+
+@pytest.mark.slow
+def test_no_url_form_prints_its_password_anywhere(pg_url, write_study, tmp_path, capfd):
+    """Each form, through everything that shows or writes a storage: sweep (progress line and
+    completion), worker, status (header and --json), analyze (text and --json), report (HTML,
+    Markdown and every other file it writes), synthetic-study (once); a form that cannot be used
+    (unencoded '@') through the same commands' errors."""
+    study = str(write_study(trials=2, variants='["V"]'))
+    code, shown = _cli(["sweep", study, "--storage", _on(FORMS[0][0], pg_url), "--no-progress"],
+                       capfd)
+    assert code == 0 and "0/2 trials done; storage postgresql://postgres:***@" in shown, shown
+    assert SECRET not in shown
+    for i, (form, secret) in enumerate(FORMS):
+        url = _on(form, pg_url)
+        out = tmp_path / f"report{i}"
+        runs = [(["sweep", study, "--storage", url, "--no-progress"], True),
+                (["worker", study, "--storage", url], True),
+                (["status", study, "--storage", url], True),
+                (["status", study, "--storage", url, "--json"], True),
+                (["analyze", "--storage", url, "--trees", "5"], False),
+                (["analyze", "--storage", url, "--trees", "5", "--json"], False),
+                (["report", "--storage", url, "-o", str(out), "--trees", "5"], False)]
+        # refused with a one-line error: an unencoded '@', and PASSWORD= (libpq's keywords
+        # are lower case)
+        usable = "Hun@ter2x@" not in form and "PASSWORD=" not in form
+        for argv, shows_url in runs:
+            code, shown = _cli(argv, capfd)
+            assert code == (0 if usable else 2), (argv, shown)
+            for piece in {secret, secret.split("@")[-1], secret.split(":")[-1]}:
+                assert piece not in shown, (argv, shown)
+            if shows_url or not usable:  # (errors name the storage)
+                assert "***" in shown, (argv, shown)
+        written = [f for f in out.rglob("*") if f.is_file()]
+        assert len(written) > 3 or not usable
+        for f in written:
+            assert secret.encode() not in f.read_bytes(), f
+        if usable:
+            assert "***" in (out / "report.md").read_text()
+    code, shown = _cli(["synthetic-study", "--storage", _on(FORMS[1][0], pg_url), "--trials",
+                        "2"], capfd)
+    assert code == 0 and SECRET not in shown and "password=***" in shown, shown

@@ -1,0 +1,182 @@
+"""The embedded journal file: Optuna's format made robust against a crash in mid-append.
+
+Optuna's ``JournalFileBackend`` writes one JSON object per line, appending under a lock file.
+A process killed during an append leaves a *torn* last line (no newline). Optuna's reader
+skips a torn last line, but the next append would glue a new record onto it, and from then on
+every read fails. So:
+
+* :class:`JournalBackend` appends like Optuna's backend, but first, holding the same lock, cuts
+  a torn last line off (no writer holds the lock, so those bytes are a dead writer's, and no
+  reader ever used them: its operation never happened) after saving them next to the journal
+  (``<journal>.torn-<time>``);
+* a line that cannot be read in the middle of the file (a glued line, a damaged disk block) is
+  reported by :func:`check` with its line number, and :func:`salvage`
+  (``lstm-odyssey repair-journal``) writes the readable records to a new file, never touching
+  the original.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock, JournalStorage
+
+from ..errors import UserError
+
+log = logging.getLogger(__name__)
+
+# Optuna's journal operations that create something (CREATE_STUDY, CREATE_TRIAL): their ids are
+# positional, so dropping one shifts the ids of everything created after it.
+_CREATES = (0, 4)
+_RECORD_START = b'{"op_code":'
+
+
+class JournalCorrupt(UserError, ValueError):
+    """A journal file with a line that cannot be read."""
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold the lock that Optuna's journal writers hold while they append."""
+    lock = JournalFileSymlinkLock(str(path))
+    lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _cut_torn_tail(path: Path) -> Path | None:
+    """With the append lock held: cut a last line without newline off ``path``, saving it to
+    ``<path>.torn-<time>``; returns the backup (None when the file ends cleanly)."""
+    with open(path, "rb+") as f:
+        size = f.seek(0, os.SEEK_END)
+        if size == 0:
+            return None
+        f.seek(size - 1)
+        if f.read(1) == b"\n":
+            return None
+        start = size - 1
+        while start > 0:  # back to the last newline (the torn line is at most one record)
+            step = min(start, 1 << 16)
+            f.seek(start - step)
+            chunk = f.read(step)
+            if (i := chunk.rfind(b"\n")) >= 0:
+                start = start - step + i + 1
+                break
+            start -= step
+        f.seek(start)
+        torn = f.read()
+        backup = path.with_name(f"{path.name}.torn-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+        backup.write_bytes(torn)
+        f.truncate(start)
+        f.flush()
+        os.fsync(f.fileno())
+    log.warning("journal %s: cut off a torn last line (%d bytes, left by a process killed while "
+                "writing; saved to %s)", path, len(torn), backup)
+    return backup
+
+
+class JournalBackend(JournalFileBackend):
+    """Optuna's journal file backend that never appends onto a torn last line."""
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        # Optuna's append_logs, with the torn-tail check inside its lock (it takes the lock
+        # itself, so it cannot be called from here).
+        text = "\n".join(json.dumps(entry, separators=(",", ":")) for entry in logs) + "\n"
+        with _locked(Path(self._file_path)):
+            _cut_torn_tail(Path(self._file_path))
+            with open(self._file_path, "ab") as f:
+                f.write(text.encode("utf-8"))
+                f.flush()
+                os.fsync(f.fileno())
+
+
+def _bad_lines(data: bytes) -> list[int]:
+    """1-based numbers of the lines of ``data`` that are not one JSON object each (a torn
+    last line without newline is not counted: readers skip it, the next append cuts it)."""
+    lines = data.split(b"\n")
+    bad = []
+    for number, line in enumerate(lines[:-1], start=1):  # lines[-1]: after the last newline
+        try:
+            if not isinstance(json.loads(line), dict):
+                bad.append(number)
+        except ValueError:
+            bad.append(number)
+    return bad
+
+
+def check(path: Path) -> None:
+    """Raise :class:`JournalCorrupt` (one line) naming the first unreadable line of ``path``."""
+    bad = _bad_lines(path.read_bytes())
+    if bad:
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise JournalCorrupt(
+            f"journal {path}: line {bad[0]}{more} is not a readable record; run "
+            f"`lstm-odyssey repair-journal {path}` to copy every readable record to a new file")
+
+
+@dataclass
+class Salvage:
+    """What :func:`salvage` did: records kept of lines read, lines dropped (1-based),
+    records recovered from glued lines, and whether a dropped line created a study/trial."""
+
+    out: Path
+    kept: int
+    lines: int
+    dropped: list[int] = field(default_factory=list)
+    recovered: int = 0
+    dropped_a_create: bool = False
+
+
+def salvage(path: Path, out: Path, stop_at_first: bool = False) -> Salvage:
+    """Write the readable records of the journal ``path`` to ``out`` (which must not exist).
+
+    A line that is a torn record with a complete one glued after it (a crash in mid-append,
+    then an append by another process) keeps the glued record. Other unreadable lines are
+    dropped, or with ``stop_at_first`` everything from the first one on is left out (always
+    consistent: Optuna numbers studies and trials by the order they were created, so a dropped
+    create record would shift the numbers after it). ``out`` is checked by replaying it.
+    """
+    if out.exists():
+        raise UserError(f"{out} exists; give another output path with -o")
+    try:
+        lines = path.read_bytes().split(b"\n")
+    except OSError as e:
+        raise UserError(f"cannot read the journal {path} ({e.strerror}); check the path") from None
+    if lines[-1] == b"":
+        lines.pop()
+    result = Salvage(out, 0, len(lines))
+    keep = []
+    for number, line in enumerate(lines, start=1):
+        record = _parse(line)
+        if record is None and (i := line.rfind(_RECORD_START)) > 0:
+            record = _parse(line[i:])
+            result.recovered += record is not None
+        if record is None:
+            result.dropped.append(number)
+            result.dropped_a_create |= any(f'"op_code":{c},'.encode() in line for c in _CREATES)
+            if stop_at_first:
+                break
+            continue
+        keep.append(json.dumps(record, separators=(",", ":")))
+    out.write_text("".join(f"{k}\n" for k in keep))
+    result.kept = len(keep)
+    JournalStorage(JournalFileBackend(str(out)))  # the salvaged file replays
+    return result
+
+
+def _parse(line: bytes) -> dict | None:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) and "op_code" in record else None
