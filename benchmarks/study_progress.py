@@ -2,11 +2,13 @@
 
     python benchmarks/study_progress.py studies/odyssey-free.toml
 
-Per task: trials finished / planned (a finished trial is one the analysis counts: complete,
-diverged or stopped at its time limit), the training time they used in core-hours (the sum of
-their wall times: every worker runs one thread, so one trial occupies one core), the mean and
-the 90th percentile of the time per trial, and the remaining core-hours at the mean time per
-trial so far (an extrapolation, not a measurement).
+Per task: trials finished / planned (a finished trial is one with a training record: complete,
+diverged, failed after training started, or stopped at its time limit; lost trials are not
+counted), the core-hours they used (the trials' CPU time, ``cpu_time_s``: every worker runs one
+thread, so this is what a trial cost whatever else shared the machine; records from before
+that key existed count their wall time), the mean and 90th percentile per trial, the wall
+time per trial for comparison, and the remaining core-hours at the mean so far (an
+extrapolation, not a measurement).
 """
 
 from __future__ import annotations
@@ -25,24 +27,28 @@ def main() -> None:
     args = parser.parse_args()
 
     spec, url, rows = open_status(args.study_file, args.storage)
-    trials = load_results(url if args.storage is None else args.storage).trials
-    finished = trials[trials["wall_time_s"].notna()]
-    print("| task | finished / planned | core-hours used | s per trial: mean | 90th pct |"
-          " remaining core-hours (est.) |\n|---|---|---|---|---|---|")
-    total_used = total_left = 0.0
+    trials = load_results(args.storage or url).trials
+    finished = trials[trials["wall_time_s"].notna() & (trials["status"] != "lost")].copy()
+    cpu = finished["cpu_time_s"] if "cpu_time_s" in finished else finished["wall_time_s"] * math.nan
+    finished["core_s"] = cpu.fillna(finished["wall_time_s"])
+    print("| task | finished / planned | core-hours used | core s per trial: mean | 90th pct |"
+          " wall s per trial: mean | remaining core-hours (est.) |")
+    print("|---|---|---|---|---|---|---|")
+    used_all = left_all = 0.0
     for task in spec.tasks:
         planned = sum(r["planned"] for r in rows if r["task"] == task.name)
         done = finished[finished["task"] == task.name]
-        used = done["wall_time_s"].sum() / 3600
-        mean = done["wall_time_s"].mean() if len(done) else float("nan")
-        left = (planned - len(done)) * mean / 3600 if len(done) else float("nan")
-        total_used += used
-        total_left += left if math.isfinite(left) else 0.0
-        print(f"| {task.name} | {len(done)} / {planned} | {used:.2f} | {mean:.0f} | "
-              f"{done['wall_time_s'].quantile(0.9) if len(done) else float('nan'):.0f} | "
-              f"{left:.1f} |")
-    print(f"| all | {len(finished)} / {sum(r['planned'] for r in rows)} | {total_used:.2f} | | |"
-          f" {total_left:.1f} |")
+        used = done["core_s"].sum() / 3600
+        mean = done["core_s"].mean() if len(done) else math.nan
+        left = (planned - len(done)) * mean / 3600
+        used_all += used
+        left_all += left if math.isfinite(left) else 0.0
+        p90 = done["core_s"].quantile(0.9) if len(done) else math.nan
+        wall = done["wall_time_s"].mean() if len(done) else math.nan
+        print(f"| {task.name} | {len(done)} / {planned} | {used:.2f} | {mean:.0f} | {p90:.0f} | "
+              f"{wall:.0f} | {left:.1f} |")
+    print(f"| all | {len(finished)} / {sum(r['planned'] for r in rows)} | {used_all:.2f} | | | |"
+          f" {left_all:.1f} |")
 
 
 if __name__ == "__main__":

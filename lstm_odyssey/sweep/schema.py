@@ -56,6 +56,8 @@ TRIAL_KEYS = (
     "best_epoch",     # 1-based
     "epochs",         # epochs run
     "wall_time_s",    # total training wall time
+    "cpu_time_s",     # CPU time of the training process (absent in older records): with one
+                      # thread per worker, the core time a trial cost on a shared machine
     "n_parameters",   # trainable parameters of the network
     "history",        # per-epoch records
     "versions",       # {"lstm_odyssey": ..., "torch": ..., "optuna": ..., "python": ...}

@@ -146,7 +146,7 @@ def run(config: TrainConfig, task: Task | None = None, progress: bool = False,
     record)`` is called after every epoch; an exception it raises propagates (a sweep uses this
     to prune).
     """
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     deadline = start + config.time_budget_s if config.time_budget_s else math.inf
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -168,7 +168,7 @@ def run(config: TrainConfig, task: Task | None = None, progress: bool = False,
         "config_id": config.config_id, "seed": config.seed, "momentum": config.momentum,
         "status": "complete", "failure_reason": "",
         "valid_metric": None, "test_metric": None, "train_metric": None, "test_loss": None,
-        "best_epoch": 0, "epochs": 0, "wall_time_s": 0.0,
+        "best_epoch": 0, "epochs": 0, "wall_time_s": 0.0, "cpu_time_s": 0.0,
         "n_parameters": model.count_parameters(), "history": [],
         "versions": package_versions(),
         "task": task.name, "source": task.source, "variant": config.variant,
@@ -199,6 +199,7 @@ def run(config: TrainConfig, task: Task | None = None, progress: bool = False,
                 record.update(best_epoch=epoch, valid_metric=valid_metric,
                               train_metric=train_metric)
             record["wall_time_s"] = time.perf_counter() - start
+            record["cpu_time_s"] = time.process_time() - cpu_start
             bar.update()
             bar.set_postfix({f"valid {task.metric}": f"{valid_metric:.4g}",
                              "best": f"{stopper.best:.4g}"})
@@ -215,4 +216,5 @@ def run(config: TrainConfig, task: Task | None = None, progress: bool = False,
         model.load_state_dict(best_state)
         record["test_loss"], record["test_metric"] = evaluate(model, test, config)
     record["wall_time_s"] = time.perf_counter() - start
+    record["cpu_time_s"] = time.process_time() - cpu_start
     return record

@@ -126,3 +126,11 @@ def test_bad_config_is_a_user_error(bad):
     with pytest.raises(ValueError, match="nope|momentum|hidden_size|batch_size|input_noise"):
         _config(task, **bad)
     assert issubclass(ConfigError, ValueError)
+
+
+def test_record_has_the_cpu_time_of_the_run():
+    """The core time a trial cost, measurable on a shared machine where wall time is not."""
+    task = music_task(sizes=(4, 2, 2))
+    record = run(_config(task, max_epochs=2), task=task)
+    assert 0 < record["cpu_time_s"] <= record["wall_time_s"] * 4 + 0.1
+    json.dumps(record)
