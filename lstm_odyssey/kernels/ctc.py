@@ -17,7 +17,7 @@ returns ``exp(log_probs) − γ`` (correct only behind a log-softmax); through a
 are identical.
 
 This lives in ``kernels`` because the C++ build machinery does (one extension, one cached
-build); it knows nothing of training, and :mod:`lstm_odyssey.train.losses` picks it.
+build); it knows nothing of training, and :mod:`lstm_odyssey.train.kinds` picks it.
 """
 
 from __future__ import annotations
