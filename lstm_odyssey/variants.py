@@ -31,6 +31,9 @@ from dataclasses import dataclass, fields, replace
 from .errors import UserError
 
 ACTIVATIONS = ("tanh", "identity")
+# The kernel backends that run a cell: :mod:`lstm_odyssey.kernels` implements them; their names
+# live here, below torch, so that a configuration is checked without loading torch.
+BACKENDS = ("auto", "reference", "cpu", "triton")
 GATE_ACTIVATIONS = ("sigmoid",)
 
 
