@@ -72,8 +72,9 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths,
     if log_probs.dim() != 3 or log_probs.device.type != "cpu" or \
             log_probs.dtype not in (torch.float32, torch.float64):
         raise CtcInputError(
-            f"log_probs must be a (T, B, C) float32/float64 CPU tensor, got {tuple(log_probs.shape)}"
-            f" {log_probs.dtype} on {log_probs.device}; use torch.nn.functional.ctc_loss otherwise"
+            "log_probs must be a (T, B, C) float32/float64 CPU tensor, got "
+            f"{tuple(log_probs.shape)} {log_probs.dtype} on {log_probs.device}; use "
+            "torch.nn.functional.ctc_loss otherwise"
         )
     T, B, C = log_probs.shape
     if not 0 <= blank < C:
