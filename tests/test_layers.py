@@ -3,6 +3,7 @@ README's "How it is built" diagram (the one place the arrows are kept), and the 
 read a sweep never load torch or the model code."""
 
 import ast
+import importlib
 import itertools
 import os
 import re
@@ -146,3 +147,18 @@ def test_reading_a_sweep_loads_no_model_code(sweep_files, args):
     assert "lstm_odyssey.cli" in loaded  # the import list was read
     heavy = sorted(m for m in loaded if any(m == h or m.startswith(h + ".") for h in MODEL_CODE))
     assert not heavy, heavy
+
+
+@pytest.mark.parametrize("package", ["lstm_odyssey", "lstm_odyssey.analysis", "lstm_odyssey.nn",
+                                     "lstm_odyssey.tasks", "lstm_odyssey.train"])
+def test_every_exported_name_resolves(package):
+    module = importlib.import_module(package)
+    missing = [name for name in module.__all__ if not hasattr(module, name)]
+    assert not missing, missing
+
+
+def test_the_analysis_exports_the_whole_analysis_and_the_report():
+    from lstm_odyssey import analysis
+    from lstm_odyssey.analysis import report
+
+    assert analysis.analyze is report.analyze and analysis.build_report is report.build_report

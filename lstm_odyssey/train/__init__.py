@@ -13,17 +13,9 @@ import importlib
 from .config import ConfigError, TrainConfig
 
 # name -> the module of this package that defines it, imported on first access (PEP 562)
-_LAZY = {
-    "EarlyStopping": "loop", "evaluate": "loop", "run": "loop",
-    "SequenceModel": "model", "NesterovSGD": "optim",
-    "best_path_decode": "metrics", "cer_pct": "metrics", "edit_distance": "metrics",
-    "trivial_baseline": "metrics",
-}
+_LAZY = {"run": "loop", "SequenceModel": "model", "NesterovSGD": "optim"}
 
-__all__ = [
-    "ConfigError", "EarlyStopping", "NesterovSGD", "SequenceModel", "TrainConfig",
-    "best_path_decode", "cer_pct", "edit_distance", "evaluate", "run", "trivial_baseline",
-]
+__all__ = ["ConfigError", "NesterovSGD", "SequenceModel", "TrainConfig", "run"]
 
 
 def __getattr__(name: str) -> object:

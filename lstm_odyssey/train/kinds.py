@@ -213,4 +213,4 @@ def loss_kind(name: str) -> LossKind:
     try:
         return LOSS_KINDS[name]
     except KeyError:
-        raise TaskDataError(f"unknown loss {name!r}; use framewise_ce, ctc or bernoulli") from None
+        raise TaskDataError(f"unknown loss {name!r}; use one of {', '.join(LOSS_KINDS)}") from None

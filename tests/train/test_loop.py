@@ -7,8 +7,9 @@ import pytest
 
 from lstm_odyssey import CellSpec
 from lstm_odyssey.sweep.schema import TRIAL_KEYS
-from lstm_odyssey.train import ConfigError, EarlyStopping, TrainConfig, run
+from lstm_odyssey.train import ConfigError, TrainConfig, run
 from lstm_odyssey.train.data import training_order
+from lstm_odyssey.train.loop import EarlyStopping
 
 from .tiny_tasks import ctc_task, music_task, speech_task
 
