@@ -1,13 +1,13 @@
 """The three loss kinds of PAPER.md §3, one object each: what the targets look like, the loss,
 the metric and the trivial predictor.
 
-========================  =====================================================  ============
-kind                      loss of one sequence (a: logits, summed over time)     metric
-========================  =====================================================  ============
-``bernoulli`` (music)     −Σ_t Σ_c [y_tc log σ(a_tc) + (1 − y_tc) log(1 − σ(a_tc))]  NLL / step
-``framewise_ce`` (speech) −Σ_t log softmax(a_t)[k_t]                              frame error %
-``ctc`` (handwriting)     −log Σ_{π ∈ B⁻¹(l)} Π_t softmax(a_t)[π_t]  (blank = 0)   CER %
-========================  =====================================================  ============
+The loss of one sequence (logits a, summed over its time steps):
+
+* ``bernoulli`` (music): L = −Σ_t Σ_c [y_tc log σ(a_tc) + (1 − y_tc) log(1 − σ(a_tc))]
+* ``framewise_ce`` (speech): L = −Σ_t log softmax(a_t)[k_t]
+* ``ctc`` (handwriting): L = −log Σ_{π ∈ B⁻¹(l)} Π_t softmax(a_t)[π_t]  (blank = 0)
+
+and its metric, lower is better:
 
 * ``nll_per_step``: Σ over sequences, steps and notes of the Bernoulli negative log-likelihood
   in nats, divided by the total number of steps.
