@@ -16,9 +16,9 @@ render handwriting-synth with other line shapes (uncached) to choose them.
 ``journal STORAGE --task T`` prints the same for the vanilla trials of a sweep that already
 ran (the committed ``odyssey-reduced`` journal ran jsb with the paper's protocol).
 
-``summarise`` prints, for the runs of every ``OUT/*.jsonl``, the trivial baseline, the best validation and test metric, the
-epoch it was reached at, the first epoch within 5 % of the run's best, and the CPU time per
-epoch, as Markdown.
+``summarise`` prints, for the runs of every ``OUT/*.jsonl``, the trivial baseline, the best
+validation and test metric, the epoch it was reached at, the first epoch within 5 % of the
+run's best, and the CPU time per epoch, as Markdown.
 """
 
 from __future__ import annotations

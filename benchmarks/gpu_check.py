@@ -416,7 +416,8 @@ def time_shape(shape: Shape, s: Settings, dev: torch.device, deadline: Deadline)
             captured[(c.variant, c.backend)] = graphs
         else:
             rows[(c.variant, c.backend)].note = rows[(c.variant, c.backend)].note or why
-    replays: dict[tuple[str, str], tuple[list[float], list[float]]] = {k: ([], []) for k in captured}
+    replays: dict[tuple[str, str], tuple[list[float], list[float]]] = {
+        k: ([], []) for k in captured}
     for r in range(s.repeats + 1):  # round 0 is the warm-up
         if r > 0 and deadline.past():
             break

@@ -53,7 +53,8 @@ def main() -> None:
         rows = [(j, *measure(args.study, j, Path(tmp) / f"jobs{j}.log")) for j in counts]
     print(f"study {args.study}: {trials} trials per run")
     print(f"{'':4s} {'whole command':^34s}   {'trials only':^34s}")
-    print(f"{'jobs':>4s}" + f" {'wall s':>7s} {'trials/h':>9s} {'speed-up':>8s} {'effic.':>6s} " * 2)
+    columns = f" {'wall s':>7s} {'trials/h':>9s} {'speed-up':>8s} {'effic.':>6s} "
+    print(f"{'jobs':>4s}" + columns * 2)
     for jobs, *times in rows:
         cells = []
         for col, seconds in enumerate(times):

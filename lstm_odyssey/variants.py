@@ -26,12 +26,14 @@ Parameter layout shared by every backend (per layer and direction):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 from .errors import UserError
 
 ACTIVATIONS = ("tanh", "identity")
-GATE_ACTIVATIONS = ("sigmoid",)
+# The kernel backends that run a cell: :mod:`lstm_odyssey.kernels` implements them; their names
+# live here, below torch, so that a configuration is checked without loading torch.
+BACKENDS = ("auto", "reference", "cpu", "triton")
 
 
 class SpecError(UserError, ValueError):
@@ -50,18 +52,12 @@ class CellSpec:
     full_gate_recurrence: bool = False
     input_activation: str = "tanh"
     output_activation: str = "tanh"
-    gate_activation: str = "sigmoid"
 
     def __post_init__(self) -> None:
         for f in ("input_activation", "output_activation"):
             if getattr(self, f) not in ACTIVATIONS:
-                raise SpecError(
-                    f"{f}={getattr(self, f)!r} is not supported; use one of {', '.join(ACTIVATIONS)}"
-                )
-        if self.gate_activation not in GATE_ACTIVATIONS:
-            raise SpecError(
-                f"gate_activation={self.gate_activation!r} is not supported; use 'sigmoid'"
-            )
+                raise SpecError(f"{f}={getattr(self, f)!r} is not supported; use one of "
+                                f"{', '.join(ACTIVATIONS)}")
         if self.coupled_input_forget and not self.input_gate:
             raise SpecError(
                 "CIFG couples the forget gate to the input gate (f = 1 - i), "
@@ -143,8 +139,6 @@ _CHANGES: dict[str, dict[str, object]] = {
     "FGR": {"full_gate_recurrence": True},
 }
 
-SWITCHES = tuple(f.name for f in fields(CellSpec))
-
 
 def _applies(spec: CellSpec, delta: dict[str, object]) -> bool:
     return all(getattr(spec, k) == v for k, v in delta.items())
@@ -153,7 +147,6 @@ def _applies(spec: CellSpec, delta: dict[str, object]) -> bool:
 PRESETS: dict[str, CellSpec] = {"V": CellSpec()}
 PRESETS.update({name: CellSpec.parse(name) for name in _CHANGES})
 PRESET_NAMES = tuple(PRESETS)  # V NIG NFG NOG NIAF NOAF NP CIFG FGR
-VANILLA = PRESETS["V"]
 
 
 def count_parameters(

@@ -463,7 +463,8 @@ def table(tmp_path_factory) -> tuple[Path, dict]:
 def _check(case: Case, root: Path, result: dict) -> None:
     _, expect, _ = case.resolve(root)
     err = result["stderr"]
-    shown = f"{case.id}: exit {result['code']}\nstderr: {err!r}\nstdout: {result['stdout'][-500:]!r}"
+    shown = (f"{case.id}: exit {result['code']}\nstderr: {err!r}\n"
+             f"stdout: {result['stdout'][-500:]!r}")
     assert "Traceback" not in err + result["stdout"], shown
     assert result["code"] == 2, shown
     assert err.endswith("\n") and err.count("\n") == 1, shown

@@ -24,10 +24,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import UserError
-from ..variants import CellSpec
+from ..variants import BACKENDS, CellSpec
 from . import build, cpu, ctc, reference
-
-BACKENDS = ("auto", "reference", "cpu", "triton")
 
 
 class BackendError(UserError, ValueError):

@@ -7,9 +7,10 @@ hits all candidates alike); the median over rounds is reported, with ratios to t
 vanilla. Every time includes the input projection. "fwd+bwd" is a forward pass plus the
 backward pass to all parameters (the input needs no gradient, as for a first layer); "fwd" runs
 under ``torch.no_grad()``. On CUDA the clock is a pair of CUDA events around each call; on CPU
-with one thread it is the benchmark thread's CPU time (``time.thread_time``: on a shared machine,
-time spent descheduled is not the kernel's), else wall time. ``saved`` counts the bytes autograd keeps for backward beyond the
-inputs and parameters; ``bound`` is the issue's target ``(K + 2)·(T + 1)·B·N`` values.
+with one thread it is the benchmark thread's CPU time (``time.thread_time``: on a shared
+machine, time spent descheduled is not the kernel's), else wall time. ``saved`` counts the bytes
+autograd keeps for backward beyond the inputs and parameters; ``bound`` is the kernels' memory
+target, ``(K + 2)·(T + 1)·B·N`` values.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ def parse_shape(text: str) -> tuple[int, int, int, int]:
     except ValueError:
         shape = ()
     if len(shape) != 4 or min(shape) < 1:
-        raise ShapeError(f"shape {text!r} is not T,B,M,N (four positive integers, e.g. 300,1,39,100)")
+        raise ShapeError(f"shape {text!r} is not T,B,M,N "
+                         "(four positive integers, e.g. 300,1,39,100)")
     return shape  # type: ignore[return-value]
 
 
@@ -267,7 +269,8 @@ def environment(device: str = "cpu") -> dict:
     if dev.type == "cuda":
         props = torch.cuda.get_device_properties(dev)
         env.update(
-            clock="cuda events", gpu=props.name, gpu_memory_gib=round(props.total_memory / 2**30, 1),
+            clock="cuda events", gpu=props.name,
+            gpu_memory_gib=round(props.total_memory / 2**30, 1),
             compute_capability=f"{props.major}.{props.minor}", cuda=torch.version.cuda,
             cudnn=torch.backends.cudnn.version(),
         )
@@ -298,7 +301,8 @@ def _field(rows: dict[str, Row], variant: str, name: str) -> float | None:
 
 
 def format_summary(rows: list[Row], backend: str = "cpu") -> str:
-    """One Markdown line per shape: the issue's targets for ``backend`` as measured ratios."""
+    """One Markdown line per shape: the kernels' speed and memory targets for ``backend`` as
+    measured ratios."""
     head = ("| T, B, M, N | vendor fwd+bwd ms | NP × vendor | V × vendor | worst other × V "
             "| FGR × V | V speed-up over reference | NP fwd × vendor | V fwd × vendor "
             "| saved ≤ bound |")

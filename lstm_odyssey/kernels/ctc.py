@@ -17,7 +17,7 @@ returns ``exp(log_probs) − γ`` (correct only behind a log-softmax); through a
 are identical.
 
 This lives in ``kernels`` because the C++ build machinery does (one extension, one cached
-build); it knows nothing of training, and :mod:`lstm_odyssey.train.losses` picks it.
+build); it knows nothing of training, and :mod:`lstm_odyssey.train.kinds` picks it.
 """
 
 from __future__ import annotations
@@ -72,8 +72,9 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths,
     if log_probs.dim() != 3 or log_probs.device.type != "cpu" or \
             log_probs.dtype not in (torch.float32, torch.float64):
         raise CtcInputError(
-            f"log_probs must be a (T, B, C) float32/float64 CPU tensor, got {tuple(log_probs.shape)}"
-            f" {log_probs.dtype} on {log_probs.device}; use torch.nn.functional.ctc_loss otherwise"
+            "log_probs must be a (T, B, C) float32/float64 CPU tensor, got "
+            f"{tuple(log_probs.shape)} {log_probs.dtype} on {log_probs.device}; use "
+            "torch.nn.functional.ctc_loss otherwise"
         )
     T, B, C = log_probs.shape
     if not 0 <= blank < C:

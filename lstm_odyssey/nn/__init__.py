@@ -1,5 +1,5 @@
 """Modules with torch.nn.LSTM's interface for every variant."""
 
-from .lstm import LSTM, InputError, LSTMCell, from_torch_lstm, reverse_padded
+from .lstm import LSTM, InputError, LSTMCell, from_torch_lstm
 
-__all__ = ["LSTM", "InputError", "LSTMCell", "from_torch_lstm", "reverse_padded"]
+__all__ = ["LSTM", "InputError", "LSTMCell", "from_torch_lstm"]

@@ -305,7 +305,8 @@ class LSTM(nn.Module):
             lengths = torch.as_tensor(lengths, device="cpu").reshape(-1)
         except (TypeError, ValueError, RuntimeError):
             raise InputError(f"lengths must be a sequence of B integers, got {lengths!r}") from None
-        if lengths.dtype.is_floating_point or lengths.dtype.is_complex or lengths.dtype == torch.bool:
+        dtype = lengths.dtype
+        if dtype.is_floating_point or dtype.is_complex or dtype == torch.bool:
             raise InputError(f"lengths must be integers (the valid steps of each sequence), "
                              f"got {lengths.dtype}")
         lengths = lengths.to(torch.int64)
@@ -390,7 +391,8 @@ def from_torch_lstm(lstm: nn.LSTM, backend: str = "auto") -> LSTM:
             W.copy_(getattr(lstm, f"weight_ih{suffix}")[rows])
             R.copy_(getattr(lstm, f"weight_hh{suffix}")[rows])
             if lstm.bias:
-                b.copy_((getattr(lstm, f"bias_ih{suffix}") + getattr(lstm, f"bias_hh{suffix}"))[rows])
+                bias = getattr(lstm, f"bias_ih{suffix}") + getattr(lstm, f"bias_hh{suffix}")
+                b.copy_(bias[rows])
     return ours
 
 

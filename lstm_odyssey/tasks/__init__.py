@@ -1,8 +1,8 @@
 """Datasets for the study's three tasks: the real corpora and free synthetic defaults."""
 
-from .base import LOSSES, METRICS, Split, Task
+from .base import METRICS, Split, Task
 from .common import CorpusError, TaskNameError
 from .registry import TASK_NAMES, free_tasks, load_task, prepare, task_info
 
-__all__ = ["LOSSES", "METRICS", "TASK_NAMES", "CorpusError", "Split", "Task", "TaskNameError",
+__all__ = ["METRICS", "TASK_NAMES", "CorpusError", "Split", "Task", "TaskNameError",
            "free_tasks", "load_task", "prepare", "task_info"]

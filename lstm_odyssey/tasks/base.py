@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-LOSSES = ("framewise_ce", "ctc", "bernoulli")
+# the metric of each loss kind (the kinds themselves: lstm_odyssey.train.kinds)
 METRICS = {"framewise_ce": "frame_error_pct", "ctc": "cer_pct", "bernoulli": "nll_per_step"}
 
 
@@ -49,7 +49,7 @@ class Task:
     test: Split
     input_size: int                # M
     num_classes: int               # output units (CTC: including the blank at 0)
-    loss: str                      # one of LOSSES
+    loss: str                      # a loss kind, a key of METRICS
     bidirectional: bool            # the paper's network: True for speech and handwriting
     class_names: list[str] = field(default_factory=list)
 

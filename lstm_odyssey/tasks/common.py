@@ -61,7 +61,8 @@ class Corpus:
 
 def split_counts(size: str | int, demo: tuple[int, int, int] | None,
                  full: tuple[int, int, int] | None) -> tuple[int, int, int] | None:
-    """Sequences per split for a size: ``"demo"`` or ``"full"`` (None = the whole corpus) or an int N (N training sequences, ``max(1, N // 4)`` valid and test)."""
+    """Sequences per split for a size: ``"demo"`` or ``"full"`` (None = the whole corpus) or an
+    int N (N training sequences, ``max(1, N // 4)`` valid and test)."""
     if isinstance(size, str) and size.isdigit():
         size = int(size)
     if size == "demo":

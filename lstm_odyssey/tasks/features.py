@@ -20,7 +20,6 @@ HOP = 160           # 10 ms
 NFFT = 512
 NMEL = 26
 NCEP = 13
-FEATURES = 3 * NCEP
 
 
 def num_frames(num_samples: int) -> int:

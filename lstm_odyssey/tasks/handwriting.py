@@ -12,9 +12,9 @@ and point jitter. Strokes are resampled to constant pen speed with 9–13 points
 as long as IAM-OnDB lines after their ×½ subsampling. Measured in
 ``results/odyssey-free/calibration.md``: against 18–26 points per character a run costs 0.6×
 and learns no worse). Each point has the paper's four inputs:
-``(Δx, Δy, time since stroke start, pen-up)``, pen-up = 1 on the last point of every stroke. Targets are the line's characters
-(1-based indices into :data:`ALPHABET`; 0 is the CTC blank). Train/valid/test share neither
-lines nor writers.
+``(Δx, Δy, time since stroke start, pen-up)``, pen-up = 1 on the last point of every stroke.
+Targets are the line's characters (1-based indices into :data:`ALPHABET`; 0 is the CTC blank).
+Train/valid/test share neither lines nor writers.
 """
 
 from __future__ import annotations

@@ -43,7 +43,8 @@ def corpus_lines(alphabet: str, min_len: int = 20, max_len: int = 60) -> list[st
         cur.append(w)
         if len(" ".join(cur)) >= target:
             line = " ".join(cur)
-            if len(line) <= max_len and sum(c.isalpha() or c == " " for c in line) >= 0.9 * len(line):
+            letters = sum(c.isalpha() or c == " " for c in line)
+            if len(line) <= max_len and letters >= 0.9 * len(line):
                 lines.add(line)
             cur, target = [], min_len + (i * 7919) % (max_len - min_len)
     return sorted(lines)

@@ -9,8 +9,7 @@ import typing
 from dataclasses import asdict, dataclass, fields
 
 from ..errors import UserError
-from ..kernels import BACKENDS
-from ..variants import CellSpec
+from ..variants import BACKENDS, CellSpec
 
 
 class ConfigError(UserError, ValueError):

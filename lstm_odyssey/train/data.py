@@ -16,18 +16,21 @@ from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 
 from ..tasks import Split
+from .kinds import IGNORE_INDEX, loss_kind
+
+__all__ = ["IGNORE_INDEX", "POOL_BATCHES", "Batch", "SequenceSet", "add_input_noise",
+           "evaluation_order", "training_order"]
 
 POOL_BATCHES = 20
-IGNORE_INDEX = -100  # framewise targets past a sequence's end
 
 
 @dataclass
 class Batch:
     """A padded batch, batch first.
 
-    ``targets`` depend on the loss: ``framewise_ce`` (B, T) int64 padded with
-    :data:`IGNORE_INDEX`; ``bernoulli`` (B, T, C) float32 padded with 0; ``ctc`` (B, L) int64
-    labels padded with 0 and their lengths in ``target_lengths``.
+    ``targets`` depend on the loss kind (:mod:`.kinds`): ``framewise_ce`` (B, T) int64 padded
+    with :data:`IGNORE_INDEX`; ``bernoulli`` (B, T, C) float32 padded with 0; ``ctc`` (B, L)
+    int64 labels padded with 0 and their lengths in ``target_lengths``.
     """
 
     inputs: Tensor          # (B, T, M) float32, zero padded
@@ -54,8 +57,9 @@ class SequenceSet:
 
     def __init__(self, split: Split, loss: str) -> None:
         self.inputs = [torch.as_tensor(np.asarray(x, dtype=np.float32)) for x in split.inputs]
-        dtype = torch.float32 if loss == "bernoulli" else torch.int64
-        self.targets = [torch.as_tensor(np.asarray(y)).to(dtype) for y in split.targets]
+        self.kind = loss_kind(loss)
+        self.targets = [torch.as_tensor(np.asarray(y)).to(self.kind.target_dtype)
+                        for y in split.targets]
         self.lengths = np.array([len(x) for x in self.inputs], dtype=np.int64)
         self.loss = loss
         self._single: dict[int, Batch] = {}  # batches of one sequence, built once
@@ -75,12 +79,11 @@ class SequenceSet:
             return self._single[i]
         xs = [self.inputs[i] for i in indices]
         ys = [self.targets[i] for i in indices]
-        pad = IGNORE_INDEX if self.loss == "framewise_ce" else 0
         lengths = [len(x) for x in xs]
         return Batch(
             inputs=pad_sequence(xs, batch_first=True),
             lengths=torch.tensor(lengths, dtype=torch.int64),
-            targets=pad_sequence(ys, batch_first=True, padding_value=pad),
+            targets=pad_sequence(ys, batch_first=True, padding_value=self.kind.padding),
             target_lengths=torch.tensor([len(y) for y in ys], dtype=torch.int64),
             padded=min(lengths) < max(lengths),
         )

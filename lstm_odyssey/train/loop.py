@@ -37,7 +37,8 @@ from .. import __version__, kernels, tasks
 from ..tasks import Task
 from .config import TrainConfig
 from .data import Batch, SequenceSet, add_input_noise, evaluation_order, training_order
-from .losses import check_ctc_lengths, sequence_loss
+from .kinds import loss_kind
+from .losses import sequence_loss
 from .metrics import metric_counts, metric_value, trivial_baseline
 from .model import SequenceModel
 from .optim import NesterovSGD
@@ -153,8 +154,7 @@ def run(config: TrainConfig, task: Task | None = None, progress: bool = False,
     if task is None:
         task = tasks.load_task(config.task, size=config.size, path=config.path,
                                seed=config.data_seed)
-    if task.loss == "ctc":
-        check_ctc_lengths(task)
+    loss_kind(task.loss).check(task)
     train, valid, test = (SequenceSet(s, task.loss) for s in (task.train, task.valid, task.test))
 
     torch.manual_seed(config.seed)

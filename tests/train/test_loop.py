@@ -7,8 +7,9 @@ import pytest
 
 from lstm_odyssey import CellSpec
 from lstm_odyssey.sweep.schema import TRIAL_KEYS
-from lstm_odyssey.train import ConfigError, EarlyStopping, TrainConfig, run
+from lstm_odyssey.train import ConfigError, TrainConfig, run
 from lstm_odyssey.train.data import training_order
+from lstm_odyssey.train.loop import EarlyStopping
 
 from .tiny_tasks import ctc_task, music_task, speech_task
 
@@ -16,8 +17,8 @@ HISTORY_KEYS = {"epoch", "train_loss", "train_metric", "valid_loss", "valid_metr
 
 
 def _config(task, **overrides):
-    base = {"task": task.name, "variant": "V", "hidden_size": 8, "learning_rate": 0.1, "momentum": 0.9,
-                "input_noise": 0.0, "max_epochs": 3, "patience": 15}
+    base = {"task": task.name, "variant": "V", "hidden_size": 8, "learning_rate": 0.1,
+            "momentum": 0.9, "input_noise": 0.0, "max_epochs": 3, "patience": 15}
     return TrainConfig(**{**base, **overrides})
 
 
@@ -47,7 +48,8 @@ def test_noise_in_training_only():
     # with noise only the training loss changes.
     task = speech_task(sizes=(6, 1, 2))
     task.valid = task.train
-    clean = run(_config(task, learning_rate=0.0, max_epochs=1, init_std=1.0), task=task)["history"][0]
+    clean = run(_config(task, learning_rate=0.0, max_epochs=1, init_std=1.0),
+                task=task)["history"][0]
     noisy = run(_config(task, learning_rate=0.0, max_epochs=1, init_std=1.0, input_noise=1.0),
                 task=task)["history"][0]
     assert clean["train_loss"] == pytest.approx(clean["valid_loss"], rel=1e-5)

@@ -7,7 +7,6 @@ import pytest
 import torch
 
 from lstm_odyssey.tasks import Split
-from lstm_odyssey.train import best_path_decode, cer_pct, edit_distance, trivial_baseline
 from lstm_odyssey.train.data import SequenceSet
 from lstm_odyssey.train.losses import (
     TaskDataError,
@@ -15,7 +14,14 @@ from lstm_odyssey.train.losses import (
     ctc_min_length,
     sequence_loss,
 )
-from lstm_odyssey.train.metrics import metric_counts, metric_value
+from lstm_odyssey.train.metrics import (
+    best_path_decode,
+    cer_pct,
+    edit_distance,
+    metric_counts,
+    metric_value,
+    trivial_baseline,
+)
 
 from .tiny_tasks import ctc_task, music_task, speech_task
 
