@@ -329,7 +329,7 @@ def _device(ctx: click.Context, param: click.Parameter, value: str) -> str:
 
 @bench.command("kernels")
 @click.option("--shape", "shapes", multiple=True, metavar="T,B,M,N",
-              help="A shape to run (repeatable); default: the four shapes of issue 3.")
+              help="A shape to run (repeatable); default: the benchmark shapes.")
 @click.option("--variant", "variants", multiple=True, help="A variant (repeatable); default: all.")
 @click.option("--repeats", default=7, show_default=True, type=click.IntRange(min=1),
               help="Timed rounds per candidate.")

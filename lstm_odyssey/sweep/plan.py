@@ -51,7 +51,8 @@ def changes(old: object, new: object, key: str = "") -> list[str]:
 def open_study(spec: StudySpec, storage: BaseStorage, name: str) -> optuna.Study:
     """Load (or create) the Optuna study ``name`` of a study file."""
     return optuna.create_study(study_name=name, storage=storage, direction="minimize",
-                               load_if_exists=True, sampler=optuna.samplers.RandomSampler(spec.seed))
+                               load_if_exists=True,
+                               sampler=optuna.samplers.RandomSampler(spec.seed))
 
 
 def plan(spec: StudySpec, storage: BaseStorage, url: str) -> int:

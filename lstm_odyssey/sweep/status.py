@@ -18,8 +18,8 @@ def study_status(spec: StudySpec, storage: BaseStorage) -> list[dict]:
     """One row per (task, variant): planned trials; trials by :func:`.schema.trial_status`
     (complete incl. time limit, running, waiting, failed, diverged, pruned, lost = worker
     stopped, re-queued or about to be: a running trial whose worker is gone by the rule of
-    :func:`.recovery.stale_trials` counts as lost); and the best (lowest) validation metric so far (None before the
-    first result)."""
+    :func:`.recovery.stale_trials` counts as lost); and the best (lowest) validation metric so
+    far (None before the first result)."""
     existing = {s.study_name for s in optuna.get_all_study_summaries(storage,
                                                                      include_best_trial=False)}
     rows = []
@@ -63,6 +63,6 @@ def open_status(study_file: str, storage: str | None) -> tuple[StudySpec, str, l
     spec = load_study(study_file)
     url = resolve_url(spec, storage)
     if not storage_exists(url):
-        raise StorageError(f"no sweep storage at {mask_url(url)}; run `lstm-odyssey sweep {study_file}` "
-                           "first or pass --storage")
+        raise StorageError(f"no sweep storage at {mask_url(url)}; run "
+                           f"`lstm-odyssey sweep {study_file}` first or pass --storage")
     return spec, mask_url(url), study_status(spec, open_storage(url))
