@@ -25,8 +25,8 @@ from ..sweep.storage import StorageError, mask_url
 TRIAL_COLUMNS = (
     "study", "task", "variant", "source", "metric", "optuna_study", "trial", "state", "status",
     "failure_reason", "config_id", "seed", *schema.PARAMS, "momentum", "valid_metric",
-    "test_metric", "train_metric", "best_epoch", "epochs", "wall_time_s", "n_parameters",
-    "baseline_metric",
+    "test_metric", "train_metric", "best_epoch", "epochs", "wall_time_s", "cpu_time_s",
+    "n_parameters", "baseline_metric",
 )
 
 
@@ -112,7 +112,6 @@ def load_results(storage: str, study: str | None = None) -> Results:
                 row["momentum"] = 1.0 - row[schema.ONE_MINUS_MOMENTUM]
             if row["valid_metric"] is None and t.state == optuna.trial.TrialState.COMPLETE:
                 row["valid_metric"] = t.value
-            row["baseline_metric"] = ua.get("baseline_metric")  # trivial predictor, valid
             row["history"] = ua.get("history") or []
             rows.append(row)
         study_rows.append({
@@ -129,7 +128,7 @@ def load_results(storage: str, study: str | None = None) -> Results:
         )
     trials_df = pd.DataFrame(rows, columns=[*TRIAL_COLUMNS, "history", "versions"])
     numeric = [*schema.PARAMS, "momentum", "valid_metric", "test_metric", "train_metric",
-               "best_epoch", "epochs", "wall_time_s", "n_parameters", "config_id", "seed",
-               "baseline_metric"]
+               "best_epoch", "epochs", "wall_time_s", "cpu_time_s", "n_parameters", "config_id",
+               "seed", "baseline_metric"]
     trials_df[numeric] = trials_df[numeric].apply(pd.to_numeric, errors="coerce")
     return Results(trials_df, pd.DataFrame(study_rows), space, mask_url(storage))
