@@ -29,8 +29,7 @@ def main() -> None:
     spec, url, rows = open_status(args.study_file, args.storage)
     trials = load_results(args.storage or url).trials
     finished = trials[trials["wall_time_s"].notna() & (trials["status"] != "lost")].copy()
-    cpu = finished["cpu_time_s"] if "cpu_time_s" in finished else finished["wall_time_s"] * math.nan
-    finished["core_s"] = cpu.fillna(finished["wall_time_s"])
+    finished["core_s"] = finished["cpu_time_s"].fillna(finished["wall_time_s"])
     print("| task | finished / planned | core-hours used | core s per trial: mean | 90th pct |"
           " wall s per trial: mean | remaining core-hours (est.) |")
     print("|---|---|---|---|---|---|---|")

@@ -83,10 +83,11 @@ def plan(counts: tuple[int, int, int], seed: int) -> list[UtteranceSpec]:
     for k, (split, n) in enumerate(zip(SPLITS, counts)):
         sentences = pool[first[k]:first[k + 1]]
         voices = []                     # the voice of each speaker of the split
+        taken = dict.fromkeys(families, 0)  # speakers given a voice of each family so far
         for s in range(math.ceil(n / per[k])):
             fam = cycle[s % len(cycle)]
-            seen = sum(cycle[q % len(cycle)] == fam for q in range(s))
-            voices.append(dealt[k][fam][seen % len(dealt[k][fam])])
+            voices.append(dealt[k][fam][taken[fam] % len(dealt[k][fam])])
+            taken[fam] += 1
         for i in range(n):
             speaker = i // per[k]
             srng = np.random.default_rng([seed, k, speaker, 31337])

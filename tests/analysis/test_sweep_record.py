@@ -12,32 +12,15 @@ from lstm_odyssey.analysis.table import load_results
 from lstm_odyssey.sweep.executors import sweep
 from lstm_odyssey.sweep.studyfile import load_study
 
+from ..sweep.conftest import study_toml
+
 pytestmark = pytest.mark.slow
-
-STUDY = """
-name = "rec"
-seed = 3
-trials = 1
-variants = ["V"]
-
-[protocol]
-max_epochs = 1
-patience = 1
-backend = "reference"
-
-[space]
-hidden_size = [4, 6]
-learning_rate = [1e-2, 1e-1]
-
-[tasks.jsb]
-size = 2
-"""
 
 
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory: pytest.TempPathFactory) -> str:
     tmp = tmp_path_factory.mktemp("rec")
-    (tmp / "rec.toml").write_text(STUDY)
+    (tmp / "rec.toml").write_text(study_toml(name="rec", trials=1, variants='["V"]'))
     url = str(tmp / "journal.log")
     sweep(load_study(tmp / "rec.toml"), url, jobs=1, progress=False, echo=lambda s: None)
     return url
