@@ -1,0 +1,73 @@
+"""Check a study's calibration criteria on its committed trials, as Markdown.
+
+    python benchmarks/study_criteria.py studies/odyssey-free.toml [--storage JOURNAL]
+
+Issue 15 fixes three criteria for the protocol of every task, to be shown on the study's own
+trials and not only on the pilot runs of ``benchmarks/calibrate.py``. For the vanilla LSTM's
+finished trials of each task (complete or stopped at the time limit; diverged trials have no
+metric), the *best 10 %* are the ⌈n/10⌉ trials with the lowest validation metric, and:
+
+(a) *learned*: the best validation metric is far from the trivial baseline — at most
+    ``TARGET[task]`` (CER ≤ 40 %, frame error ≤ 30 %; jsb NLL inside the paper's band of about
+    8.5–9.5 nats per step or below it);
+(b) *not cut off by the cap*: at least 80 % of the best 10 % reached their best epoch before
+    0.8 × max_epochs;
+(c) *valid ≈ test*: the best 10 %'s validation and test metrics agree to within a few points
+    (the mean and the largest |valid − test| are printed; the criterion is judged by a reader,
+    the issue gives no number).
+
+All metrics are lower-is-better. With fewer than 10 vanilla trials a task's best 10 % is a
+single trial and the line says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from lstm_odyssey.analysis import load_results
+from lstm_odyssey.sweep.status import open_status
+
+# (a): the largest best-vanilla validation metric that counts as "learned", per task.
+TARGET = {"jsb": 9.5, "timit-synth": 30.0, "handwriting-synth": 40.0}
+CAP_FRACTION = 0.8   # (b): the best epoch must be below this fraction of max_epochs ...
+CAP_SHARE = 0.8      # ... for at least this share of the best 10 %
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("study_file")
+    parser.add_argument("--storage", default=None)
+    parser.add_argument("--variant", default="V")
+    args = parser.parse_args()
+
+    spec, url, _ = open_status(args.study_file, args.storage)
+    trials = load_results(args.storage or url).trials
+    done = trials[trials["status"].isin(["complete", "time_limit"])
+                  & (trials["variant"] == args.variant)]
+    print(f"| task | {args.variant} trials | trivial baseline | (a) best valid (target) "
+          "| best 10 %: n | median valid | (b) best epoch < 0.8 × cap | (c) mean / max "
+          "\\|valid − test\\| |")
+    print("|---|---|---|---|---|---|---|---|")
+    for task in spec.tasks:
+        rows = done[done["task"] == task.name].sort_values("valid_metric")
+        if rows.empty:
+            print(f"| {task.name} | 0 | | | | | | |")
+            continue
+        top = rows.head(math.ceil(len(rows) / 10))
+        cap = task.protocol["max_epochs"]
+        early = int((top["best_epoch"] < CAP_FRACTION * cap).sum())
+        gap = (top["valid_metric"] - top["test_metric"]).abs()
+        best = rows["valid_metric"].iloc[0]
+        target = TARGET.get(task.name)
+        verdict_a = "—" if target is None else ("met" if best <= target else "not met")
+        verdict_b = "met" if early >= CAP_SHARE * len(top) else "not met"
+        print(f"| {task.name} | {len(rows)} | {rows['baseline_metric'].iloc[0]:.3g} "
+              f"| {best:.3g} ({'≤ ' + format(target, 'g') if target else '—'}: {verdict_a}) "
+              f"| {len(top)} | {top['valid_metric'].median():.3g} "
+              f"| {early} / {len(top)} (cap {cap}: {verdict_b}) "
+              f"| {gap.mean():.2g} / {gap.max():.2g} |")
+
+
+if __name__ == "__main__":
+    main()
