@@ -134,7 +134,7 @@ def dashboard(storage: str, host: str, port: int) -> None:
 def synthetic_study(storage: str, trials: int, seed: int) -> None:
     """Write a fabricated study with a known structure (no training) to try the analysis."""
     from .analysis.synthetic import write_synthetic_study
-    from .sweep.storage import mask_url
+    from .records import mask_url
 
     write_synthetic_study(storage, n_trials=trials, seed=seed)
     click.echo(mask_url(storage))
@@ -274,7 +274,7 @@ def repair_journal(journal: str, out: str | None, stop_at_first: bool) -> None:
     changed); then check the copy with `status --storage` and put it in JOURNAL's place."""
     from pathlib import Path
 
-    from .sweep.journal import salvage
+    from .records.journal import salvage
 
     r = salvage(Path(journal), Path(out or f"{journal}.salvaged"), stop_at_first)
     dropped = ", ".join(map(str, r.dropped[:10])) + (" …" if len(r.dropped) > 10 else "")

@@ -1,12 +1,13 @@
-"""Reading sweep storages (the schema of lstm_odyssey.sweep.schema) into the results table."""
+"""Reading sweep storages (the records of lstm_odyssey.records) into the results table."""
 
 from __future__ import annotations
 
 import pytest
 
 from lstm_odyssey.analysis.synthetic import write_synthetic_study
-from lstm_odyssey.analysis.table import StorageError, StorageNotFound, load_results
+from lstm_odyssey.analysis.table import load_results
 from lstm_odyssey.errors import UserError
+from lstm_odyssey.records import StorageError, StorageNotFound
 from lstm_odyssey.sweep import schema
 
 
