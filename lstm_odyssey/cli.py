@@ -167,7 +167,7 @@ def data_prepare(task: str, size: str, path: str | None, seed: int, step: str | 
     """Build (or find in the cache) a task's data, with a progress bar."""
     from .tasks import prepare
 
-    corpus, _ = prepare(task, size, path, seed, progress=True, **_task_options(step, phones))
+    corpus = prepare(task, size, path, seed, progress=True, **_task_options(step, phones)).corpus
     click.echo(f"{task}: " + ", ".join(f"{len(corpus.split(s))} {s}"
                                        for s in ("train", "valid", "test")))
 
@@ -183,7 +183,7 @@ def data_info(task: str, size: str, path: str | None, seed: int, step: str | Non
     from .tasks import prepare
     from .tasks.describe import format_summary, summary
 
-    info = summary(*prepare(task, size, path, seed, **_task_options(step, phones)))
+    info = summary(prepare(task, size, path, seed, **_task_options(step, phones)))
     click.echo(json.dumps(info) if as_json else format_summary(info))
 
 
@@ -200,8 +200,8 @@ def data_show(task: str, size: str, path: str | None, seed: int, step: str | Non
     from .tasks import prepare
     from .tasks.describe import draw
 
-    corpus, kwargs = prepare(task, size, path, seed, **_task_options(step, phones))
-    click.echo(draw(corpus, kwargs, out, split, index))
+    click.echo(draw(prepare(task, size, path, seed, **_task_options(step, phones)), out, split,
+                    index))
 
 
 _STORAGE_HELP = ("Journal file path, sqlite:///FILE.db or postgresql://USER@HOST/DB "
