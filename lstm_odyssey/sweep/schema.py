@@ -29,7 +29,6 @@ LEARNING_RATE = "learning_rate"
 ONE_MINUS_MOMENTUM = "one_minus_momentum"
 INPUT_NOISE = "input_noise"
 PARAMS = (HIDDEN_SIZE, LEARNING_RATE, ONE_MINUS_MOMENTUM, INPUT_NOISE)
-LOG_PARAMS = (HIDDEN_SIZE, LEARNING_RATE, ONE_MINUS_MOMENTUM)
 
 
 def study_name(study: str, task: str, variant: str) -> str:

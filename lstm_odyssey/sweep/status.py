@@ -46,13 +46,17 @@ def study_status(spec: StudySpec, storage: BaseStorage) -> list[dict]:
 
 
 def format_table(rows: list[dict]) -> str:
-    """The rows as an aligned text table."""
-    header = ["task", "variant", "planned", "complete", "running", "waiting", "failed/div",
-              "pruned", "lost", "best"]
-    body = [[r["task"], r["variant"], r["planned"], r["complete"], r["running"], r["waiting"],
-             f"{r['failed']}/{r['diverged']}", r["pruned"], r["lost"],
+    """The rows as an aligned text table (failed and diverged share a column)."""
+    shown = [c.value for c in COUNTED if c != Status.DIVERGED]
+
+    def count(r: dict, c: str) -> str:
+        return f"{r[c]}/{r[Status.DIVERGED.value]}" if c == Status.FAILED else str(r[c])
+
+    header = ["task", "variant", "planned",
+              *("failed/div" if c == Status.FAILED else c for c in shown), "best"]
+    body = [[r["task"], r["variant"], str(r["planned"]), *(count(r, c) for c in shown),
              "-" if r["best"] is None else f"{r['best']:.4g}"] for r in rows]
-    cells = [header] + [[str(c) for c in line] for line in body]
+    cells = [header, *body]
     widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
     return "\n".join("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
                                for i, (c, w) in enumerate(zip(line, widths))) for line in cells)
