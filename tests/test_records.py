@@ -34,7 +34,7 @@ STORED_STATUSES = {"complete", "time_limit", "diverged", "failed", "pruned", "lo
 
 def _stored(value: object) -> object:
     """What the sweep stored of a value before TrialRecord (JSON types, NaN/inf as null),
-    written here independently of records.jsonable."""
+    written here independently of TrialRecord.to_user_attrs."""
     value = json.loads(json.dumps(value, default=float))
     if isinstance(value, float) and not math.isfinite(value):
         return None

@@ -42,7 +42,7 @@ UNFINISHED = (Status.RUNNING, Status.WAITING)
 EPOCH_KEYS = ("epoch", "train_loss", "train_metric", "valid_loss", "valid_metric", "time_s")
 
 
-def jsonable(value: object) -> object:
+def _jsonable(value: object) -> object:
     """The value as plain JSON types (NaN/inf become None, tuples lists, numpy scalars
     Python numbers): what a storage keeps."""
     def clean(x: object) -> object:
@@ -104,7 +104,7 @@ class TrialRecord:
         """What the sweep stores: every field, in order, as plain JSON values; with
         ``partial`` only the fields that are set (a label written before the record: a
         planned trial's ``config_id`` and ``seed``, a claimed trial's ``lost`` status)."""
-        return {k: jsonable(v) for k, v in self.to_dict().items()
+        return {k: _jsonable(v) for k, v in self.to_dict().items()
                 if not partial or v is not None}
 
     def ended(self, status: Status, reason: str) -> Self:
