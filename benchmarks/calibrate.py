@@ -28,10 +28,11 @@ import itertools
 import json
 import multiprocessing
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from lstm_odyssey.tasks import handwriting, load_task
-from lstm_odyssey.tasks.common import build_task, split_counts
+from lstm_odyssey.tasks.common import split_counts
 from lstm_odyssey.tasks.registry import prepare
 from lstm_odyssey.train import TrainConfig, run
 
@@ -46,8 +47,8 @@ def _task(task: str, size: str, ppc: tuple[float, float] | None,
     counts = split_counts(size, handwriting.DEMO, handwriting.FULL)
     corpus = handwriting.build(counts, 0, points_per_char=ppc or handwriting.POINTS_PER_CHAR,
                                line_chars=line_chars or handwriting.LINE_CHARS)
-    _, kwargs = prepare(task, size="demo")          # the task's shape, not its data
-    return build_task(corpus, **kwargs)
+    demo = prepare(task, size="demo")         # the task's shape, not its data
+    return replace(demo, corpus=corpus).task()
 
 
 WITHIN = 0.05  # "nearly converged": within 5 % (relative) of the run's best validation metric

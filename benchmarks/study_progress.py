@@ -17,6 +17,7 @@ import argparse
 import math
 
 from lstm_odyssey.analysis import load_results
+from lstm_odyssey.records import Status
 from lstm_odyssey.sweep.status import open_status
 
 
@@ -28,7 +29,7 @@ def main() -> None:
 
     spec, url, rows = open_status(args.study_file, args.storage)
     trials = load_results(args.storage or url).trials
-    finished = trials[trials["wall_time_s"].notna() & (trials["status"] != "lost")].copy()
+    finished = trials[trials["wall_time_s"].notna() & (trials["status"] != Status.LOST)].copy()
     finished["core_s"] = finished["cpu_time_s"].fillna(finished["wall_time_s"])
     print("| task | finished / planned | core-hours used | core s per trial: mean | 90th pct |"
           " wall s per trial: mean | remaining core-hours (est.) |")

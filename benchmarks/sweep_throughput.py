@@ -22,7 +22,7 @@ from pathlib import Path
 
 import optuna
 
-from lstm_odyssey.sweep.storage import open_storage
+from lstm_odyssey.records import StorageURL
 from lstm_odyssey.sweep.studyfile import load_study
 
 
@@ -33,7 +33,7 @@ def measure(study: str, jobs: int, url: Path) -> tuple[float, float]:
     subprocess.run([sys.executable, "-m", "lstm_odyssey", "sweep", study, "--jobs", str(jobs),
                     "--storage", str(url), "--no-progress"], check=True, capture_output=True)
     wall = time.perf_counter() - start
-    storage = open_storage(str(url))
+    storage = StorageURL.parse(str(url)).open(create=True)
     trials = [t for s in optuna.get_all_study_summaries(storage, include_best_trial=False)
               for t in optuna.load_study(study_name=s.study_name, storage=storage).get_trials()]
     span = (max(t.datetime_complete for t in trials)

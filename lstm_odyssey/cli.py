@@ -134,7 +134,7 @@ def dashboard(storage: str, host: str, port: int) -> None:
 def synthetic_study(storage: str, trials: int, seed: int) -> None:
     """Write a fabricated study with a known structure (no training) to try the analysis."""
     from .analysis.synthetic import write_synthetic_study
-    from .sweep.storage import mask_url
+    from .records import mask_url
 
     write_synthetic_study(storage, n_trials=trials, seed=seed)
     click.echo(mask_url(storage))
@@ -167,7 +167,7 @@ def data_prepare(task: str, size: str, path: str | None, seed: int, step: str | 
     """Build (or find in the cache) a task's data, with a progress bar."""
     from .tasks import prepare
 
-    corpus, _ = prepare(task, size, path, seed, progress=True, **_task_options(step, phones))
+    corpus = prepare(task, size, path, seed, progress=True, **_task_options(step, phones)).corpus
     click.echo(f"{task}: " + ", ".join(f"{len(corpus.split(s))} {s}"
                                        for s in ("train", "valid", "test")))
 
@@ -183,7 +183,7 @@ def data_info(task: str, size: str, path: str | None, seed: int, step: str | Non
     from .tasks import prepare
     from .tasks.describe import format_summary, summary
 
-    info = summary(*prepare(task, size, path, seed, **_task_options(step, phones)))
+    info = summary(prepare(task, size, path, seed, **_task_options(step, phones)))
     click.echo(json.dumps(info) if as_json else format_summary(info))
 
 
@@ -200,8 +200,8 @@ def data_show(task: str, size: str, path: str | None, seed: int, step: str | Non
     from .tasks import prepare
     from .tasks.describe import draw
 
-    corpus, kwargs = prepare(task, size, path, seed, **_task_options(step, phones))
-    click.echo(draw(corpus, kwargs, out, split, index))
+    click.echo(draw(prepare(task, size, path, seed, **_task_options(step, phones)), out, split,
+                    index))
 
 
 _STORAGE_HELP = ("Journal file path, sqlite:///FILE.db or postgresql://USER@HOST/DB "
@@ -274,7 +274,7 @@ def repair_journal(journal: str, out: str | None, stop_at_first: bool) -> None:
     changed); then check the copy with `status --storage` and put it in JOURNAL's place."""
     from pathlib import Path
 
-    from .sweep.journal import salvage
+    from .records.journal import salvage
 
     r = salvage(Path(journal), Path(out or f"{journal}.salvaged"), stop_at_first)
     dropped = ", ".join(map(str, r.dropped[:10])) + (" …" if len(r.dropped) > 10 else "")

@@ -135,10 +135,7 @@ def _cli(cwd: Path, *args: str) -> set[str]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("args", [
-    pytest.param(("status", "study.toml"), marks=pytest.mark.xfail(strict=True, reason=(
-        "sweep/status.py imports resolve_url from sweep/executors.py, which imports "
-        "sweep/worker.py, which imports train.run (the loop, torch); fixing it means editing "
-        "those files (the storage-URL item of issue 13)"))),
+    ("status", "study.toml"),
     ("analyze", "--storage", "journal.log", "--trees", "5"),
     ("report", "study.toml", "--trees", "5", "-o", "report"),
 ], ids=["status", "analyze", "report"])

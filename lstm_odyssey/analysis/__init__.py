@@ -3,7 +3,8 @@
     from lstm_odyssey.analysis import analyze, build_report, load_results
     build_report("results/smoke/journal.log", "results/smoke/report")
 
-Reads an Optuna storage laid out as in :mod:`lstm_odyssey.sweep.schema`; never imports torch.
+Reads the records (:mod:`lstm_odyssey.records`) of an Optuna storage laid out as in
+:mod:`lstm_odyssey.sweep.schema`; never imports torch.
 The modules are imported on first use, so that reading one (e.g. the table) does not load the
 plotting libraries.
 """

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import UserError
-from .table import open_storage
+from ..records import StorageURL
 
 
 class DashboardUnavailable(UserError, ImportError):
@@ -19,4 +19,5 @@ def run_dashboard(storage: str, host: str = "127.0.0.1", port: int = 8080) -> No
             "optuna-dashboard is not installed; run `pip install optuna-dashboard` "
             "(it is part of the dev extras: pip install -e '.[dev]')"
         ) from e
-    optuna_dashboard.run_server(open_storage(storage), host=host, port=port)
+    optuna_dashboard.run_server(StorageURL.parse(storage).open(create=False), host=host,
+                                port=port)

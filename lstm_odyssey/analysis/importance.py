@@ -26,9 +26,10 @@ import numpy as np
 import optuna
 import pandas as pd
 
+from ..records import RESULTS
 from ..sweep import schema
 from .fanova import Fanova, FanovaError
-from .outcomes import RESULTS, TEST, counted, scored
+from .outcomes import TEST, counted, scored
 from .table import Dim
 
 VARIANT = "variant"

@@ -26,13 +26,7 @@ import enum
 import numpy as np
 import pandas as pd
 
-from ..sweep import schema
-
-# Statuses of a trial that is a result: the run ended by the protocol, or at the study's time
-# budget with the test metric of its best epoch so far (the sweep tells both as COMPLETE).
-RESULTS = ("complete", "time_limit")
-DIVERGED = "diverged"
-UNFINISHED = ("running", "waiting")
+from ..records import RESULTS, UNFINISHED, Status
 
 VALID, TEST = "outcome_valid", "outcome_test"   # the columns :func:`score` adds
 
@@ -65,7 +59,7 @@ def score(trials: pd.DataFrame) -> pd.DataFrame:
     valid = pd.to_numeric(df["valid_metric"], errors="coerce").astype(float)
     test = pd.to_numeric(df["test_metric"], errors="coerce").astype(float)
     has_metrics = np.isfinite(valid) & np.isfinite(test)
-    result, diverged = df["status"].isin(RESULTS), df["status"] == DIVERGED
+    result, diverged = df["status"].isin(RESULTS), df["status"] == Status.DIVERGED
     has_base = np.isfinite(df["baseline"])
     rule = np.select(
         [result & has_metrics, diverged & has_metrics, (result | diverged) & has_base,
@@ -103,7 +97,7 @@ def finished(trials: pd.DataFrame) -> pd.DataFrame:
     """Trials that ended (complete, diverged, failed, time limit, pruned), not running or
     queued. Trials lost with a dead worker are left out too: the sweep re-ran their
     configuration."""
-    return trials[~trials["status"].isin((*UNFINISHED, schema.LOST))]
+    return trials[~trials["status"].isin((*UNFINISHED, Status.LOST))]
 
 
 def rule_counts(trials: pd.DataFrame) -> dict[str, int]:

@@ -22,11 +22,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UserError
+from ..records import JOURNAL_FILE, UNFINISHED
 from ..sweep import schema
 from . import figures, importance
 from .findings import EVIDENCE_SEP, TaskAnalysis, findings_table, forest_gate
 from .labels import metric_label, param_label
-from .outcomes import UNFINISHED, Rule, finished, rule_counts, score, strict
+from .outcomes import Rule, finished, rule_counts, score, strict
 from .stats import (
     EQUIVALENCE,
     LEARN_MARGIN,
@@ -680,14 +681,13 @@ def resolve_target(target: str | None, storage: str | None,
     if target is not None:
         path = Path(target)
         if path.is_dir():
-            storage = storage or str(path / schema.JOURNAL_FILE)
+            storage = storage or str(path / JOURNAL_FILE)
             default_out = path / "report"
         else:
-            from ..sweep.storage import default_url
             from ..sweep.studyfile import load_study
 
             spec = load_study(path)
-            storage = storage or spec.storage_url or default_url(spec.name)
+            storage = spec.storage(storage).text
             study = spec.name
             default_out = Path("results") / spec.name / "report"
     if storage is None:

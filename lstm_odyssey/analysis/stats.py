@@ -42,7 +42,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .outcomes import DIVERGED, RESULTS, TEST, UNFINISHED, VALID, counted, finished, scored
+from ..records import RESULTS, UNFINISHED, Status
+from .outcomes import TEST, VALID, counted, finished, scored
 
 MIN_SAMPLES = 3
 POWER_N = 10
@@ -92,7 +93,7 @@ def rates(trials: pd.DataFrame) -> tuple[float, float]:
     if done.empty:
         return math.nan, math.nan
     return (float((~done["status"].isin(RESULTS)).mean()),
-            float((done["status"] == DIVERGED).mean()))
+            float((done["status"] == Status.DIVERGED).mean()))
 
 
 def n_top(n: int, fraction: float) -> int:

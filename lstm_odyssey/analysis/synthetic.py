@@ -1,5 +1,5 @@
-"""Fabricated sweeps with a known structure, written in the storage format of
-:mod:`lstm_odyssey.sweep.schema` — for tests and demos of the analysis without training.
+"""Fabricated sweeps with a known structure, written as a sweep writes them
+(:mod:`lstm_odyssey.records`) — for tests and demos of the analysis without training.
 
 Per task the test metric of a trial is (x = log10 learning rate, h = hidden size, ν = input
 noise, μ = −log10(1 − momentum) ∈ [0, 2])::
@@ -34,8 +34,9 @@ import numpy as np
 import optuna
 
 from ..errors import UserError
+from ..records import EPOCH_KEYS, Status, StorageURL, StudyMeta, TrialRecord
 from ..sweep import schema
-from ..sweep.storage import open_storage
+from ..sweep.space import PAPER_SPACE
 from ..variants import PRESET_NAMES, count_parameters
 
 
@@ -76,27 +77,28 @@ TASKS: dict[str, SyntheticTask] = {
     )
 }
 
-SPACE = {
-    schema.HIDDEN_SIZE: optuna.distributions.IntDistribution(20, 200, log=True),
-    schema.LEARNING_RATE: optuna.distributions.FloatDistribution(1e-6, 1e-2, log=True),
-    schema.ONE_MINUS_MOMENTUM: optuna.distributions.FloatDistribution(0.01, 1.0, log=True),
-    schema.INPUT_NOISE: optuna.distributions.FloatDistribution(0.0, 1.0),
-}
+SPACE = {name: dim.distribution() for name, dim in PAPER_SPACE.items()}
 VERSIONS = {"lstm_odyssey": "synthetic", "torch": "-", "optuna": optuna.__version__,
             "python": "-"}
 
 
+def _draw(rng: np.random.Generator, low: float, high: float, log: bool,
+          integer: bool) -> float:
+    """One value of a range of the paper's space: integers ``round(exp(U(ln low, ln high)))``,
+    log-scaled reals ``10^U(log10 low, log10 high)``, others ``U(low, high)`` (the draws
+    fabricated studies were first written with, not the sweep's :meth:`Dim.draw`, so that a
+    seed keeps giving the same study)."""
+    if integer:
+        return round(math.exp(rng.uniform(math.log(low), math.log(high))))
+    if log:
+        return 10 ** rng.uniform(math.log10(low), math.log10(high))
+    return rng.uniform(low, high)
+
+
 def _sample_configs(rng: np.random.Generator, n: int) -> list[dict[str, float]]:
     """The paper's search space, sampled once per task (a paired design across variants)."""
-    return [
-        {
-            schema.HIDDEN_SIZE: round(math.exp(rng.uniform(math.log(20), math.log(200)))),
-            schema.LEARNING_RATE: 10 ** rng.uniform(-6, -2),
-            schema.ONE_MINUS_MOMENTUM: 10 ** rng.uniform(-2, 0),
-            schema.INPUT_NOISE: rng.uniform(0, 1),
-        }
-        for _ in range(n)
-    ]
+    return [{name: _draw(rng, d.low, d.high, d.log, d.integer) for name, d in PAPER_SPACE.items()}
+            for _ in range(n)]
 
 
 def _history(rng: np.random.Generator, best: float, start: float, epochs: int,
@@ -108,8 +110,8 @@ def _history(rng: np.random.Generator, best: float, start: float, epochs: int,
             0.002 * abs(best) * (e - best_epoch))
         valid = best if e == best_epoch else max(valid, best * (1 + 1e-6) + 1e-9)
         train = valid * 0.9
-        hist.append({"epoch": e, "train_loss": train, "train_metric": train,
-                     "valid_loss": valid, "valid_metric": valid, "time_s": epoch_time})
+        hist.append(dict(zip(EPOCH_KEYS, (e, train, train, valid, valid, epoch_time),
+                             strict=True)))
     return hist
 
 
@@ -147,26 +149,26 @@ def _trial(task: SyntheticTask, variant: str, cid: int, cfg: dict[str, float],
     history = [] if early else _history(rng, valid, start, epochs, best_epoch, wall / epochs)
     if late:
         history = history[:1]
-        valid = test = history[0]["valid_metric"]
+        valid = test = history[0][EPOCH_KEYS[4]]  # the first epoch's validation metric
         epochs = best_epoch = 1
     if early:
         epochs, best_epoch = 3, None
     diverged = early or late
-    attrs = {
-        "config_id": cid, "seed": cid, "momentum": 1 - cfg[schema.ONE_MINUS_MOMENTUM],
-        "status": "diverged" if diverged else "complete",
-        "failure_reason": f"loss became NaN at epoch {epochs}" if diverged else "",
-        "valid_metric": None if early else valid, "test_metric": None if early else test,
-        "train_metric": None if early else valid * 0.9,
-        "best_epoch": best_epoch, "epochs": epochs,
-        "wall_time_s": wall * epochs / full,
-        "n_parameters": n_params, "history": history, "versions": VERSIONS,
-        "baseline_metric": task.baseline,
-    }
+    record = TrialRecord(
+        config_id=cid, seed=cid, momentum=1 - cfg[schema.ONE_MINUS_MOMENTUM],
+        status=Status.DIVERGED if diverged else Status.COMPLETE,
+        failure_reason=f"loss became NaN at epoch {epochs}" if diverged else "",
+        valid_metric=None if early else valid, test_metric=None if early else test,
+        train_metric=None if early else valid * 0.9,
+        best_epoch=best_epoch, epochs=epochs,
+        wall_time_s=wall * epochs / full,
+        n_parameters=n_params, history=history, versions=VERSIONS,
+        baseline_metric=task.baseline,
+    )
     return optuna.trial.create_trial(
         params=cfg, distributions=SPACE, value=None if diverged else valid,
         state=optuna.trial.TrialState.FAIL if diverged else optuna.trial.TrialState.COMPLETE,
-        user_attrs=attrs,
+        user_attrs=record.to_user_attrs(),
     )
 
 
@@ -190,8 +192,8 @@ def write_synthetic_study(
     if unknown:
         raise UserError(f"variant {unknown[0]!r} is planted but not in the study's variants "
                         f"({', '.join(variants)}); pick one of those")
-    if isinstance(storage, str):
-        storage = open_storage(storage)  # one-line StorageError when it cannot be opened
+    if isinstance(storage, str):  # one-line StorageError when it cannot be opened
+        storage = StorageURL.parse(storage).open(create=True)
     for ti, given in enumerate(tasks):
         if isinstance(given, str) and given not in TASKS:
             raise UserError(f"unknown synthetic task {given!r}; pick one of {', '.join(TASKS)}")
@@ -205,14 +207,15 @@ def write_synthetic_study(
             except optuna.exceptions.DuplicatedStudyError:
                 raise UserError(f"the storage already holds study {name!r}; write the "
                                 "synthetic study into a new storage") from None
-            ostudy.set_user_attr(schema.STUDY_ATTR, {
-                "study": study, "task": task.name, "variant": variant, "source": "synthetic",
-                "data": "fabricated trials (lstm_odyssey.analysis.synthetic), no training",
-                "metric": task.metric,
-                "protocol": {"max_epochs": 150, "patience": patience, "batch_size": 1,
-                             "n_trials": n_trials},
-                "schema": schema.SCHEMA_VERSION, "trials": n_trials,
-            })
+            meta = StudyMeta(
+                study=study, task=task.name, variant=variant, source="synthetic",
+                data="fabricated trials (lstm_odyssey.analysis.synthetic), no training",
+                metric=task.metric,
+                protocol={"max_epochs": 150, "patience": patience, "batch_size": 1,
+                          "n_trials": n_trials},
+                trials=n_trials)
+            for key, value in meta.to_user_attrs().items():
+                ostudy.set_user_attr(key, value)
             vi = PRESET_NAMES.index(variant) if variant in PRESET_NAMES else len(PRESET_NAMES)
             ostudy.add_trials([
                 _trial(task, variant, cid, cfg, np.random.default_rng([seed, ti, vi, cid]),

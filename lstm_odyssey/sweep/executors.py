@@ -19,14 +19,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from ..errors import UserError
+from ..records import Status, StorageURL, TrialRecord
 from . import recovery, schema
 from .plan import open_study, orphan_age, plan
-from .storage import is_rdb, mask_url, open_storage
 from .studyfile import StudySpec
 from .worker import Interrupted, Worker, install_signal_handlers, quiet
 
@@ -52,34 +51,22 @@ class Outcome:
     storage: str
 
 
-def resolve_url(spec: StudySpec, storage: str | None) -> str:
-    """--storage, else the study file's ``storage.url``, else the embedded journal file; local
-    paths made absolute so that every process agrees."""
-    from .storage import default_url
-
-    url = storage or spec.storage_url or default_url(spec.name)
-    if not is_rdb(url):
-        url = str(Path(url.removeprefix("journal://")).resolve())
-    return url
-
-
 class Tracker:
     """Counts finished planned trials per task from the storage (for bars and completion), and
     says what the sweep waits for and whether every trial failed."""
 
-    def __init__(self, spec: StudySpec, url: str) -> None:
+    def __init__(self, spec: StudySpec, url: StorageURL) -> None:
         quiet()
         self.spec = spec
-        self.storage = open_storage(url, spec.heartbeat_interval, spec.grace_period)
+        self.storage = url.open(True, spec.heartbeat_interval, spec.grace_period)
         self.studies = [(task, open_study(spec, self.storage, name))
                         for task, _, name in spec.study_names()]
 
     def done_per_task(self) -> dict[str, int]:
         out = {t.name: 0 for t in self.spec.tasks}
         for task, study in self.studies:
-            ids = {t.user_attrs.get("config_id") for t in study.get_trials(deepcopy=False)
-                   if recovery.is_done(t)}
-            out[task.name] += sum(1 for i in ids if isinstance(i, int) and i < task.trials)
+            out[task.name] += len(recovery.done_configs(study.get_trials(deepcopy=False),
+                                                        task.trials))
         return out
 
     def waiting(self) -> str:
@@ -107,8 +94,9 @@ class Tracker:
         results = 0
         for _, study in self.studies:
             for t in study.get_trials(deepcopy=False):
-                if schema.trial_status(t.state, t.user_attrs.get("status")) == "failed":
-                    reasons[t.user_attrs.get("failure_reason") or "no reason recorded"] += 1
+                if schema.status_of(t) == Status.FAILED:
+                    reason = TrialRecord.from_user_attrs(t.user_attrs).failure_reason
+                    reasons[reason or "no reason recorded"] += 1
                 elif recovery.is_done(t):
                     results += 1
         if results or not reasons:
@@ -157,7 +145,7 @@ def _bars(spec: StudySpec, tracker: Tracker, enabled: bool,
     return bars, refresh, note
 
 
-def _local_worker(spec: StudySpec, url: str, parent: int) -> None:
+def _local_worker(spec: StudySpec, url: StorageURL, parent: int) -> None:
     """Body of a local worker process: one torch thread; SIGTERM/SIGINT stop it cleanly, and
     so does the end of the coordinator process ``parent``."""
     import torch
@@ -188,7 +176,7 @@ def _stop_with(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _dask_worker(spec: StudySpec, url: str) -> int:
+def _dask_worker(spec: StudySpec, url: StorageURL) -> int:
     """Body of a Dask task: a worker loop (one torch thread) on a Dask worker."""
     import torch
 
@@ -206,7 +194,7 @@ def sweep(spec: StudySpec, storage: str | None = None, jobs: int = 1, dask: str 
     # SIGTERM (and SIGINT, which a shell's background job ignores by default) stop the sweep
     # like Ctrl-C, so that the running trials are re-queued.
     install_signal_handlers()
-    url = resolve_url(spec, storage)
+    url = spec.storage(storage).resolved()
     tracker = Tracker(spec, url)
     plan(spec, tracker.storage, url)
     planned = spec.planned_total()
@@ -214,9 +202,9 @@ def sweep(spec: StudySpec, storage: str | None = None, jobs: int = 1, dask: str 
     if done >= planned:
         if failed := tracker.all_failed():
             raise SweepFailed(failed)
-        echo(f"study {spec.name!r} is complete: {done}/{planned} trials in {mask_url(url)}")
-        return Outcome(done, planned, True, mask_url(url))
-    echo(f"study {spec.name!r}: {done}/{planned} trials done; storage {mask_url(url)}; "
+        echo(f"study {spec.name!r} is complete: {done}/{planned} trials in {url.masked}")
+        return Outcome(done, planned, True, url.masked)
+    echo(f"study {spec.name!r}: {done}/{planned} trials done; storage {url.masked}; "
          + (f"Dask {dask}" if dask else f"{jobs} local process(es)"))
     bars, refresh, note = _bars(spec, tracker, progress, echo)
     problems: list[str] = []
@@ -244,8 +232,8 @@ def sweep(spec: StudySpec, storage: str | None = None, jobs: int = 1, dask: str 
                           "the same command again to resume")
     if failed := tracker.all_failed():
         raise SweepFailed(failed)
-    echo(f"study {spec.name!r} is complete: {done}/{planned} trials in {mask_url(url)}")
-    return Outcome(done, planned, False, mask_url(url))
+    echo(f"study {spec.name!r} is complete: {done}/{planned} trials in {url.masked}")
+    return Outcome(done, planned, False, url.masked)
 
 
 def _how(exitcode: int) -> str:
@@ -254,7 +242,7 @@ def _how(exitcode: int) -> str:
             else f"exit status {exitcode}")
 
 
-def _run_local(spec: StudySpec, url: str, jobs: int, refresh: Callable[[], int],
+def _run_local(spec: StudySpec, url: StorageURL, jobs: int, refresh: Callable[[], int],
                note: Callable[[str], None]) -> list[str]:
     """Run ``jobs`` worker processes until all have ended; a worker that dies (SIGKILL, a
     crash) is replaced, up to ``RESTARTS_PER_JOB * jobs`` times, and ``note`` says so.
@@ -297,7 +285,7 @@ def _run_local(spec: StudySpec, url: str, jobs: int, refresh: Callable[[], int],
     return problems
 
 
-def _run_dask(spec: StudySpec, url: str, jobs: int, address: str,
+def _run_dask(spec: StudySpec, url: StorageURL, jobs: int, address: str,
               refresh: Callable[[], int]) -> None:
     from dask.distributed import Client, LocalCluster
 
@@ -335,12 +323,12 @@ def run_worker(spec: StudySpec, storage: str | None = None,
     import torch
 
     torch.set_num_threads(1)
-    url = resolve_url(spec, storage)
+    url = spec.storage(storage).resolved()
     worker = Worker(spec, url)
     plan(spec, worker.storage, url)
     install_signal_handlers()
     echo(f"worker {recovery.HOST}:{recovery.worker_identity()['pid']} joined study "
-         f"{spec.name!r} at {mask_url(url)}")
+         f"{spec.name!r} at {url.masked}")
     try:
         ran = worker.run()
     except Interrupted:

@@ -1,7 +1,7 @@
 """Planning: create one Optuna study per (task, variant) and enqueue its configurations once.
 
 Every entry point (``sweep``, ``worker``) calls :func:`plan`; it holds the storage's exclusive
-lock (:func:`.storage.exclusive`) while it looks at which ``config_id`` each study already has
+lock (:func:`.lock.exclusive`) while it looks at which ``config_id`` each study already has
 and enqueues only the missing ones, so however many coordinators start at once, each planned
 configuration is enqueued exactly once. Raising ``trials`` in the study file and running again
 appends configurations; changing the seed, space, protocol or data of a planned study is refused.
@@ -13,10 +13,11 @@ import optuna
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial
 
+from ..records import StorageURL, StudyMeta, TrialRecord
 from ..tasks import load_task
 from . import recovery, schema
+from .lock import exclusive
 from .space import plan_configs
-from .storage import exclusive
 from .studyfile import PROTOCOL_KEYS, StudyFileError, StudySpec, TaskPlan
 
 
@@ -55,7 +56,7 @@ def open_study(spec: StudySpec, storage: BaseStorage, name: str) -> optuna.Study
                                sampler=optuna.samplers.RandomSampler(spec.seed))
 
 
-def plan(spec: StudySpec, storage: BaseStorage, url: str) -> int:
+def plan(spec: StudySpec, storage: BaseStorage, url: StorageURL) -> int:
     """Create the studies and enqueue every missing planned configuration; returns how many
     trials this call enqueued (0 when the plan was already in place)."""
     added = 0
@@ -67,35 +68,35 @@ def plan(spec: StudySpec, storage: BaseStorage, url: str) -> int:
             for variant in spec.variants:
                 name = schema.study_name(spec.name, task.name, variant)
                 study = open_study(spec, storage, name)
-                meta = study.user_attrs.get(schema.STUDY_ATTR)
-                if isinstance(meta, dict) and meta.get("plan") != fingerprint:
-                    changed = "; ".join(changes(meta.get("plan"), fingerprint))
+                meta = StudyMeta.from_user_attrs(study.user_attrs)
+                if meta is not None and meta.plan != fingerprint:
+                    changed = "; ".join(changes(meta.plan, fingerprint))
                     raise StudyFileError(
                         f"{spec.source}: study {name!r} was planned with a different seed, "
                         f"space, protocol, pruner or data ({changed}); restore them or give the "
                         "study a new 'name'")
-                if not isinstance(meta, dict) or meta.get("trials") != task.trials:
+                if meta is None or meta.trials != task.trials:
                     loaded = loaded or load_task(task.name, size=task.size, path=task.path,
                                                  seed=task.data_seed)
-                    study.set_user_attr(schema.STUDY_ATTR, {
-                        "study": spec.name, "task": task.name, "variant": variant,
-                        "source": loaded.source, "data": loaded.description,
-                        "metric": loaded.metric, "protocol": fingerprint["protocol"],
-                        "schema": schema.SCHEMA_VERSION, "trials": task.trials,
-                        "seed": spec.seed, "pruner": spec.pruner, "plan": fingerprint,
-                    })
+                    meta = StudyMeta(
+                        study=spec.name, task=task.name, variant=variant, source=loaded.source,
+                        data=loaded.description, metric=loaded.metric,
+                        protocol=fingerprint["protocol"], trials=task.trials, seed=spec.seed,
+                        pruner=spec.pruner, plan=fingerprint)
+                    for key, value in meta.to_user_attrs().items():
+                        study.set_user_attr(key, value)
                 trials = study.get_trials(deepcopy=False)
-                have = {t.user_attrs.get("config_id") for t in trials}
+                have = {TrialRecord.from_user_attrs(t.user_attrs).config_id for t in trials}
                 for c in configs:
                     if c.config_id not in have:
-                        study.enqueue_trial(c.params, user_attrs={"config_id": c.config_id,
-                                                                  "seed": c.seed})
+                        label = TrialRecord(config_id=c.config_id, seed=c.seed)
+                        study.enqueue_trial(c.params, user_attrs=label.to_user_attrs(partial=True))
                         added += 1
                 added += _requeue_orphans(spec, study, trials, task.trials)
     return added
 
 
-def requeue_orphans(spec: StudySpec, storage: BaseStorage, url: str,
+def requeue_orphans(spec: StudySpec, storage: BaseStorage, url: StorageURL,
                     searches: list[tuple[TaskPlan, optuna.Study]]) -> int:
     """Re-queue the orphans (:func:`.recovery.orphans`) of the (task, study) ``searches``,
     holding the planning lock so that each is re-queued once; returns how many."""

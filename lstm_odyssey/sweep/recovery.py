@@ -26,10 +26,14 @@ from optuna.storages import BaseStorage
 from optuna.storages._heartbeat import BaseHeartbeat, is_heartbeat_enabled
 from optuna.trial import FrozenTrial, TrialState
 
+from ..records import Status, TrialRecord
 from . import schema
 
 LOST_REASON = ("the worker stopped before the trial finished (killed, interrupted or "
                "unreachable); its configuration was re-queued")
+# what a claimed trial is labelled with until its record is written
+LOST_LABEL = TrialRecord(status=Status.LOST,
+                         failure_reason=LOST_REASON).to_user_attrs(partial=True)
 HOST = socket.gethostname()
 
 
@@ -48,11 +52,11 @@ def _alive(worker: dict) -> bool:
 def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
     """Queue the configuration of the lost ``trial`` again (a new WAITING trial with the same
     fixed parameters, ``config_id`` and training seed)."""
-    ua = trial.user_attrs
+    lost = TrialRecord.from_user_attrs(trial.user_attrs)
+    planned = TrialRecord(config_id=lost.config_id, seed=lost.seed)
     study.add_trial(optuna.trial.create_trial(
         state=TrialState.WAITING,
-        user_attrs={"config_id": ua.get("config_id"), "seed": ua.get("seed"),
-                    "retry_of": trial.number},
+        user_attrs={**planned.to_user_attrs(partial=True), "retry_of": trial.number},
         system_attrs={"fixed_params": trial.system_attrs.get("fixed_params", trial.params)},
     ))
 
@@ -93,18 +97,20 @@ def reap(study: optuna.Study, storage: BaseStorage) -> int:
 
 def orphans(trials: list[FrozenTrial], planned: int, age_s: float) -> list[FrozenTrial]:
     """Lost trials that were never re-queued (the process that failed one died before it
-    could re-queue): for each planned configuration whose trials are all lost, the newest,
-    if it was failed more than ``age_s`` seconds ago (a reaper re-queues within milliseconds
-    of failing a trial, so a younger one may be about to be re-queued)."""
+    could re-queue): for each planned configuration that is not done and whose trials all
+    failed (so none waits or runs), the newest, if it was failed more than ``age_s`` seconds
+    ago (a reaper re-queues within milliseconds of failing a trial, so a younger one may be
+    about to be re-queued)."""
+    done = done_configs(trials, planned)
     by_config: dict[int, list[FrozenTrial]] = {}
     for t in trials:
-        by_config.setdefault(t.user_attrs.get("config_id"), []).append(t)
+        cid = TrialRecord.from_user_attrs(t.user_attrs).config_id
+        if _planned(cid, planned) and cid not in done:
+            by_config.setdefault(cid, []).append(t)
     now = datetime.datetime.now()
     found = []
-    for cid, group in by_config.items():
-        if not isinstance(cid, int) or cid >= planned:
-            continue
-        if any(t.state != TrialState.FAIL or is_done(t) for t in group):
+    for group in by_config.values():
+        if any(t.state != TrialState.FAIL for t in group):
             continue
         newest = max(group, key=lambda t: t.number)
         if (now - (newest.datetime_complete or now)).total_seconds() > age_s:
@@ -115,5 +121,16 @@ def orphans(trials: list[FrozenTrial], planned: int, age_s: float) -> list[Froze
 def is_done(trial: FrozenTrial) -> bool:
     """A trial that is a result (see :func:`.schema.trial_status`): COMPLETE, PRUNED, or FAIL
     with a failed/diverged record; a lost trial's configuration was re-queued."""
-    return trial.state.is_finished() and schema.trial_status(
-        trial.state, trial.user_attrs.get("status")) != schema.LOST
+    return trial.state.is_finished() and schema.status_of(trial) != Status.LOST
+
+
+def done_configs(trials: list[FrozenTrial], planned: int) -> set[int]:
+    """The planned configurations (``config_id`` < ``planned``) of a study that are done: one
+    of their trials is done (:func:`is_done`). The one rule for progress, completion and
+    re-queueing."""
+    return {cid for t in trials if is_done(t)
+            and _planned(cid := TrialRecord.from_user_attrs(t.user_attrs).config_id, planned)}
+
+
+def _planned(config_id: object, planned: int) -> bool:
+    return isinstance(config_id, int) and 0 <= config_id < planned

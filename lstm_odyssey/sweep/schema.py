@@ -1,28 +1,27 @@
-"""How sweeps are laid out in an Optuna storage — the contract between sweep and analysis.
+"""How sweeps are laid out in an Optuna storage (the records themselves:
+:mod:`lstm_odyssey.records`).
 
 * One Optuna study per (study file, task, variant), named ``study_name(study, task, variant)``
-  = ``"<study>/<task>/<VARIANT>"`` with the canonical variant name (``CellSpec.name``).
-  Its ``user_attrs[STUDY_ATTR]`` is a dict with the keys of ``STUDY_KEYS``.
+  = ``"<study>/<task>/<VARIANT>"`` with the canonical variant name (``CellSpec.name``), whose
+  user_attrs hold a :class:`~lstm_odyssey.records.StudyMeta`.
 * Every trial's params use the names of ``PARAMS`` (the paper's search space; ``momentum`` is
   searched as ``one_minus_momentum`` log-uniform in [0.01, 1]); its ``value`` is the validation
   metric at the best epoch (lower is better for every task).
-* Every trial's ``user_attrs`` hold the training record under the keys of ``TRIAL_KEYS``.
-  A diverged or failed run is an Optuna FAIL trial whose ``status`` says ``diverged`` or
-  ``failed`` and whose ``failure_reason`` says why; it keeps whatever history it had.
-* Added by the sweep (extensions, nothing above changed): a trial whose worker stopped before it
-  finished (SIGKILL, Ctrl-C, a lost machine) is a FAIL trial with ``status`` = ``LOST``; its
-  configuration was re-queued as a new trial with the same ``config_id`` (whose
-  ``user_attrs["retry_of"]`` is the lost trial's number). Analyses should drop LOST trials: they
-  are not results. A trial stopped by an exploratory pruner is PRUNED with ``status`` =
-  ``"pruned"``. The embedded storage of a study is ``results/<study>/JOURNAL_FILE``.
+* Every trial's ``user_attrs`` hold its :class:`~lstm_odyssey.records.TrialRecord`. A diverged
+  or failed run is an Optuna FAIL trial whose status says so and whose ``failure_reason`` says
+  why; it keeps whatever history it had. A trial stopped by an exploratory pruner is PRUNED.
+* Added by the sweep: ``user_attrs["worker"]`` (``{"host", "pid", "started"}``: who ran it) and,
+  for a re-queued configuration, ``user_attrs["retry_of"]``. A trial whose worker stopped before
+  it finished (SIGKILL, Ctrl-C, a lost machine) is a FAIL trial with status ``lost``; its
+  configuration was re-queued as a new trial with the same ``config_id``. Analyses drop lost
+  trials: they are not results.
 """
 
 from __future__ import annotations
 
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
-STUDY_ATTR = "lstm_odyssey"
-SCHEMA_VERSION = 1
+from ..records import FAILURES, RESULTS, Status, TrialRecord
 
 # Searched hyperparameters (trial.params names).
 HIDDEN_SIZE = "hidden_size"
@@ -30,49 +29,6 @@ LEARNING_RATE = "learning_rate"
 ONE_MINUS_MOMENTUM = "one_minus_momentum"
 INPUT_NOISE = "input_noise"
 PARAMS = (HIDDEN_SIZE, LEARNING_RATE, ONE_MINUS_MOMENTUM, INPUT_NOISE)
-LOG_PARAMS = (HIDDEN_SIZE, LEARNING_RATE, ONE_MINUS_MOMENTUM)
-
-# Study-level attributes: study file name, task name, canonical variant, data source
-# ("synthetic" or "real"), a one-line description of the data, metric name
-# ("frame_error_pct" | "cer_pct" | "nll_per_step"), and the protocol dict (max_epochs, patience,
-# batch_size, ...).
-STUDY_KEYS = ("study", "task", "variant", "source", "data", "metric", "protocol", "schema",
-              # added by the sweep: planned trials, study seed, "none" | "median" | "hyperband"
-              # (anything but "none" is an exploratory study, not the paper's protocol), and the
-              # plan (seed, space, protocol, data) that the stored configurations came from.
-              "trials", "seed", "pruner", "plan")
-
-# Trial-level record (user_attrs). history is a list of per-epoch dicts with the keys
-# epoch, train_loss, train_metric, valid_loss, valid_metric, time_s.
-TRIAL_KEYS = (
-    "config_id",      # index of the planned configuration, shared by all variants of a task
-    "seed",           # training seed
-    "momentum",       # 1 - one_minus_momentum, for readability
-    "status",         # "complete" | "diverged" | "failed" | "time_limit"
-    "failure_reason",  # "" when complete
-    "valid_metric",   # best validation metric (= trial value)
-    "test_metric",    # test metric at the best validation epoch
-    "train_metric",   # training metric at the best validation epoch
-    "best_epoch",     # 1-based
-    "epochs",         # epochs run
-    "wall_time_s",    # total training wall time
-    "cpu_time_s",     # CPU time of the training process (absent in older records): with one
-                      # thread per worker, the core time a trial cost on a shared machine
-    "n_parameters",   # trainable parameters of the network
-    "history",        # per-epoch records
-    "versions",       # {"lstm_odyssey": ..., "torch": ..., "optuna": ..., "python": ...}
-    "baseline_metric",  # the trivial predictor's validation metric (absent in older records)
-)
-
-
-# Extra trial user_attrs written by the sweep: the worker that ran it ({"host", "pid",
-# "started"}) and, for a re-queued configuration, the number of the LOST trial it replaces.
-SWEEP_TRIAL_KEYS = ("worker", "retry_of")
-LOST = "lost"
-PRUNED = "pruned"
-RESULT_STATUSES = ("complete", "time_limit")  # told COMPLETE
-FAIL_STATUSES = ("failed", "diverged")        # told FAIL
-JOURNAL_FILE = "journal.log"
 
 
 def study_name(study: str, task: str, variant: str) -> str:
@@ -80,18 +36,24 @@ def study_name(study: str, task: str, variant: str) -> str:
     return f"{study}/{task}/{variant}"
 
 
-def trial_status(state: TrialState, recorded: object) -> str:
+def trial_status(state: TrialState, recorded: object) -> Status:
     """The status a trial counts as: the one definition used by recovery, ``status`` and the
     analysis. A recorded status is trusted only with the Optuna state a worker tells with it
-    (``RESULT_STATUSES`` with COMPLETE, ``FAIL_STATUSES`` with FAIL, ``pruned`` with PRUNED).
-    A worker writes its record, status included, before ``tell()``; one that dies in between
-    leaves a trial that the reaper fails while its record says ``complete``: that trial is
-    ``lost`` (its configuration was re-queued), not a result. Unfinished trials are
-    ``running`` or ``waiting``."""
+    (a result with COMPLETE, a failure with FAIL, ``pruned`` with PRUNED). A worker writes its
+    record, status included, before ``tell()``; one that dies in between leaves a trial that
+    the reaper fails while its record says ``complete``: that trial is ``lost`` (its
+    configuration was re-queued), not a result. Unfinished trials are ``running`` or
+    ``waiting``."""
+    status = Status(recorded) if recorded in tuple(Status) else None
     if state == TrialState.COMPLETE:
-        return recorded if recorded in RESULT_STATUSES else "complete"
+        return status if status in RESULTS else Status.COMPLETE
     if state == TrialState.FAIL:
-        return recorded if recorded in FAIL_STATUSES else LOST
+        return status if status in FAILURES else Status.LOST
     if state == TrialState.PRUNED:
-        return PRUNED
-    return state.name.lower()
+        return Status.PRUNED
+    return Status(state.name.lower())
+
+
+def status_of(trial: FrozenTrial) -> Status:
+    """What a stored trial counts as (:func:`trial_status` of its state and record)."""
+    return trial_status(trial.state, TrialRecord.from_user_attrs(trial.user_attrs).status)

@@ -20,6 +20,7 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
+from optuna.distributions import BaseDistribution, FloatDistribution, IntDistribution
 
 from ..errors import UserError
 from . import schema
@@ -61,6 +62,18 @@ class Dim:
         if self.integer:
             return int(min(max(round(x), self.low), self.high))
         return float(min(max(x, self.low), self.high))
+
+    def distribution(self) -> BaseDistribution:
+        """The range as the Optuna distribution a trial records."""
+        if self.integer:
+            return IntDistribution(int(self.low), int(self.high), log=self.log)
+        return FloatDistribution(self.low, self.high, log=self.log)
+
+    @classmethod
+    def from_distribution(cls, dist: BaseDistribution) -> Dim:
+        """The range of an Optuna distribution that a trial recorded."""
+        return cls(float(dist.low), float(dist.high), bool(dist.log),
+                   isinstance(dist, IntDistribution))
 
 
 PAPER_SPACE: dict[str, Dim] = {

@@ -7,11 +7,14 @@ import math
 import optuna
 from optuna.storages import BaseStorage
 
+from ..records import Status
 from . import recovery, schema
-from .studyfile import StudySpec
+from .studyfile import StudySpec, load_study
 
-COLUMNS = ("task", "variant", "planned", "complete", "running", "waiting", "failed", "diverged",
-           "pruned", "lost", "best")
+# the statuses a row counts (a time limit counts as complete), in column order
+COUNTED = (Status.COMPLETE, Status.RUNNING, Status.WAITING, Status.FAILED, Status.DIVERGED,
+           Status.PRUNED, Status.LOST)
+COLUMNS = ("task", "variant", "planned", *(s.value for s in COUNTED), "best")
 
 
 def study_status(spec: StudySpec, storage: BaseStorage) -> list[dict]:
@@ -30,25 +33,30 @@ def study_status(spec: StudySpec, storage: BaseStorage) -> list[dict]:
         trials = study.get_trials(deepcopy=False) if study else []
         stale = {t._trial_id for t in recovery.stale_trials(study, storage)} if study else set()
         for t in trials:
-            status = schema.trial_status(t.state, t.user_attrs.get("status"))
+            status = schema.status_of(t)
             if t._trial_id in stale:
-                status = schema.LOST  # its worker stopped; the next worker re-queues it
-            key = "complete" if status == "time_limit" else status
-            row[key] += 1
-            if key == "complete" and t.value is not None and math.isfinite(t.value):
+                status = Status.LOST  # its worker stopped; the next worker re-queues it
+            if status == Status.TIME_LIMIT:
+                status = Status.COMPLETE
+            row[status.value] += 1
+            if status == Status.COMPLETE and t.value is not None and math.isfinite(t.value):
                 row["best"] = t.value if row["best"] is None else min(row["best"], t.value)
         rows.append(row)
     return rows
 
 
 def format_table(rows: list[dict]) -> str:
-    """The rows as an aligned text table."""
-    header = ["task", "variant", "planned", "complete", "running", "waiting", "failed/div",
-              "pruned", "lost", "best"]
-    body = [[r["task"], r["variant"], r["planned"], r["complete"], r["running"], r["waiting"],
-             f"{r['failed']}/{r['diverged']}", r["pruned"], r["lost"],
+    """The rows as an aligned text table (failed and diverged share a column)."""
+    shown = [c.value for c in COUNTED if c != Status.DIVERGED]
+
+    def count(r: dict, c: str) -> str:
+        return f"{r[c]}/{r[Status.DIVERGED.value]}" if c == Status.FAILED else str(r[c])
+
+    header = ["task", "variant", "planned",
+              *("failed/div" if c == Status.FAILED else c for c in shown), "best"]
+    body = [[r["task"], r["variant"], str(r["planned"]), *(count(r, c) for c in shown),
              "-" if r["best"] is None else f"{r['best']:.4g}"] for r in rows]
-    cells = [header] + [[str(c) for c in line] for line in body]
+    cells = [header, *body]
     widths = [max(len(line[i]) for line in cells) for i in range(len(header))]
     return "\n".join("  ".join(c.ljust(w) if i < 2 else c.rjust(w)
                                for i, (c, w) in enumerate(zip(line, widths))) for line in cells)
@@ -56,13 +64,6 @@ def format_table(rows: list[dict]) -> str:
 
 def open_status(study_file: str, storage: str | None) -> tuple[StudySpec, str, list[dict]]:
     """(spec, masked storage URL, rows) of a study file; never creates a storage."""
-    from .executors import resolve_url
-    from .storage import StorageError, mask_url, open_storage, storage_exists
-    from .studyfile import load_study
-
     spec = load_study(study_file)
-    url = resolve_url(spec, storage)
-    if not storage_exists(url):
-        raise StorageError(f"no sweep storage at {mask_url(url)}; run "
-                           f"`lstm-odyssey sweep {study_file}` first or pass --storage")
-    return spec, mask_url(url), study_status(spec, open_storage(url))
+    url = spec.storage(storage).resolved()
+    return spec, url.masked, study_status(spec, url.open(create=False))

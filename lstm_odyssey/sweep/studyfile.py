@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ..records import StorageURL, default_location
 from ..tasks import TASK_NAMES, task_info
 from ..tasks.common import TaskNameError, split_counts
 from ..train import ConfigError, TrainConfig
@@ -95,6 +96,11 @@ class StudySpec:
 
     def planned_total(self) -> int:
         return sum(t.trials for t in self.tasks) * len(self.variants)
+
+    def storage(self, given: str | None = None) -> StorageURL:
+        """The study's storage: ``given`` (``--storage``), else the file's ``storage.url``, else
+        the embedded journal file ``results/<name>/journal.log``."""
+        return StorageURL.parse(given or self.storage_url or default_location(self.name))
 
     def train_config(self, task: TaskPlan, variant: str, params: dict, seed: int,
                      config_id: int) -> TrainConfig:

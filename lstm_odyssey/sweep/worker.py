@@ -16,14 +16,13 @@ running is marked lost and its configuration re-queued, so the next run picks it
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import signal
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Self
 
 import optuna
@@ -31,11 +30,11 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import BaseStorage, RDBStorage
 from optuna.trial import Trial, TrialState
 
+from ..records import RESULTS, Status, StorageURL, TrialRecord
 from ..tasks import Task, load_task
 from ..train import run as train_run
 from . import recovery, schema
 from .plan import open_study, requeue_orphans
-from .storage import open_storage
 from .studyfile import StudySpec, TaskPlan
 
 
@@ -130,26 +129,13 @@ class _Heartbeat:
             self.thread.join()
 
 
-def _jsonable(value: object) -> object:
-    """The value as plain JSON types (NaN/inf become None)."""
-    def clean(x: object) -> object:
-        if isinstance(x, float) and not math.isfinite(x):
-            return None
-        if isinstance(x, dict):
-            return {k: clean(v) for k, v in x.items()}
-        if isinstance(x, list | tuple):
-            return [clean(v) for v in x]
-        return x
-    return clean(json.loads(json.dumps(value, default=float)))
-
-
 class Worker:
     """Runs planned trials of one study file from one storage until none are left."""
 
-    def __init__(self, spec: StudySpec, url: str, poll_s: float = 2.0) -> None:
+    def __init__(self, spec: StudySpec, url: StorageURL, poll_s: float = 2.0) -> None:
         quiet()
         self.spec, self.url, self.poll_s = spec, url, poll_s
-        self.storage = open_storage(url, spec.heartbeat_interval, spec.grace_period)
+        self.storage = url.open(True, spec.heartbeat_interval, spec.grace_period)
         self.searches = []
         for order, (task, variant, name) in enumerate(spec.study_names()):
             study = open_study(spec, self.storage, name)
@@ -166,12 +152,9 @@ class Worker:
 
     def pending(self) -> int:
         """Planned configurations (over all searches) without a result yet."""
-        left = 0
-        for s in self.searches:
-            done = {t.user_attrs.get("config_id") for t in s.study.get_trials(deepcopy=False)
-                    if recovery.is_done(t)}
-            left += sum(1 for i in range(s.task.trials) if i not in done)
-        return left
+        return sum(s.task.trials - len(recovery.done_configs(s.study.get_trials(deepcopy=False),
+                                                               s.task.trials))
+                   for s in self.searches)
 
     def pop(self) -> tuple[Search, Trial] | None:
         """Claim the waiting planned trial with the lowest config_id (atomic per storage) and
@@ -180,7 +163,7 @@ class Worker:
         for s in self.searches:
             recovery.reap(s.study, self.storage)
             for t in s.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-                cid = t.user_attrs.get("config_id")
+                cid = TrialRecord.from_user_attrs(t.user_attrs).config_id
                 if isinstance(cid, int) and cid < s.task.trials:
                     candidates.append((cid, s.order, t.number, s, t))
         for *_, s, t in sorted(candidates, key=lambda c: c[:3]):
@@ -188,8 +171,8 @@ class Worker:
                 if self.storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING):
                     trial = Trial(s.study, t._trial_id)
                     trial.set_user_attr("worker", recovery.worker_identity())
-                    trial.set_user_attr("status", schema.LOST)
-                    trial.set_user_attr("failure_reason", recovery.LOST_REASON)
+                    for key, value in recovery.LOST_LABEL.items():
+                        trial.set_user_attr(key, value)
                     return s, trial
             except UpdateFinishedTrialError:
                 continue
@@ -228,7 +211,7 @@ class Worker:
                 raise
         return ran
 
-    def run_trial(self, search: Search, trial: Trial) -> str:
+    def run_trial(self, search: Search, trial: Trial) -> Status:
         """Train one claimed trial and record it; returns its status."""
         with _Heartbeat(self.storage, trial._trial_id):
             return self._train_and_tell(search, trial)
@@ -236,15 +219,14 @@ class Worker:
     def _requeue_own(self, search: Search, trial: Trial) -> None:
         """Mark this worker's interrupted trial lost and re-queue it (unless already told)."""
         try:  # it may have got as far as writing its final status: undo that first
-            self.storage.set_trial_user_attr(trial._trial_id, "status", schema.LOST)
-            self.storage.set_trial_user_attr(trial._trial_id, "failure_reason",
-                                             recovery.LOST_REASON)
+            for key, value in recovery.LOST_LABEL.items():
+                self.storage.set_trial_user_attr(trial._trial_id, key, value)
         except UpdateFinishedTrialError:
             return  # already told: the result stands, nothing to re-queue
         recovery.fail_and_requeue(search.study, self.storage,
                                   self.storage.get_trial(trial._trial_id))
 
-    def _train_and_tell(self, search: Search, trial: Trial) -> str:
+    def _train_and_tell(self, search: Search, trial: Trial) -> Status:
         params = {}
         for name in schema.PARAMS:  # the enqueued (fixed) values, recorded with their ranges
             d = self.spec.space[name]
@@ -252,41 +234,41 @@ class Worker:
                 params[name] = trial.suggest_int(name, int(d.low), int(d.high), log=d.log)
             else:
                 params[name] = trial.suggest_float(name, d.low, d.high, log=d.log)
-        ua = trial.user_attrs
-        config = self.spec.train_config(search.task, search.variant, params, ua["seed"],
-                                        ua["config_id"])
+        planned = TrialRecord.from_user_attrs(trial.user_attrs)
+        config = self.spec.train_config(search.task, search.variant, params, planned.seed,
+                                        planned.config_id)
         last: dict = {}
 
-        def on_epoch(epoch: int, record: dict) -> None:
-            last.update(record)
+        def on_epoch(epoch: int, run: dict) -> None:
+            last.update(run)
             if not self.spec.paper_mode:
-                trial.report(record["history"][-1]["valid_metric"], epoch)
+                trial.report(run["history"][-1]["valid_metric"], epoch)
                 if trial.should_prune():
                     raise optuna.TrialPruned()
 
         try:
-            record = train_run(config, task=self.task(search.task), on_epoch=on_epoch)
+            record = TrialRecord.from_user_attrs(
+                train_run(config, task=self.task(search.task), on_epoch=on_epoch))
         except optuna.TrialPruned:
-            record = dict(last, status=schema.PRUNED,
-                          failure_reason="stopped early by the exploratory pruner")
+            record = TrialRecord.from_user_attrs(last).ended(
+                Status.PRUNED, "stopped early by the exploratory pruner")
         except Exception as e:  # noqa: BLE001 — a bug or bad config must not stop the sweep
-            record = dict(last, config_id=ua["config_id"], seed=ua["seed"],
-                          momentum=config.momentum, status="failed",
-                          failure_reason=f"{type(e).__name__}: {e}".splitlines()[0])
-        value = record.get("valid_metric")
+            record = replace(TrialRecord.from_user_attrs(last), config_id=planned.config_id,
+                             seed=planned.seed, momentum=config.momentum).ended(
+                Status.FAILED, f"{type(e).__name__}: {e}".splitlines()[0])
+        value = record.valid_metric
         finite = value is not None and math.isfinite(value)
-        if record["status"] in schema.RESULT_STATUSES and not finite:
-            record.update(status="failed", failure_reason="the run ended without a finite "
-                                                          "validation metric")
-        status = record["status"]
+        if record.status in RESULTS and not finite:
+            record = record.ended(Status.FAILED, "the run ended without a finite validation "
+                                                 "metric")
         # The record is written before tell(): a worker that dies in between leaves a trial
         # whose record says "complete" but whose state the reaper sets to FAIL; such a trial
         # counts as lost (schema.trial_status), never as a result.
-        for key in schema.TRIAL_KEYS:
-            trial.set_user_attr(key, _jsonable(record.get(key)))
-        if status == schema.PRUNED:
+        for key, stored in record.to_user_attrs().items():
+            trial.set_user_attr(key, stored)
+        if record.status == Status.PRUNED:
             state, values = TrialState.PRUNED, None
-        elif status in schema.RESULT_STATUSES:
+        elif record.status in RESULTS:
             state, values = TrialState.COMPLETE, [float(value)]
         else:
             state, values = TrialState.FAIL, None
@@ -295,4 +277,4 @@ class Worker:
         except UpdateFinishedTrialError:
             warnings.warn(f"trial {trial.number} of {search.study.study_name} was declared lost "
                           "while it ran (no heartbeat); its result is discarded", stacklevel=1)
-        return status
+        return record.status

@@ -174,3 +174,13 @@ def cached(config: dict[str, Any], build: Callable[[], Corpus]) -> Corpus:
         save(config, corpus)
         corpus = load(config) or corpus
     return corpus
+
+
+def stamp(path: Path) -> dict[str, Any]:
+    """Identity of a real corpus for a cache key: resolved path, file count, bytes, newest
+    modification time (a changed corpus gets a new cache entry)."""
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    stats = [p.stat() for p in files]
+    return {"path": str(path.resolve()), "files": len(stats),
+            "bytes": sum(s.st_size for s in stats),
+            "mtime": int(max((s.st_mtime for s in stats), default=0))}

@@ -14,7 +14,6 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from ..errors import UserError
-from .base import Split, Task
 
 SPLITS = ("train", "valid", "test")
 T = TypeVar("T")
@@ -160,27 +159,3 @@ def normalise(corpus: Corpus, columns: slice | list[int] | None) -> tuple[np.nda
     x = np.concatenate([a[:, columns] if columns is not None else a
                         for a in corpus.train.inputs]).astype(np.float64)
     return x.mean(0), np.maximum(x.std(0), 1e-6)
-
-
-def build_task(corpus: Corpus, *, name: str, source: str, description: str, input_size: int,
-               num_classes: int, loss: str, bidirectional: bool, class_names: list[str],
-               norm_columns: slice | list[int] | None, target_dtype: type) -> Task:
-    """Turn a raw corpus into a :class:`Task`: inputs become float32 with the listed columns
-    z-normalised by training-split statistics (``norm_columns=None`` normalises nothing)."""
-    mean = std = None
-    if norm_columns is not None and len(corpus.train):
-        mean, std = normalise(corpus, norm_columns)
-
-    def convert(raw: RawSplit) -> Split:
-        xs = []
-        for a in raw.inputs:
-            x = a.astype(np.float32)
-            if mean is not None:
-                x[:, norm_columns] = ((x[:, norm_columns] - mean) / std).astype(np.float32)
-            xs.append(x)
-        return Split(xs, [np.asarray(t, dtype=target_dtype) for t in raw.targets])
-
-    return Task(name=name, source=source, description=description,
-                train=convert(corpus.train), valid=convert(corpus.valid),
-                test=convert(corpus.test), input_size=input_size, num_classes=num_classes,
-                loss=loss, bidirectional=bidirectional, class_names=class_names)

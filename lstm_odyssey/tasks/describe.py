@@ -8,35 +8,40 @@ from typing import Any
 import numpy as np
 
 from ..errors import UserError
-from .common import SPLITS, Corpus, TaskNameError
+from .common import SPLITS, TaskNameError
+from .definition import Prepared
 
 
-def summary(corpus: Corpus, kwargs: dict[str, Any]) -> dict[str, Any]:
+def summary(prepared: Prepared) -> dict[str, Any]:
     """Per split: sequences, total steps, min/median/max length and class frequencies
     (frames per phone, characters, or steps on per note), plus input size and classes."""
-    names = kwargs["class_names"]
-    out: dict[str, Any] = {"task": kwargs["name"], "source": kwargs["source"],
-                           "description": kwargs["description"],
-                           "input_size": kwargs["input_size"],
-                           "num_classes": kwargs["num_classes"], "loss": kwargs["loss"],
-                           "splits": {}}
+    f = prepared.facts
+    names = f.class_names
+    out: dict[str, Any] = {"task": f.name, "source": f.source, "description": f.description,
+                           "input_size": f.input_size, "num_classes": f.num_classes,
+                           "loss": f.loss, "splits": {}}
     for s in SPLITS:
-        raw = corpus.split(s)
+        raw = prepared.corpus.split(s)
         lens = np.array([len(x) for x in raw.inputs], dtype=np.int64)
-        if kwargs["loss"] == "bernoulli":
-            counts = (sum(y.sum(0, dtype=np.int64) for y in raw.targets)
-                      if len(raw) else np.zeros(len(names), np.int64))
-        else:
-            counts = np.bincount(np.concatenate(raw.targets).astype(np.int64),
-                                 minlength=len(names)) if len(raw) else np.zeros(len(names))
         out["splits"][s] = {
             "sequences": len(raw), "steps": int(lens.sum()),
             "min_len": int(lens.min()) if len(lens) else 0,
             "median_len": float(np.median(lens)) if len(lens) else 0.0,
             "max_len": int(lens.max()) if len(lens) else 0,
-            "class_counts": {n: int(c) for n, c in zip(names, counts) if c > 0},
+            "class_counts": {n: int(c) for n, c in zip(names, _class_counts(raw.targets, names))
+                             if c > 0},
         }
     return out
+
+
+def _class_counts(targets: list[np.ndarray], names: list[str]) -> np.ndarray:
+    """How often each class occurs: steps on per column of multi-hot targets ``[T, C]``,
+    occurrences of each label in label sequences."""
+    if not targets:
+        return np.zeros(len(names), np.int64)
+    if targets[0].ndim == 2:
+        return sum(y.sum(0, dtype=np.int64) for y in targets)
+    return np.bincount(np.concatenate(targets).astype(np.int64), minlength=len(names))
 
 
 def format_summary(info: dict[str, Any], top: int = 12) -> str:
@@ -71,10 +76,9 @@ def _output(out: str | Path, kinds: dict[str, str]) -> Path:
     return out
 
 
-def draw(corpus: Corpus, kwargs: dict[str, Any], out: str | Path, split: str = "train",
-         index: int = 0) -> Path:
-    """Draw one raw example to a PNG: a piano roll, a feature image with phone labels, or
-    the pen strokes of a handwriting line."""
+def draw(prepared: Prepared, out: str | Path, split: str = "train", index: int = 0) -> Path:
+    """Draw one raw example to an image file with the task's drawer (a piano roll, a feature
+    image with phone labels, or the pen strokes of a handwriting line)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -82,38 +86,11 @@ def draw(corpus: Corpus, kwargs: dict[str, Any], out: str | Path, split: str = "
     from matplotlib.backend_bases import FigureCanvasBase
 
     out = _output(out, FigureCanvasBase.get_supported_filetypes())
-    raw = corpus.split(split)
+    raw = prepared.corpus.split(split)
     if not 0 <= index < len(raw):
         raise TaskNameError(f"example {index} does not exist; {split} has {len(raw)} sequences")
-    x, y, ident, names = raw.inputs[index], raw.targets[index], raw.ids[index], kwargs[
-        "class_names"]
-    loss = kwargs["loss"]
-    if loss == "bernoulli":
-        fig, ax = plt.subplots(figsize=(10, 4))
-        ax.imshow(x.T, origin="lower", aspect="auto", cmap="Greys", interpolation="nearest")
-        ax.set(xlabel="step", ylabel="note", title=f"{kwargs['name']} {split}[{index}]: {ident}")
-        ticks = [i for i, n in enumerate(names) if n.startswith("C") and "#" not in n]
-        ax.set_yticks(ticks, [names[i] for i in ticks])
-    elif loss == "framewise_ce":
-        fig, ax = plt.subplots(figsize=(12, 4))
-        z = (x - x.mean(0)) / (x.std(0) + 1e-6)
-        ax.imshow(z.T, origin="lower", aspect="auto", cmap="magma", interpolation="nearest")
-        bounds = np.flatnonzero(np.diff(y)) + 1
-        for a, b in zip(np.r_[0, bounds], np.r_[bounds, len(y)]):
-            ax.axvline(a - 0.5, color="w", lw=0.4)
-            ax.text((a + b - 1) / 2, x.shape[1] + 0.5, names[y[a]], ha="center", va="bottom",
-                    fontsize=6, rotation=90)
-        ax.set(xlabel="frame (10 ms)", ylabel="MFCC | Δ | ΔΔ (z-scored)")
-        ax.set_title(f"{kwargs['name']} {split}[{index}]: {ident}", fontsize=8, pad=18)
-    else:
-        from .handwriting import strokes_from_features
-
-        fig, ax = plt.subplots(figsize=(12, 3))
-        for s in strokes_from_features(x):
-            ax.plot(s[:, 0], s[:, 1], "k-", lw=1)
-        ax.set_aspect("equal")
-        ax.axis("off")
-        ax.set_title("".join(names[i] for i in y), fontsize=9)
+    title = f"{prepared.facts.name} {split}[{index}]: {raw.ids[index]}"
+    fig = prepared.draw(raw.inputs[index], raw.targets[index], title, prepared.facts.class_names)
     fig.tight_layout()
     try:
         fig.savefig(out, dpi=120)
@@ -122,3 +99,47 @@ def draw(corpus: Corpus, kwargs: dict[str, Any], out: str | Path, split: str = "
     finally:
         plt.close(fig)
     return out
+
+
+def draw_roll(x: np.ndarray, y: np.ndarray, title: str, names: list[str]):
+    """A piano roll (steps × notes), octaves marked at the C's."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 4))
+    ax.imshow(x.T, origin="lower", aspect="auto", cmap="Greys", interpolation="nearest")
+    ax.set(xlabel="step", ylabel="note", title=title)
+    ticks = [i for i, n in enumerate(names) if n.startswith("C") and "#" not in n]
+    ax.set_yticks(ticks, [names[i] for i in ticks])
+    return fig
+
+
+def draw_frames(x: np.ndarray, y: np.ndarray, title: str, names: list[str]):
+    """Speech features (z-scored per column) with the phone of each segment above them."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(12, 4))
+    z = (x - x.mean(0)) / (x.std(0) + 1e-6)
+    ax.imshow(z.T, origin="lower", aspect="auto", cmap="magma", interpolation="nearest")
+    bounds = np.flatnonzero(np.diff(y)) + 1
+    for a, b in zip(np.r_[0, bounds], np.r_[bounds, len(y)]):
+        ax.axvline(a - 0.5, color="w", lw=0.4)
+        ax.text((a + b - 1) / 2, x.shape[1] + 0.5, names[y[a]], ha="center", va="bottom",
+                fontsize=6, rotation=90)
+    ax.set(xlabel="frame (10 ms)", ylabel="MFCC | Δ | ΔΔ (z-scored)")
+    ax.set_title(title, fontsize=8, pad=18)
+    return fig
+
+
+def draw_strokes(x: np.ndarray, y: np.ndarray, title: str, names: list[str]):
+    """The pen strokes of a handwriting line, titled with its transcription."""
+    import matplotlib.pyplot as plt
+
+    from .handwriting import strokes_from_features
+
+    fig, ax = plt.subplots(figsize=(12, 3))
+    for s in strokes_from_features(x):
+        ax.plot(s[:, 0], s[:, 1], "k-", lw=1)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title("".join(names[i] for i in y), fontsize=9)
+    return fig

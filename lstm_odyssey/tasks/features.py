@@ -14,6 +14,8 @@ from functools import lru_cache
 import numpy as np
 from scipy.fft import dct, rfft
 
+from .definition import TaskFacts
+
 RATE = 16000
 WIN = 400           # 25 ms
 HOP = 160           # 10 ms
@@ -86,3 +88,11 @@ def frame_labels(starts: np.ndarray, labels: np.ndarray, n_frames: int,
     pos = np.searchsorted(starts, frame_centres(n_frames), side="right") - 1
     out = np.where(pos >= 0, labels[np.clip(pos, 0, None)], default)
     return out.astype(np.int64)
+
+
+def speech_facts(name: str, source: str, description: str, names: list[str]) -> TaskFacts:
+    """The facts of a speech task over these features: 39 inputs (all z-normalised), one
+    class per frame from ``names``, a bidirectional network."""
+    return TaskFacts(name=name, source=source, description=description, input_size=3 * NCEP,
+                     num_classes=len(names), loss="framewise_ce", bidirectional=True,
+                     class_names=names, norm_columns=slice(None), target_dtype="int64")

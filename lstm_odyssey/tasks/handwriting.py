@@ -27,7 +27,18 @@ from functools import cache
 import numpy as np
 
 from . import text
-from .common import SPLITS, Corpus, gather_splits, group_size, item_rng, parallel_map
+from .cache import cached
+from .common import (
+    SPLITS,
+    Corpus,
+    gather_splits,
+    group_size,
+    item_rng,
+    parallel_map,
+    split_counts,
+)
+from .definition import Prepared, TaskFacts, TaskInfo
+from .describe import draw_strokes
 
 GENERATOR_VERSION = 4
 ALPHABET = " " + string.ascii_letters + string.digits + "!\"#&'()*+,-./:;?"
@@ -209,3 +220,30 @@ def build(counts: tuple[int, int, int], seed: int, progress: bool = False,
     ids = [f"w{spec.writer}/{spec.index}: {spec.text}" for spec in specs]
     splits = gather_splits(specs, results, ids)
     return Corpus(**splits, meta={"alphabet": ALPHABET})
+
+
+def handwriting_facts(name: str, source: str, description: str, alphabet: str) -> TaskFacts:
+    """The facts of a handwriting task: (Δx, Δy, t, pen-up) per point with the first three
+    z-normalised, CTC over ``alphabet`` plus the blank at 0, a bidirectional network."""
+    return TaskFacts(name=name, source=source, description=description, input_size=4,
+                     num_classes=len(alphabet) + 1, loss="ctc", bidirectional=True,
+                     class_names=["<blank>", *alphabet], norm_columns=[0, 1, 2],
+                     target_dtype="int64")
+
+
+def _prepare(size: str | int, path: str | None, seed: int, progress: bool) -> Prepared:
+    """Lines generated at ``size`` (cached per size, seed and generator settings)."""
+    counts = split_counts(size, DEMO, FULL)
+    config = {"task": "handwriting-synth", "source": "hershey-fonts", "size": counts,
+              "seed": seed, "version": GENERATOR_VERSION,
+              "points_per_char": list(POINTS_PER_CHAR), "line_chars": list(LINE_CHARS)}
+    corpus = cached(config, lambda: build(counts, seed, progress))
+    desc = (f"online handwriting rendered from Hershey fonts ({'/'.join(map(str, counts))} "
+            f"lines, seed {seed}), (Δx, Δy, t, pen-up) per point, CTC over characters")
+    return Prepared(corpus, handwriting_facts("handwriting-synth", "synthetic", desc, ALPHABET),
+                    draw_strokes)
+
+
+TASK = TaskInfo("handwriting-synth", "online handwriting rendered from Hershey stroke fonts, "
+                "CTC over characters", needs_path=False, path_optional=False, options=(),
+                prepare=_prepare)

@@ -18,8 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import SPLITS, Corpus, CorpusError, RawSplit, parallel_map
-from .handwriting import encode
+from . import cache
+from .common import SPLITS, Corpus, CorpusError, RawSplit, parallel_map, split_counts, subset
+from .definition import Prepared, TaskInfo
+from .describe import draw_strokes
+from .handwriting import DEMO, encode, handwriting_facts
 
 DROPPED = ("a08-551z",)
 SPLIT_FILES = {"train": ("trainset.txt",), "valid": ("testset_v.txt", "testset_t.txt"),
@@ -117,3 +120,21 @@ def load(root: Path, progress: bool = False) -> Corpus:
         ys = [encode(texts[i], alphabet) for i in ids[s]]
         splits[s] = RawSplit(xs, ys, ids[s])
     return Corpus(**splits, meta={"alphabet": alphabet, "root": str(root)})
+
+
+def _prepare(size: str | int, path: str | None, seed: int, progress: bool) -> Prepared:
+    """The corpus at ``path`` (cached whole by its identity), cut to ``size`` on loading."""
+    root = Path(path or "")
+    if not root.is_dir():
+        raise CorpusError(f"{root}: no such directory; expected an IAM-OnDB root with "
+                          f"{EXPECTED}")
+    config = {"task": "iam-ondb", "source": cache.stamp(root), "version": 1}
+    corpus = cache.cached(config, lambda: load(root, progress))
+    desc = f"IAM-OnDB at {root}, task-1 split, strokes subsampled ×½"
+    corpus = subset(corpus, split_counts(size, DEMO, None))
+    return Prepared(corpus, handwriting_facts("iam-ondb", "real", desc, corpus.meta["alphabet"]),
+                    draw_strokes)
+
+
+TASK = TaskInfo("iam-ondb", "the real IAM-OnDB (--path DIR), task-1 split", needs_path=True,
+                path_optional=False, options=(), prepare=_prepare)

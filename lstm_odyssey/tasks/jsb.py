@@ -16,11 +16,24 @@ import math
 import pickle
 import re
 from collections import defaultdict
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 
-from .common import SPLITS, Corpus, CorpusError, RawSplit, TaskNameError, parallel_map
+from . import cache
+from .common import (
+    SPLITS,
+    Corpus,
+    CorpusError,
+    RawSplit,
+    TaskNameError,
+    parallel_map,
+    split_counts,
+    subset,
+)
+from .definition import Prepared, TaskFacts, TaskInfo
+from .describe import draw_roll
 
 LOW, HIGH = 21, 108
 # The only classes a JSB pickle may name: its chords may be sets (a protocol-2 pickle rebuilds
@@ -182,3 +195,35 @@ def load_pickle(path: Path) -> Corpus:
         raise CorpusError(f"{path}: not a JSB Chorales pickle (dict with 'train'/'valid'/'test' "
                           f"lists of sequences of MIDI-number sets): {e}") from None
     return Corpus(**splits, meta={"step": "as in the pickle", "source": str(path)})
+
+
+def _prepare(size: str | int, path: str | None, seed: int, progress: bool,
+             step: str = "quarter") -> Prepared:
+    """The music21 chorales (cached per seed and step) or the JSB pickle at ``path`` (cached
+    by its identity), whole, cut to ``size`` on loading."""
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise CorpusError(f"{p}: no such file; expected the JSB Chorales .pickle "
+                              "(dict with 'train'/'valid'/'test')")
+        config = {"task": "jsb", "source": cache.stamp(p), "version": GENERATOR_VERSION}
+        corpus = cache.cached(config, lambda: load_pickle(p))
+        source, desc = "real", f"JSB Chorales pickle {p}"
+    else:
+        if step not in STEPS:
+            raise TaskNameError(f"step {step!r} is not valid; use one of {', '.join(STEPS)}")
+        config = {"task": "jsb", "source": f"music21-{version('music21')}", "seed": seed,
+                  "step": step, "version": GENERATOR_VERSION}
+        corpus = cache.cached(config, lambda: build_music21(seed, step, progress))
+        source = "synthetic"
+        desc = (f"Bach chorales from the music21 corpus, {step}-note piano rolls, "
+                f"60/20/20 split by BWV number (seed {seed})")
+    facts = TaskFacts(name="jsb", source=source, description=desc, input_size=NOTES,
+                      num_classes=NOTES, loss="bernoulli", bidirectional=False,
+                      class_names=note_names(), norm_columns=None, target_dtype="float32")
+    return Prepared(subset(corpus, split_counts(size, None, None)), facts, draw_roll)
+
+
+TASK = TaskInfo("jsb", "Bach chorales (music21) as 88-note piano rolls; --path FILE.pickle for "
+                "the standard JSB Chorales data", needs_path=False, path_optional=True,
+                options=("step",), prepare=_prepare)

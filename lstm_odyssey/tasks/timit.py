@@ -14,8 +14,19 @@ from pathlib import Path
 
 import numpy as np
 
-from . import features
-from .common import SPLITS, Corpus, CorpusError, RawSplit, parallel_map
+from . import cache, features, timit_synth
+from .common import (
+    SPLITS,
+    Corpus,
+    CorpusError,
+    RawSplit,
+    TaskNameError,
+    parallel_map,
+    split_counts,
+    subset,
+)
+from .definition import Prepared, TaskInfo
+from .describe import draw_frames
 from .phones import FOLD39, PHONES39, TIMIT61
 
 
@@ -121,3 +132,23 @@ def load(root: Path, phones: int = 61, progress: bool = False) -> Corpus:
         splits[s] = RawSplit([x for x, _ in res], [y for _, y in res],
                              [str(w.relative_to(root).with_suffix("")) for w in found[s]])
     return Corpus(**splits, meta={"phones": phones, "root": str(root)})
+
+
+def _prepare(size: str | int, path: str | None, seed: int, progress: bool,
+             phones: int = 61) -> Prepared:
+    """The corpus at ``path`` (cached whole by its identity and phone set), cut to ``size``
+    (the sizes of timit-synth) on loading."""
+    if phones not in (61, 39):
+        raise TaskNameError(f"phones={phones!r} is not valid; use 61 or 39")
+    root = Path(path or "")
+    find_utterances(root)
+    config = {"task": "timit", "source": cache.stamp(root), "phones": phones, "version": 1}
+    corpus = cache.cached(config, lambda: load(root, phones, progress))
+    desc = f"TIMIT corpus at {root}, {phones} phone classes, core test set"
+    corpus = subset(corpus, split_counts(size, timit_synth.DEMO, None))
+    return Prepared(corpus, features.speech_facts("timit", "real", desc, class_names(phones)),
+                    draw_frames)
+
+
+TASK = TaskInfo("timit", "the real TIMIT corpus (--path DIR), 61 or 39 phone classes",
+                needs_path=True, path_optional=False, options=("phones",), prepare=_prepare)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import resample_poly
 
-from . import espeak, features, text
+from . import cache, espeak, features, text
 from .common import (
     SPLITS,
     Corpus,
@@ -27,8 +27,11 @@ from .common import (
     group_size,
     item_rng,
     parallel_map,
+    split_counts,
     stratified_order,
 )
+from .definition import Prepared, TaskInfo
+from .describe import draw_frames
 from .phones import PHONES39, fold_ipa
 
 GENERATOR_VERSION = 4
@@ -134,3 +137,20 @@ def build(counts: tuple[int, int, int], seed: int, progress: bool = False) -> Co
     splits = gather_splits(specs, results, ids)
     return Corpus(**splits, meta={"voices": {s: sorted({sp.voice for sp in specs
                                                          if sp.split == s}) for s in SPLITS}})
+
+
+def _prepare(size: str | int, path: str | None, seed: int, progress: bool) -> Prepared:
+    """Utterances generated at ``size`` (cached per size, seed and generator version)."""
+    counts = split_counts(size, DEMO, FULL)
+    config = {"task": "timit-synth", "source": "espeak-ng", "size": counts, "seed": seed,
+              "version": GENERATOR_VERSION}
+    corpus = cache.cached(config, lambda: build(counts, seed, progress))
+    desc = (f"TIMIT-like speech synthesised with espeak-ng ({'/'.join(map(str, counts))} "
+            f"utterances, seed {seed}), 39-dim MFCC+Δ+ΔΔ, 39 folded phone classes")
+    return Prepared(corpus, features.speech_facts("timit-synth", "synthetic", desc,
+                                                  list(PHONES39)), draw_frames)
+
+
+TASK = TaskInfo("timit-synth", "TIMIT-like speech synthesised with espeak-ng, exact frame "
+                "labels, 39 phone classes", needs_path=False, path_optional=False, options=(),
+                prepare=_prepare)

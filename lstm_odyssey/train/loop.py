@@ -34,6 +34,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import __version__, kernels, tasks
+from ..records import EPOCH_KEYS, Status, TrialRecord
 from ..tasks import Task
 from .config import TrainConfig
 from .data import Batch, SequenceSet, add_input_noise, evaluation_order, training_order
@@ -67,9 +68,9 @@ class EarlyStopping:
 
 
 class StopRun(Exception):
-    """Ends a run early with a status (``diverged``, ``time_limit``) and a reason."""
+    """Ends a run early with a status (diverged, time limit) and a reason."""
 
-    def __init__(self, status: str, reason: str) -> None:
+    def __init__(self, status: Status, reason: str) -> None:
         super().__init__(reason)
         self.status, self.reason = status, reason
 
@@ -99,12 +100,12 @@ def train_epoch(model: SequenceModel, optimizer: NesterovSGD, data: SequenceSet,
     loss_sum, metric_total, metric_count = 0.0, 0.0, 0
     for update, idx in enumerate(training_order(data.lengths, config.batch_size, rng), 1):
         if time.perf_counter() > deadline:
-            raise StopRun("time_limit", f"time budget of {config.time_budget_s} s reached")
+            raise StopRun(Status.TIME_LIMIT, f"time budget of {config.time_budget_s} s reached")
         batch = data.batch(idx).to(config.device)
         x = add_input_noise(batch.inputs, config.input_noise, noise)
         loss, logits = train_step(model, optimizer, x, batch, data.loss)
         if not math.isfinite(loss):
-            raise StopRun("diverged", f"training loss is {loss} at update {update}")
+            raise StopRun(Status.DIVERGED, f"training loss is {loss} at update {update}")
         loss_sum += loss
         total, count = metric_counts(data.loss, logits, batch, loss)
         metric_total, metric_count = metric_total + total, metric_count + count
@@ -140,12 +141,12 @@ def run(config: TrainConfig, task: Task | None = None, progress: bool = False,
         on_epoch: OnEpoch | None = None) -> dict:
     """Train one network with the paper's protocol and return its record.
 
-    The record has the keys of :data:`lstm_odyssey.sweep.schema.TRIAL_KEYS` plus ``task``,
-    ``source``, ``variant``, ``metric``, ``backend``, ``baseline_metric`` (the trivial
-    predictor's validation metric), ``test_loss`` and ``config``. ``task`` defaults to
-    ``load_task(config.task, config.size, config.path, config.data_seed)``. ``on_epoch(epoch,
-    record)`` is called after every epoch; an exception it raises propagates (a sweep uses this
-    to prune).
+    The record is a :class:`~lstm_odyssey.records.TrialRecord` as a dict
+    (:meth:`~lstm_odyssey.records.TrialRecord.to_dict`, what a sweep stores) plus ``test_loss``,
+    ``task``, ``source``, ``variant``, ``metric``, ``backend`` and ``config``. ``task`` defaults
+    to ``load_task(config.task, config.size, config.path, config.data_seed)``.
+    ``on_epoch(epoch, record)`` is called after every epoch with the record so far; an
+    exception it raises propagates (a sweep uses this to prune).
     """
     start, cpu_start = time.perf_counter(), time.process_time()
     deadline = start + config.time_budget_s if config.time_budget_s else math.inf
@@ -164,17 +165,16 @@ def run(config: TrainConfig, task: Task | None = None, progress: bool = False,
     rng = np.random.default_rng(config.seed)
     noise = torch.Generator().manual_seed(config.seed)
 
-    record = {
-        "config_id": config.config_id, "seed": config.seed, "momentum": config.momentum,
-        "status": "complete", "failure_reason": "",
-        "valid_metric": None, "test_metric": None, "train_metric": None, "test_loss": None,
-        "best_epoch": 0, "epochs": 0, "wall_time_s": 0.0, "cpu_time_s": 0.0,
-        "n_parameters": model.count_parameters(), "history": [],
-        "versions": package_versions(),
-        "task": task.name, "source": task.source, "variant": config.variant,
-        "metric": task.metric, "backend": kernels.resolve_backend(config.backend,
-                                                             torch.device(config.device).type),
-        "baseline_metric": trivial_baseline(task), "config": config.to_dict(),
+    record = TrialRecord(
+        config_id=config.config_id, seed=config.seed, momentum=config.momentum,
+        status=Status.COMPLETE, failure_reason="", best_epoch=0, epochs=0, wall_time_s=0.0,
+        cpu_time_s=0.0, n_parameters=model.count_parameters(), history=[],
+        versions=package_versions(), baseline_metric=trivial_baseline(task))
+    facts = {
+        "test_loss": None, "task": task.name, "source": task.source, "variant": config.variant,
+        "metric": task.metric, "backend": kernels.resolve_backend(
+            config.backend, torch.device(config.device).type),
+        "config": config.to_dict(),
     }
     stopper = EarlyStopping(config.patience)
     best_state = None
@@ -187,34 +187,33 @@ def run(config: TrainConfig, task: Task | None = None, progress: bool = False,
                                                    deadline)
             valid_loss, valid_metric = evaluate(model, valid, config)
             if not math.isfinite(valid_loss):
-                raise StopRun("diverged", f"validation loss is {valid_loss} after epoch {epoch}")
-            record["history"].append({
-                "epoch": epoch, "train_loss": train_loss, "train_metric": train_metric,
-                "valid_loss": valid_loss, "valid_metric": valid_metric,
-                "time_s": time.perf_counter() - t0,
-            })
-            record["epochs"] = epoch
+                raise StopRun(Status.DIVERGED,
+                              f"validation loss is {valid_loss} after epoch {epoch}")
+            record.history.append(dict(zip(EPOCH_KEYS, (
+                epoch, train_loss, train_metric, valid_loss, valid_metric,
+                time.perf_counter() - t0), strict=True)))
+            record.epochs = epoch
             if stopper.update(epoch, valid_metric):
                 best_state = copy.deepcopy(model.state_dict())
-                record.update(best_epoch=epoch, valid_metric=valid_metric,
-                              train_metric=train_metric)
-            record["wall_time_s"] = time.perf_counter() - start
-            record["cpu_time_s"] = time.process_time() - cpu_start
+                record.best_epoch, record.valid_metric = epoch, valid_metric
+                record.train_metric = train_metric
+            record.wall_time_s = time.perf_counter() - start
+            record.cpu_time_s = time.process_time() - cpu_start
             bar.update()
             bar.set_postfix({f"valid {task.metric}": f"{valid_metric:.4g}",
                              "best": f"{stopper.best:.4g}"})
             if on_epoch is not None:
-                on_epoch(epoch, record)
+                on_epoch(epoch, record.to_dict() | facts)
             if stopper.should_stop(epoch):
                 break
     except StopRun as stop:
-        record.update(status=stop.status, failure_reason=stop.reason)
+        record = record.ended(stop.status, stop.reason)
     finally:
         bar.close()
 
     if best_state is not None:
         model.load_state_dict(best_state)
-        record["test_loss"], record["test_metric"] = evaluate(model, test, config)
-    record["wall_time_s"] = time.perf_counter() - start
-    record["cpu_time_s"] = time.process_time() - cpu_start
-    return record
+        facts["test_loss"], record.test_metric = evaluate(model, test, config)
+    record.wall_time_s = time.perf_counter() - start
+    record.cpu_time_s = time.process_time() - cpu_start
+    return record.to_dict() | facts

@@ -110,6 +110,7 @@ def test_live_sweep_with_failures_and_empty_tasks(tmp_path: Path) -> None:
 
     from lstm_odyssey.analysis.report import analyze
     from lstm_odyssey.analysis.synthetic import SPACE
+    from lstm_odyssey.records.study import SCHEMA_VERSION, STUDY_ATTR
     from lstm_odyssey.sweep import schema
 
     store = JournalStorage(JournalFileBackend(str(tmp_path / "live.log")))
@@ -118,10 +119,10 @@ def test_live_sweep_with_failures_and_empty_tasks(tmp_path: Path) -> None:
     def new(task: str, variant: str, source: str = "synthetic") -> optuna.Study:
         s = optuna.create_study(study_name=schema.study_name("synthetic", task, variant),
                                 storage=store)
-        s.set_user_attr(schema.STUDY_ATTR, {
+        s.set_user_attr(STUDY_ATTR, {
             "study": "synthetic", "task": task, "variant": variant, "source": source,
             "data": "-", "metric": "frame_error_pct" if task == "t" else "nll_per_step",
-            "protocol": {}, "schema": schema.SCHEMA_VERSION})
+            "protocol": {}, "schema": SCHEMA_VERSION})
         return s
 
     nfg = new("jsb-synth", "NFG")
@@ -152,6 +153,7 @@ def test_fixed_hyperparameters_are_left_out(tmp_path: Path) -> None:
     import optuna
 
     from lstm_odyssey.analysis.report import analyze
+    from lstm_odyssey.records.study import SCHEMA_VERSION, STUDY_ATTR
     from lstm_odyssey.sweep import schema
 
     dists = {
@@ -162,9 +164,9 @@ def test_fixed_hyperparameters_are_left_out(tmp_path: Path) -> None:
     }
     rng = np.random.default_rng(0)
     study = optuna.create_study(study_name="s/jsb/V", storage=f"sqlite:///{tmp_path / 'f.db'}")
-    study.set_user_attr(schema.STUDY_ATTR, {
+    study.set_user_attr(STUDY_ATTR, {
         "study": "s", "task": "jsb", "variant": "V", "source": "real", "data": "-",
-        "metric": "nll_per_step", "protocol": {}, "schema": schema.SCHEMA_VERSION})
+        "metric": "nll_per_step", "protocol": {}, "schema": SCHEMA_VERSION})
     trials = []
     for i in range(40):
         h, lr = int(rng.integers(20, 201)), float(10 ** rng.uniform(-6, -2))

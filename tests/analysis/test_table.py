@@ -1,13 +1,15 @@
-"""Reading sweep storages (the schema of lstm_odyssey.sweep.schema) into the results table."""
+"""Reading sweep storages (the records of lstm_odyssey.records) into the results table."""
 
 from __future__ import annotations
 
 import pytest
 
 from lstm_odyssey.analysis.synthetic import write_synthetic_study
-from lstm_odyssey.analysis.table import StorageError, StorageNotFound, load_results
+from lstm_odyssey.analysis.table import load_results
 from lstm_odyssey.errors import UserError
+from lstm_odyssey.records import StorageError, StorageNotFound
 from lstm_odyssey.sweep import schema
+from lstm_odyssey.sweep.space import PAPER_SPACE
 
 
 def test_synthetic_study_round_trips(synthetic_storage: str) -> None:
@@ -16,7 +18,7 @@ def test_synthetic_study_round_trips(synthetic_storage: str) -> None:
     assert set(r.trials["variant"]) == {"V", "NIG", "NFG", "NOG", "NIAF", "NOAF", "NP", "CIFG",
                                         "FGR"}
     assert r.tasks == ["timit-synth", "iam-synth", "jsb-synth"]
-    assert {p for p, d in r.space.items() if d.log} == set(schema.LOG_PARAMS)
+    assert {p for p, d in r.space.items() if d.log} == {p for p, d in PAPER_SPACE.items() if d.log}
     assert r.space[schema.LEARNING_RATE].low == pytest.approx(1e-6)
     done = r.trials[r.trials["status"] == "complete"]
     assert done["test_metric"].notna().all() and done["n_parameters"].gt(0).all()

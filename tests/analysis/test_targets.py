@@ -8,15 +8,15 @@ import pytest
 
 from lstm_odyssey.analysis.dashboard import run_dashboard
 from lstm_odyssey.analysis.report import ReportTargetError, resolve_target
-from lstm_odyssey.analysis.table import StorageError, StorageNotFound, load_results
-from lstm_odyssey.sweep import schema
+from lstm_odyssey.analysis.table import load_results
+from lstm_odyssey.records import JOURNAL_FILE, StorageError, StorageNotFound
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_results_directory_target(tmp_path: Path) -> None:
     url, study, out = resolve_target(str(tmp_path), None, None)
-    assert url == str(tmp_path / schema.JOURNAL_FILE) and study is None
+    assert url == str(tmp_path / JOURNAL_FILE) and study is None
     assert out == tmp_path / "report"
     assert resolve_target(str(tmp_path), "sqlite:///x.db", "o")[0::2] == ("sqlite:///x.db",
                                                                           Path("o"))
@@ -24,7 +24,7 @@ def test_results_directory_target(tmp_path: Path) -> None:
 
 def test_study_file_target() -> None:
     url, study, out = resolve_target(str(REPO / "studies" / "smoke.toml"), None, None)
-    assert study == "smoke" and url.endswith(f"smoke/{schema.JOURNAL_FILE}")
+    assert study == "smoke" and url.endswith(f"smoke/{JOURNAL_FILE}")
     assert out == Path("results") / "smoke" / "report"
 
 

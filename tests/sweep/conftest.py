@@ -10,8 +10,8 @@ from pathlib import Path
 import optuna
 import pytest
 
+from lstm_odyssey.records import Status, StorageURL
 from lstm_odyssey.sweep import recovery, schema
-from lstm_odyssey.sweep.storage import open_storage
 
 PG_ADMIN = os.environ.get("LSTM_ODYSSEY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 CLI = [sys.executable, "-m", "lstm_odyssey"]
@@ -54,7 +54,7 @@ def write_study(tmp_path: Path):
 
 def trials_by_config(url: str, study: str) -> dict[str, dict[int, list]]:
     """{optuna study name: {config_id: [trials]}} of a study file's searches."""
-    storage = open_storage(url)
+    storage = StorageURL.parse(url).open(create=False)
     out: dict[str, dict[int, list]] = {}
     for s in optuna.get_all_study_summaries(storage, include_best_trial=False):
         if not s.study_name.startswith(f"{study}/"):
@@ -81,7 +81,7 @@ def assert_exactly_once(url: str, study: str, searches: int, trials: int) -> dic
             for t in ts:
                 if t is not done[0]:
                     assert t.state == optuna.trial.TrialState.FAIL
-                    assert schema.trial_status(t.state, t.user_attrs["status"]) == schema.LOST
+                    assert schema.trial_status(t.state, t.user_attrs["status"]) == Status.LOST
     return found
 
 

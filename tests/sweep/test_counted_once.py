@@ -10,11 +10,9 @@ import sys
 
 import optuna
 
-from lstm_odyssey.analysis.outcomes import RESULTS
 from lstm_odyssey.analysis.table import load_results
-from lstm_odyssey.sweep import schema
+from lstm_odyssey.records import RESULTS, Status, StorageURL
 from lstm_odyssey.sweep.status import study_status
-from lstm_odyssey.sweep.storage import open_storage
 from lstm_odyssey.sweep.studyfile import load_study
 from lstm_odyssey.sweep.worker import Worker
 
@@ -28,11 +26,12 @@ import optuna
 from lstm_odyssey.sweep.plan import plan
 from lstm_odyssey.sweep.studyfile import load_study
 from lstm_odyssey.sweep.worker import Worker
+from lstm_odyssey.records import StorageURL
 
 optuna.study.Study.tell = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
 spec = load_study(sys.argv[1])
-worker = Worker(spec, sys.argv[2])
-plan(spec, worker.storage, sys.argv[2])
+worker = Worker(spec, StorageURL.parse(sys.argv[2]))
+plan(spec, worker.storage, worker.url)
 worker.run()
 """
 
@@ -48,13 +47,14 @@ def test_worker_killed_between_record_and_tell_is_counted_once(write_study, tmp_
     assert killed.user_attrs["status"] == "complete"      # the record was written
 
     spec = load_study(path)
-    assert Worker(spec, url, poll_s=0.1).run() == 1        # reaps the dead one, re-runs it
+    storage = StorageURL.parse(url)
+    assert Worker(spec, storage, poll_s=0.1).run() == 1    # reaps the dead one, re-runs it
     found = assert_exactly_once(url, "t", searches=1, trials=1)
     old, new = sorted(found["t/jsb/V"][0], key=lambda t: t.number)
     assert old.state == optuna.trial.TrialState.FAIL and old.user_attrs["status"] == "complete"
     assert new.user_attrs["retry_of"] == old.number
-    (row,) = study_status(spec, open_storage(url))
+    (row,) = study_status(spec, storage.open(create=False))
     assert (row["complete"], row["lost"], row["failed"]) == (1, 1, 0)
     trials = load_results(url, "t").trials
     assert int(trials["status"].isin(RESULTS).sum()) == 1
-    assert sorted(trials["status"]) == ["complete", schema.LOST]
+    assert sorted(trials["status"]) == ["complete", Status.LOST]

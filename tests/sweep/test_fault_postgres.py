@@ -11,7 +11,7 @@ import time
 import optuna
 import pytest
 
-from lstm_odyssey.sweep import schema
+from lstm_odyssey.records import Status, StorageURL
 from lstm_odyssey.sweep.plan import plan
 from lstm_odyssey.sweep.studyfile import load_study
 from lstm_odyssey.sweep.worker import Worker
@@ -49,7 +49,7 @@ def test_sigkilled_worker_trial_is_rerun_exactly_once(write_study, pg_url) -> No
     everything = [t for g in found.values() for ts in g.values() for t in ts]
     lost = [t for t in everything if t.state == optuna.trial.TrialState.FAIL]
     assert [t.number for t in lost] == [killed.number]  # live workers were never declared lost
-    assert lost[0].user_attrs["status"] == schema.LOST and lost[0].user_attrs["failure_reason"]
+    assert lost[0].user_attrs["status"] == Status.LOST and lost[0].user_attrs["failure_reason"]
     rerun = [t for t in found[f"t/jsb/{_variant(found, killed)}"][killed.user_attrs["config_id"]]
              if t.state == optuna.trial.TrialState.COMPLETE]
     assert rerun[0].user_attrs["retry_of"] == killed.number
@@ -69,14 +69,14 @@ def _variant(found: dict, trial) -> str:
 
 def test_trial_without_heartbeat_is_failed_once_and_requeued(write_study, pg_url) -> None:
     spec = load_study(write_study(trials=1, variants='["V"]', storage=pg_url))
-    first = Worker(spec, pg_url, poll_s=0.1)
-    plan(spec, first.storage, pg_url)
+    first = Worker(spec, StorageURL.parse(pg_url), poll_s=0.1)
+    plan(spec, first.storage, first.url)
     search, trial = first.pop()           # claimed, one heartbeat, then silence (a lost host)
     first.storage.record_heartbeat(trial._trial_id)
     assert first.pop() is None            # nothing else is waiting; the trial is fresh
     time.sleep(spec.grace_period + 1.5)
-    second = Worker(spec, pg_url, poll_s=0.1)
-    third = Worker(spec, pg_url, poll_s=0.1)
+    second = Worker(spec, StorageURL.parse(pg_url), poll_s=0.1)
+    third = Worker(spec, StorageURL.parse(pg_url), poll_s=0.1)
     popped = second.pop()
     assert third.pop() is None            # exactly one re-queued copy
     assert popped is not None
@@ -91,8 +91,7 @@ def test_trial_without_heartbeat_is_failed_once_and_requeued(write_study, pg_url
 def test_workers_starting_together_on_an_empty_database_all_open_it(pg_url) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from lstm_odyssey.sweep.storage import open_storage
-
+    url = StorageURL.parse(pg_url)
     with ThreadPoolExecutor(4) as pool:
-        storages = list(pool.map(lambda _: open_storage(pg_url), range(4)))
+        storages = list(pool.map(lambda _: url.open(create=True), range(4)))
     assert len(storages) == 4

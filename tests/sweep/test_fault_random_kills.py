@@ -14,6 +14,7 @@ import optuna
 import psutil
 import pytest
 
+from lstm_odyssey.records import Status
 from lstm_odyssey.sweep import schema
 
 from .conftest import CLI, assert_exactly_once, trials_by_config
@@ -60,6 +61,6 @@ def test_random_sigkills_lose_nothing_and_count_nothing_twice(backend, write_stu
     assert sorted((t.user_attrs["worker"]["pid"], name, t.number) for name, t, _ in lost) == \
         sorted(died_running)
     for _, t, same_config in lost:
-        assert schema.trial_status(t.state, t.user_attrs.get("status")) == schema.LOST
+        assert schema.trial_status(t.state, t.user_attrs.get("status")) == Status.LOST
         assert t.user_attrs["failure_reason"]
         assert any(r.user_attrs.get("retry_of") == t.number for r in same_config)  # re-queued

@@ -12,8 +12,8 @@ import optuna
 import pytest
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-from lstm_odyssey.sweep.journal import JournalCorrupt, salvage
-from lstm_odyssey.sweep.storage import open_storage
+from lstm_odyssey.records import StorageURL
+from lstm_odyssey.records.journal import JournalCorrupt, salvage
 
 from .conftest import CLI
 
@@ -21,8 +21,8 @@ from .conftest import CLI
 def _journal(path: Path, trials: int) -> None:
     """A journal with one study of ``trials`` finished trials."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name="s", storage=open_storage(str(path)),
-                                load_if_exists=True)
+    storage = StorageURL.parse(str(path)).open(create=True)
+    study = optuna.create_study(study_name="s", storage=storage, load_if_exists=True)
     study.optimize(lambda t: t.suggest_float("a", 0, 1), n_trials=trials)
 
 
@@ -61,7 +61,7 @@ def test_a_corrupt_middle_line_is_one_line_naming_it_and_the_rest_is_salvaged(tm
     lines[number - 1] = b'{"op_code": 6, "trial_id"\x00\x00 garbage\n'
     path.write_bytes(b"".join(lines))
     with pytest.raises(JournalCorrupt) as e:
-        open_storage(str(path))
+        StorageURL.parse(str(path)).open(create=True)
     message = str(e.value)
     assert f"line {number} " in message and "repair-journal" in message and "\n" not in message
     out = subprocess.run([*CLI, "repair-journal", str(path)], capture_output=True, text=True,
@@ -82,7 +82,7 @@ def test_a_record_glued_onto_a_torn_line_is_recovered(tmp_path) -> None:
         backend.append_logs([{"op_code": 2, "worker_id": "w", "study_id": 0,
                               "user_attr": {k: 1}}])
     with pytest.raises(JournalCorrupt, match="line"):
-        open_storage(str(path))
+        StorageURL.parse(str(path)).open(create=True)
     result = salvage(path, tmp_path / "fixed.log")
     assert result.recovered == 1 and result.dropped == [] and not result.dropped_a_create
     assert _n_trials(tmp_path / "fixed.log") == 2

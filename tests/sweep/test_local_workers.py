@@ -13,12 +13,12 @@ import optuna
 import psutil
 import pytest
 
-from lstm_odyssey.sweep import schema, worker
+from lstm_odyssey.records import Status, StorageError, StorageURL
+from lstm_odyssey.sweep import worker
 from lstm_odyssey.sweep.executors import SweepFailed, sweep
 from lstm_odyssey.sweep.plan import plan
 from lstm_odyssey.sweep.recovery import HOST
 from lstm_odyssey.sweep.status import open_status
-from lstm_odyssey.sweep.storage import StorageError
 from lstm_odyssey.sweep.studyfile import load_study
 
 from .conftest import CLI, assert_exactly_once, trials_by_config
@@ -97,7 +97,7 @@ def test_a_killed_coordinator_takes_its_workers_with_it(write_study, tmp_path) -
     assert not alive, f"workers still running without their coordinator: {alive}"
     trials = [t for g in trials_by_config(url, "t").values() for ts in g.values() for t in ts]
     assert optuna.trial.TrialState.RUNNING not in {t.state for t in trials}
-    lost = [t for t in trials if t.user_attrs.get("status") == schema.LOST]  # stopped cleanly
+    lost = [t for t in trials if t.user_attrs.get("status") == Status.LOST]  # stopped cleanly
     assert lost and all(t.state == optuna.trial.TrialState.FAIL for t in lost)
     retried = {t.user_attrs.get("retry_of") for t in trials}
     assert {t.number for t in lost} <= retried             # each one re-queued
@@ -123,8 +123,8 @@ def test_a_sweep_whose_trials_all_fail_says_why_and_fails(write_study, tmp_path,
 def test_status_shows_a_dead_workers_trial_as_lost(write_study, tmp_path) -> None:
     path = write_study(trials=1, variants='["V"]')
     url = str(tmp_path / "journal.log")
-    w = worker.Worker(load_study(path), url)
-    plan(w.spec, w.storage, url)
+    w = worker.Worker(load_study(path), StorageURL.parse(url))
+    plan(w.spec, w.storage, w.url)
     _, trial = w.pop()
     dead = subprocess.Popen(["true"])
     dead.wait()
@@ -155,8 +155,8 @@ def test_sigterm_just_after_a_trial_is_claimed_requeues_it(write_study, tmp_path
 
     path = write_study(trials=1, variants='["V"]')
     url = str(tmp_path / "journal.log")
-    w = worker.Worker(load_study(path), url)
-    plan(w.spec, w.storage, url)
+    w = worker.Worker(load_study(path), StorageURL.parse(url))
+    plan(w.spec, w.storage, w.url)
     identity = recovery.worker_identity
 
     def terminated_while_claiming() -> dict:  # called by pop() right after the claim
@@ -174,5 +174,5 @@ def test_sigterm_just_after_a_trial_is_claimed_requeues_it(write_study, tmp_path
     (trials,) = trials_by_config(url, "t")["t/jsb/V"].values()
     assert [t.state for t in trials] == [optuna.trial.TrialState.FAIL,
                                          optuna.trial.TrialState.WAITING]
-    assert trials[0].user_attrs["status"] == schema.LOST
+    assert trials[0].user_attrs["status"] == Status.LOST
     assert trials[1].user_attrs["retry_of"] == trials[0].number

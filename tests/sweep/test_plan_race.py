@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 
+from lstm_odyssey.records import StorageURL
 from lstm_odyssey.sweep.plan import plan
-from lstm_odyssey.sweep.storage import open_storage
 from lstm_odyssey.sweep.studyfile import load_study
 
 from .conftest import trials_by_config
@@ -13,9 +13,9 @@ from .conftest import trials_by_config
 
 def _coordinator(path: str, url: str, barrier, out) -> None:
     spec = load_study(path)
-    storage = open_storage(url)
+    storage = StorageURL.parse(url).open(create=True)
     barrier.wait()  # all processes start planning at the same moment
-    out.put(plan(spec, storage, url))
+    out.put(plan(spec, storage, StorageURL.parse(url)))
 
 
 def _race(path: str, url: str, n: int = 3) -> list[int]:

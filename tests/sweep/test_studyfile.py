@@ -7,9 +7,9 @@ import subprocess
 import pytest
 
 from lstm_odyssey.errors import UserError
+from lstm_odyssey.records import StorageError, StorageURL, mask_url
 from lstm_odyssey.sweep import schema
 from lstm_odyssey.sweep.space import PAPER_SPACE, plan_configs
-from lstm_odyssey.sweep.storage import StorageError, mask_url, open_storage
 from lstm_odyssey.sweep.studyfile import StudyFileError, load_study, parse_study
 from lstm_odyssey.variants import PRESET_NAMES
 
@@ -119,12 +119,12 @@ def test_plan_is_paired_seeded_prefix_stable_and_in_range() -> None:
 def test_unreachable_storage_is_one_line_without_password() -> None:
     url = "postgresql://postgres:s3cret@127.0.0.1:1/nowhere"
     with pytest.raises(StorageError) as e:
-        open_storage(url)
+        StorageURL.parse(url).open(create=True)
     msg = str(e.value)
     assert "\n" not in msg and "s3cret" not in msg and "127.0.0.1" in msg
     assert mask_url(url) == "postgresql://postgres:***@127.0.0.1:1/nowhere"
     with pytest.raises(UserError, match="unsupported scheme"):
-        open_storage("redis://localhost/0")
+        StorageURL.parse("redis://localhost/0")
 
 
 def test_cli_prints_one_line_errors(tmp_path) -> None:

@@ -11,8 +11,8 @@ import time
 import optuna
 import pytest
 
-from lstm_odyssey.sweep import schema
-from lstm_odyssey.sweep.executors import resolve_url, sweep
+from lstm_odyssey.records import STUDY_ATTR, Status, StorageURL, StudyMeta, TrialRecord
+from lstm_odyssey.sweep.executors import sweep
 from lstm_odyssey.sweep.studyfile import StudyFileError, load_study
 from lstm_odyssey.tasks import load_task
 from lstm_odyssey.train import run
@@ -35,13 +35,13 @@ def test_smoke_sweep_jobs_2_completes_each_trial_exactly_once(write_study, tmp_p
         assert len(cfgs) == 1
     # both processes worked, and trials record what a training run records
     t = found["t/jsb/V"][0][0]
-    assert set(schema.TRIAL_KEYS) <= set(t.user_attrs) and t.user_attrs["history"]
+    assert set(TrialRecord.stored_keys()) <= set(t.user_attrs) and t.user_attrs["history"]
     assert t.value == t.user_attrs["valid_metric"]
     storage = optuna.storages.journal.JournalStorage(
         optuna.storages.journal.JournalFileBackend(url))
     meta = optuna.load_study(study_name="t/jsb/CIFG", storage=storage).user_attrs[
-        schema.STUDY_ATTR]
-    assert set(schema.STUDY_KEYS) <= set(meta) and meta["variant"] == "CIFG"
+        STUDY_ATTR]
+    assert set(StudyMeta.stored_keys()) <= set(meta) and meta["variant"] == "CIFG"
     assert meta["pruner"] == "none" and meta["metric"] == "nll_per_step"
     # running it again says so and runs nothing
     lines = []
@@ -115,7 +115,7 @@ def test_ctrl_c_then_rerun_resumes_without_duplicates_or_losses(write_study, tmp
     states = [t.state for g in groups.values() for ts in g.values() for t in ts]
     assert optuna.trial.TrialState.RUNNING not in states  # the running ones were re-queued
     lost = [t for g in groups.values() for ts in g.values() for t in ts
-            if t.user_attrs.get("status") == schema.LOST]
+            if t.user_attrs.get("status") == Status.LOST]
     again = subprocess.run([*cmd[:6], "1", *cmd[7:]], capture_output=True, text=True,
                            timeout=300, check=False)
     assert again.returncode == 0, again.stderr
@@ -136,7 +136,7 @@ def test_ctrl_c_then_rerun_resumes_without_duplicates_or_losses(write_study, tmp
 def test_default_storage_is_under_results(write_study, monkeypatch, tmp_path) -> None:
     monkeypatch.chdir(tmp_path)
     spec = load_study(write_study())
-    assert resolve_url(spec, None) == str(tmp_path / "results" / "t" / "journal.log")
+    assert spec.storage().resolved().text == str(tmp_path / "results" / "t" / "journal.log")
 
 
 def test_a_lost_trial_nobody_requeued_is_picked_up_within_the_heartbeat_interval(
@@ -149,13 +149,14 @@ def test_a_lost_trial_nobody_requeued_is_picked_up_within_the_heartbeat_interval
     url = str(tmp_path / "journal.log")
     spec = load_study(write_study(trials=1, variants='["V"]', storage=url))
     assert spec.heartbeat_interval == 1
-    worker = Worker(spec, url)
-    assert plan_module.plan(spec, worker.storage, url) == 1
+    worker = Worker(spec, StorageURL.parse(url))
+    assert plan_module.plan(spec, worker.storage, worker.url) == 1
     _, trial = worker.pop()
-    worker.storage.set_trial_user_attr(trial._trial_id, "status", schema.LOST)
+    worker.storage.set_trial_user_attr(trial._trial_id, "status", Status.LOST)
     worker.storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
-    assert plan_module.plan(spec, worker.storage, url) == 0  # too recent: a reaper may be about
-    lines: list[str] = []                                   # to re-queue it
+    # too recent: a reaper may be about to re-queue it
+    assert plan_module.plan(spec, worker.storage, worker.url) == 0
+    lines: list[str] = []
     sweep(spec, url, jobs=1, progress=False, echo=lines.append)
     assert "1 lost trial(s) wait to be re-queued (within 1 s, the storage's heartbeat " \
            "interval)" in lines
@@ -183,5 +184,5 @@ def test_exploratory_pruner_is_recorded_and_every_configuration_is_done_once(
     storage = optuna.storages.journal.JournalStorage(
         optuna.storages.journal.JournalFileBackend(url))
     meta = optuna.load_study(study_name="t/jsb/V", storage=storage).user_attrs[
-        schema.STUDY_ATTR]
+        STUDY_ATTR]
     assert meta["pruner"] == "median"

@@ -3,7 +3,7 @@ errors of a storage that cannot be opened (the driver's own message included).""
 
 import pytest
 
-from lstm_odyssey.sweep.storage import StorageError, mask_url, open_storage
+from lstm_odyssey.records import StorageError, StorageURL, mask_url
 
 SECRET = "Hunter2x"
 # (form, the secret it carries); port 1 on localhost refuses at once.
@@ -26,7 +26,7 @@ def test_no_url_form_prints_its_password(url, secret):
         assert piece not in shown, shown
     assert "***" in shown and "127.0.0.1" in shown
     with pytest.raises(StorageError) as e:
-        open_storage(url)
+        StorageURL.parse(url).open(create=True)
     message = str(e.value)
     assert secret not in message and "\n" not in message, message
     assert secret.split("@")[-1] not in message

@@ -32,7 +32,7 @@ def test_names_and_errors():
 
 def test_second_prepare_is_cached_and_corruption_is_rebuilt(data_dir):
     t0 = time.perf_counter()
-    a, _ = prepare("timit-synth", 6, seed=3)
+    a = prepare("timit-synth", 6, seed=3).corpus
     build = time.perf_counter() - t0
     config = {"task": "timit-synth", "source": "espeak-ng", "size": (6, 1, 1), "seed": 3,
               "version": timit_synth.GENERATOR_VERSION}
@@ -41,7 +41,7 @@ def test_second_prepare_is_cached_and_corruption_is_rebuilt(data_dir):
     assert manifest["sequences"] == {"train": 6, "valid": 1, "test": 1}
     assert folder.parent == data_dir
     t0 = time.perf_counter()
-    b, _ = prepare("timit-synth", 6, seed=3)
+    b = prepare("timit-synth", 6, seed=3).corpus
     assert time.perf_counter() - t0 < build / 3
     assert all(np.array_equal(x, y) for x, y in zip(a.train.inputs, b.train.inputs))
     data = folder / "data.npz"
@@ -49,10 +49,10 @@ def test_second_prepare_is_cached_and_corruption_is_rebuilt(data_dir):
     raw[len(raw) // 2] ^= 0xFF
     data.write_bytes(bytes(raw))
     with pytest.warns(UserWarning, match="corrupted"):
-        c, _ = prepare("timit-synth", 6, seed=3)
+        c = prepare("timit-synth", 6, seed=3).corpus
     assert all(np.array_equal(x, y) for x, y in zip(a.train.inputs, c.train.inputs))
     assert cache.load(config) is not None                 # rebuilt and valid again
-    assert prepare("timit-synth", 6, seed=4)[0].train.ids != a.train.ids
+    assert prepare("timit-synth", 6, seed=4).corpus.train.ids != a.train.ids
 
 
 def test_cli_prepare_info_show(tmp_path):

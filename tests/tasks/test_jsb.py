@@ -45,7 +45,7 @@ def test_music21_task_end_to_end():
     assert (t.loss, t.input_size, t.bidirectional) == ("bernoulli", 88, False)
     assert len(t.train) + len(t.valid) + len(t.test) == 409
     assert abs(len(t.train) / 409 - 0.6) < 0.05
-    corpus, _ = prepare("jsb")
+    corpus = prepare("jsb").corpus
     bwv = {s: {jsb.bwv_number(n) for n in corpus.split(s).ids} for s in SPLITS}
     assert not (bwv["train"] & bwv["valid"] or bwv["train"] & bwv["test"]
                 or bwv["valid"] & bwv["test"])

@@ -32,7 +32,8 @@ def timit_root(tmp_path):
 
 
 def test_timit_tree_is_read_exactly(timit_root):
-    corpus, kw = prepare("timit", "full", path=timit_root)
+    prepared = prepare("timit", "full", path=timit_root)
+    corpus, kw = prepared.corpus, prepared.facts
     assert [len(corpus.split(s)) for s in ("train", "valid", "test")] == [2, 1, 1]
     assert corpus.train.ids == ["TRAIN/DR1/FCJF0/SI943", "TRAIN/DR1/FCJF0/SX53"]
     assert corpus.test.ids == ["TEST/DR1/MDAB0/SX139"]
@@ -43,7 +44,7 @@ def test_timit_tree_is_read_exactly(timit_root):
     assert y.tolist() == want
     audio, _ = soundfile.read(timit_root / "TRAIN/DR1/FCJF0/SI943.WAV")
     assert np.allclose(x, features.mfcc(audio))
-    assert kw["num_classes"] == 61 and kw["bidirectional"]
+    assert kw.num_classes == 61 and kw.bidirectional
 
 
 def test_timit_folds_to_39(timit_root):
@@ -107,7 +108,8 @@ def iam_root(tmp_path):
 
 
 def test_iam_ondb_is_read_exactly(iam_root):
-    corpus, kw = prepare("iam-ondb", "full", path=iam_root)
+    prepared = prepare("iam-ondb", "full", path=iam_root)
+    corpus, kw = prepared.corpus, prepared.facts
     assert corpus.train.ids == ["a01-000u-01", "a01-000u-02"]            # a08-551z dropped
     # the t1 benchmark: valid = testset_v + testset_t, test = testset_f (the final test set)
     assert corpus.valid.ids == ["b01-001-01", "b01-001-02", "c02-002-01", "c02-002-02",
@@ -124,7 +126,7 @@ def test_iam_ondb_is_read_exactly(iam_root):
     alphabet = corpus.meta["alphabet"]
     text = "".join(alphabet[i - 1] for i in corpus.train.targets[1])
     assert text == "Mr. Gaitskell"
-    assert kw["num_classes"] == len(alphabet) + 1 and kw["loss"] == "ctc"
+    assert kw.num_classes == len(alphabet) + 1 and kw.loss == "ctc"
     assert iam_ondb.subsample(np.arange(5)[:, None])[:, 0].tolist() == [0, 2, 4]
 
 

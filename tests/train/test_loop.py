@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from lstm_odyssey import CellSpec
-from lstm_odyssey.sweep.schema import TRIAL_KEYS
+from lstm_odyssey.records import TrialRecord
 from lstm_odyssey.train import ConfigError, TrainConfig, run
 from lstm_odyssey.train.data import training_order
 from lstm_odyssey.train.loop import EarlyStopping
@@ -90,7 +90,7 @@ def test_record_has_the_sweep_keys_and_is_json():
     seen = []
     record = run(_config(task, config_id=5, variant="cifg+np", max_epochs=2), task=task,
                  on_epoch=lambda epoch, rec: seen.append((epoch, rec["epochs"])))
-    assert set(TRIAL_KEYS) <= set(record)
+    assert set(TrialRecord.stored_keys()) <= set(record)
     assert set(record["history"][0]) == HISTORY_KEYS
     assert record["config_id"] == 5 and record["variant"] == CellSpec.parse("cifg+np").name
     assert record["n_parameters"] == 3 * 8 * (6 + 8 + 1) + 8 * 6 + 6  # LSTM + output layer

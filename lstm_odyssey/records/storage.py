@@ -1,0 +1,220 @@
+"""Where a sweep's records live: a storage string parsed once into a :class:`StorageURL`.
+
+* A journal file (a path, or ``journal://PATH``; the default is ``results/<study>/journal.log``):
+  an Optuna journal, appended under a file lock, so any number of local worker processes can
+  share it; it is for one machine.
+* ``postgresql://…`` for many machines. Workers send a heartbeat every ``heartbeat_interval``
+  seconds while a trial runs; a RUNNING trial without one for ``grace_period`` seconds is failed
+  and its configuration re-queued (:mod:`lstm_odyssey.sweep.recovery`).
+* ``sqlite:///file.db`` also works for local processes (a long busy timeout so that parallel
+  writers wait instead of failing), but the journal file is the better local choice.
+
+A sweep opens its storage with ``create=True``; everything that only reads (``status``, the
+analysis, the dashboard) with ``create=False``, which never makes an empty storage. Passwords
+never leave this module: :attr:`StorageURL.masked` is what everything prints.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+import re
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
+
+from ..errors import UserError
+
+if TYPE_CHECKING:
+    from optuna.storages import BaseStorage
+
+JOURNAL_FILE = "journal.log"
+SQLITE_TIMEOUT_S = 120
+CREATE_ATTEMPTS = 5
+
+
+class StorageError(UserError, ConnectionError):
+    """A storage URL that is malformed, unsupported or unreachable."""
+
+
+class StorageNotFound(StorageError, FileNotFoundError):
+    """A storage that does not exist, opened by a reader (which never creates one)."""
+
+
+class Kind(enum.StrEnum):
+    """The kinds of storage."""
+
+    JOURNAL = "journal"
+    SQLITE = "sqlite"
+    POSTGRESQL = "postgresql"
+
+
+def default_location(study: str) -> str:
+    """The embedded storage of a study: its journal file ``results/<study>/journal.log``."""
+    return str(Path("results") / study / JOURNAL_FILE)
+
+
+@dataclass(frozen=True)
+class StorageURL:
+    """A parsed storage string: the text as given, its kind and the local file that holds it
+    (None for a server database or an in-memory SQLite one)."""
+
+    text: str
+    kind: Kind
+    path: Path | None
+
+    @classmethod
+    def parse(cls, text: str) -> StorageURL:
+        """Parse what the user wrote; an unsupported scheme or an unencoded ``@`` in the
+        user-info is a :class:`StorageError`."""
+        if "://" not in text or text.startswith("journal://"):
+            return cls(text, Kind.JOURNAL, Path(text.removeprefix("journal://")))
+        scheme, rest = text.split("://", 1)
+        scheme = scheme.split("+", 1)[0]
+        if scheme not in (Kind.POSTGRESQL, Kind.SQLITE):
+            raise StorageError(f"storage {mask_url(text)}: unsupported scheme {scheme!r}; use "
+                               "postgresql://…, sqlite:///FILE.db or a journal file path")
+        if "@" in rest.split("?", 1)[0].rpartition("@")[0]:
+            raise StorageError(f"storage {mask_url(text)}: the user or password contains an "
+                               "unencoded '@'; write it as %40 in --storage")
+        path = None
+        if scheme == Kind.SQLITE and rest.startswith("/") and rest[1:] not in ("", ":memory:"):
+            path = Path(rest[1:])
+        return cls(text, Kind(scheme), path)
+
+    @property
+    def masked(self) -> str:
+        """The text with every password replaced by ``***``."""
+        return mask_url(self.text)
+
+    def resolved(self) -> StorageURL:
+        """The same storage with a journal path made absolute (so that processes started
+        elsewhere agree on it)."""
+        if self.kind != Kind.JOURNAL:
+            return self
+        path = self.path.resolve()
+        return StorageURL(str(path), Kind.JOURNAL, path)
+
+    def exists(self) -> bool:
+        """Whether there is a storage to read: its journal or SQLite file exists (a server
+        database is assumed to)."""
+        return self.path is None or self.path.is_file()
+
+    def open(self, create: bool, heartbeat_interval: int = 60,
+             grace_period: int = 180) -> BaseStorage:
+        """Open the storage, creating it (and its folder) if ``create``; without ``create`` a
+        missing one is a :class:`StorageNotFound`.
+
+        RDB storages get Optuna heartbeats (``heartbeat_interval``, ``grace_period``).
+        Raises :class:`StorageError` (one line, password masked) when it cannot be opened."""
+        if not create and not self.exists():
+            raise StorageNotFound(f"no sweep storage at {self.masked}; run `lstm-odyssey sweep "
+                                  "STUDY.toml` first or fix --storage")
+        if self.kind == Kind.JOURNAL:
+            return self._open_journal()
+        return self._open_rdb(heartbeat_interval, grace_period)
+
+    def _open_journal(self) -> BaseStorage:
+        from optuna.storages.journal import JournalStorage
+
+        from .journal import JournalBackend, check
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return JournalStorage(JournalBackend(str(self.path)))
+        except OSError as e:
+            raise StorageError(f"cannot create the journal file {self.path} ({e.strerror}); "
+                               "choose a writable --storage path") from None
+        except ValueError:  # Optuna's reader: a line that is not one JSON record
+            check(self.path)
+            raise
+
+    def _open_rdb(self, heartbeat_interval: int, grace_period: int) -> BaseStorage:
+        import optuna
+        from optuna.storages import RDBStorage
+        from sqlalchemy.exc import OperationalError
+
+        engine_kwargs: dict = {"pool_pre_ping": True}
+        if self.kind == Kind.SQLITE:
+            engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
+        if self.path is not None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise StorageError(f"cannot create the folder of the SQLite file {self.path} "
+                                   f"({e.strerror}); choose a writable --storage path") from None
+        attempt = 0
+        while True:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    return RDBStorage(driver_url(self.text), engine_kwargs=engine_kwargs,
+                                      heartbeat_interval=heartbeat_interval,
+                                      grace_period=grace_period)
+            except Exception as e:  # noqa: BLE001 — SQLAlchemy and drivers raise many types
+                # Workers that start together on an empty database race to create Optuna's
+                # tables (a unique violation for all but one): try again. Unreachable servers
+                # fail at once.
+                attempt += 1
+                if attempt < CREATE_ATTEMPTS and not isinstance(e, OperationalError | ImportError):
+                    time.sleep(random.uniform(0.2, 1.0))
+                    continue
+                text = str(e).strip()
+                first = _scrub(text.splitlines()[0] if text else type(e).__name__, self.text)
+                raise StorageError(f"cannot open storage {self.masked} ({first}); check the "
+                                   "host, port, database and credentials of --storage") from None
+
+
+# Query or DSN keywords whose value is a secret (libpq's names), e.g. ``?password=…``.
+_SECRET_KEYS = r"(?:password|passwd|pwd|sslpassword)"
+_SECRET_KEYWORD = re.compile(rf"(?i)\b({_SECRET_KEYS}\s*=\s*)('[^']*'|[^\s&;]*)")
+
+
+def _secrets(url: str) -> list[str]:
+    """Every secret a storage string carries: the password of its user-info (everything
+    between the first ``:`` and the LAST ``@`` of the part before the query, so an unencoded
+    ``@`` in a password stays in the secret) and the values of password keywords."""
+    found = [m.group(2).strip("'") for m in _SECRET_KEYWORD.finditer(url)]
+    if "://" in url:
+        before_query = url.split("://", 1)[1].split("?", 1)[0]
+        userinfo = before_query.rpartition("@")[0]
+        if ":" in userinfo:
+            found.append(userinfo.split(":", 1)[1])
+    return [v for f in found if f for v in {f, unquote(f)}]  # drivers echo it decoded
+
+
+def mask_url(url: str) -> str:
+    """The storage string with every password replaced by ``***`` (what logs, errors, status
+    and reports show): the user-info password, ``?password=…`` and DSN keywords alike.
+    Written by hand rather than with SQLAlchemy's ``render_as_string`` because that masks only
+    the user-info part and splits an unencoded ``@`` wrongly."""
+    masked = _SECRET_KEYWORD.sub(lambda m: m.group(1) + "***", url)
+    if "://" in masked:
+        scheme, rest = masked.split("://", 1)
+        before_query, sep, query = rest.partition("?")
+        userinfo, at, host = before_query.rpartition("@")
+        if at and ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":***"
+        masked = f"{scheme}://{userinfo}{at}{host}{sep}{query}"
+    return masked
+
+
+def _scrub(text: str, url: str) -> str:
+    """Remove the secrets of ``url`` from a message (drivers sometimes echo the DSN)."""
+    for secret in sorted(_secrets(url), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return _SECRET_KEYWORD.sub(lambda m: m.group(1) + "***", text)
+
+
+def driver_url(url: str) -> str:
+    """``postgresql://`` with an explicit driver: SQLAlchemy ≥ 2.1 defaults to psycopg 3, this
+    package installs psycopg2; a URL that names its driver is left alone."""
+    if url.startswith("postgresql://"):
+        import importlib.util
+
+        if importlib.util.find_spec("psycopg") is None:
+            return "postgresql+psycopg2://" + url[len("postgresql://"):]
+    return url
