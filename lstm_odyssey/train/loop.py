@@ -76,10 +76,20 @@ class StopRun(Exception):
 
 def train_step(model: SequenceModel, optimizer: NesterovSGD, x: torch.Tensor, batch: Batch,
                kind: str) -> tuple[float, torch.Tensor]:
-    """One update on a batch (inputs ``x``, already noisy); returns (summed loss, logits)."""
+    """One update on a batch (inputs ``x``, already noisy); returns (summed loss, logits).
+
+    A batch of one unpadded sequence (the paper's protocol) on the cpu backend takes the fused
+    step (:meth:`SequenceModel.fused_step`: forward, loss and gradients in one C++ call, the
+    same numbers); anything else autograd."""
     out = {}
+    fused = len(batch) == 1 and not batch.padded
 
     def closure() -> torch.Tensor:
+        if fused:
+            step = model.fused_step(x, batch.targets, kind)
+            if step is not None:
+                out["logits"] = step[1]
+                return step[0]
         optimizer.zero_grad()
         out["logits"] = model(x, batch.step_lengths)
         loss = sequence_loss(kind, out["logits"], batch)

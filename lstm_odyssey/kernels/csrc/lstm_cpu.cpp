@@ -16,6 +16,8 @@
 //
 // Variable lengths: at t ≥ length_b row b copies its state (y, a, c) and outputs zeros; in the
 // backward pass such a step passes the state gradients through and has dPre = 0.
+#include "odyssey.h"
+
 #include <torch/extension.h>
 
 #include <ATen/Parallel.h>
@@ -412,12 +414,16 @@ Layout make_layout(int64_t N, const std::vector<int64_t>& sw) {
   return Layout(N, sw[0], sw[1], sw[2], sw[3], sw[4], sw[5], sw[6]);
 }
 
+}  // namespace
+
+namespace odyssey {
+
 // Returns {y, h_n, c_n, S, C}; S and C are only meaningful with save=true.
 std::vector<at::Tensor> lstm_forward(const at::Tensor& x, const at::Tensor& W,
                                      const at::Tensor& Rext, const at::Tensor& b,
                                      const at::Tensor& p, const at::Tensor& h0,
                                      const at::Tensor& c0, const at::Tensor& lengths,
-                                     std::vector<int64_t> switches, bool save) {
+                                     const std::vector<int64_t>& switches, bool save) {
   at::NoGradGuard no_grad;
   const int64_t T_ = x.size(0), B = x.size(1), M = x.size(2), N = h0.size(1);
   const Layout L = make_layout(N, switches);
@@ -483,13 +489,14 @@ void backward_loop(const Layout& L, const at::Tensor& S, const at::Tensor& C, co
   });
 }
 
-// Returns {dx (or undefined), dW, dRext, db, dp (or empty), dh0, dc0}.
-std::vector<at::Tensor> lstm_backward(const at::Tensor& dy, const at::Tensor& dh_n,
-                                      const at::Tensor& dc_n, const at::Tensor& x,
-                                      const at::Tensor& W, const at::Tensor& Rext,
-                                      const at::Tensor& p, const at::Tensor& S,
-                                      const at::Tensor& C, const at::Tensor& lengths,
-                                      std::vector<int64_t> switches, bool need_dx) {
+std::vector<at::Tensor> lstm_backward_into(const at::Tensor& dy, const at::Tensor& dh_n,
+                                           const at::Tensor& dc_n, const at::Tensor& x,
+                                           const at::Tensor& W, const at::Tensor& Rext,
+                                           const at::Tensor& p, const at::Tensor& S,
+                                           const at::Tensor& C, const at::Tensor& lengths,
+                                           const std::vector<int64_t>& switches, bool need_dx,
+                                           at::Tensor& dW, at::Tensor& dRext, at::Tensor& db,
+                                           at::Tensor& dp) {
   at::NoGradGuard no_grad;
   const int64_t T_ = x.size(0), B = x.size(1), M = x.size(2), N = dh_n.size(1);
   const Layout L = make_layout(N, switches);
@@ -504,11 +511,10 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& dy, const at::Tensor& dh
     backward_loop<scalar_t>(L, S, C, D, dS, dc, dy, Rext, p, len);
   });
   at::Tensor Dm = D.view({T_ * B, KN});
-  at::Tensor db = Dm.sum(0);
-  at::Tensor dW = at::mm(Dm.t(), x.reshape({T_ * B, M}));
-  at::Tensor dRext = at::mm(Dm.t(), S.narrow(0, 0, T_).narrow(2, 0, SW).reshape({T_ * B, SW}));
+  at::sum_out(db, Dm, 0);
+  at::mm_out(dW, Dm.t(), x.reshape({T_ * B, M}));
+  at::mm_out(dRext, Dm.t(), S.narrow(0, 0, T_).narrow(2, 0, SW).reshape({T_ * B, SW}));
   at::Tensor dx = need_dx ? at::mm(Dm, W).view({T_, B, M}) : at::Tensor();
-  at::Tensor dp = at::empty({p.numel()}, opts);
   const at::Tensor c_prev = C.narrow(0, 0, T_).reshape({T_ * B, N});
   const at::Tensor c_new = C.narrow(0, 1, T_).reshape({T_ * B, N});
   const int64_t blocks[3] = {L.bi, L.bf, L.bo}, peeps[3] = {L.pi, L.pf, L.po};
@@ -517,16 +523,32 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& dy, const at::Tensor& dh
     const at::Tensor& cells = g == 2 ? c_new : c_prev;  // o peeks at c_t, i and f at c_{t-1}
     dp.narrow(0, peeps[g] * N, N).copy_((Dm.narrow(1, blocks[g] * N, N) * cells).sum(0));
   }
-  return {dx, dW, dRext, db, dp, dS.narrow(1, 0, N).clone(), dc};
+  return {dx, dS.narrow(1, 0, N).clone(), dc};
 }
 
-}  // namespace
+// Returns {dx (or undefined), dW, dRext, db, dp (or empty), dh0, dc0}.
+std::vector<at::Tensor> lstm_backward(const at::Tensor& dy, const at::Tensor& dh_n,
+                                      const at::Tensor& dc_n, const at::Tensor& x,
+                                      const at::Tensor& W, const at::Tensor& Rext,
+                                      const at::Tensor& p, const at::Tensor& S,
+                                      const at::Tensor& C, const at::Tensor& lengths,
+                                      std::vector<int64_t> switches, bool need_dx) {
+  at::Tensor dW = at::empty_like(W), dRext = at::empty_like(Rext);
+  at::Tensor db = at::empty({W.size(0)}, W.options()), dp = at::empty({p.numel()}, W.options());
+  const auto rest = lstm_backward_into(dy, dh_n, dc_n, x, W, Rext, p, S, C, lengths, switches,
+                                       need_dx, dW, dRext, db, dp);
+  return {rest[0], dW, dRext, db, dp, rest[1], rest[2]};
+}
 
-void register_ctc(pybind11::module& m);  // ctc_cpu.cpp
+}  // namespace odyssey
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.doc() = "Fused variant-LSTM forward and BPTT backward, and the CTC loss, for CPU (lstm_odyssey)";
-  m.def("forward", &lstm_forward, "fused LSTM forward over a sequence");
-  m.def("backward", &lstm_backward, "fused LSTM backward (BPTT) over a sequence");
-  register_ctc(m);
+  m.doc() = "Fused variant-LSTM forward and BPTT backward, the CTC loss and the training step of "
+            "one sequence, for CPU (lstm_odyssey)";
+  m.def("forward", &odyssey::lstm_forward, "fused LSTM forward over a sequence");
+  m.def("backward", &odyssey::lstm_backward, "fused LSTM backward (BPTT) over a sequence");
+  m.def("ctc_forward", &odyssey::ctc_forward,
+        "CTC loss per sequence and its gradient (log-space)");
+  m.def("network_step", &odyssey::network_step,
+        "loss and gradients of (bi)LSTM + linear output + loss on one sequence");
 }
