@@ -229,52 +229,103 @@ void dispatch_switches(const Layout& L, Fn&& fn) {
 // Rows per parallel chunk: parallelise over the batch only when a step has enough work.
 int64_t grain(const Layout& L) { return std::max<int64_t>(1, 32768 / (L.K * L.N)); }
 
-// c[0:width] += Σ_i a[i] · w[i, 0:width] for width ≤ U vectors, with U accumulators kept in
-// registers while the weight rows stream through. w rows are padded to whole vectors, so only
-// the last store may be partial.
+// Panels of op(w) for the small-batch product: op(w) (k×n) cut into column panels of at most
+// kPanel vectors, each stored row-major and contiguous (k rows of its width rounded up to whole
+// vectors, zero padded), so that a panel streams through the cache in order.
+constexpr int kPanel = 8;
+
+// Accumulator sets per panel width U (in vectors): the k rows are split into S interleaved
+// partial sums so that U·S independent FMA chains hide the FMA latency (narrow panels, as in the
+// backward product dS += dPre·Rext with n = N, would otherwise wait on one chain per vector).
+constexpr int splits(int U) { return U <= 1 ? 8 : U <= 2 ? 4 : U <= 5 ? 2 : 1; }
+
+// c[0:width] += Σ_i a[i] · panel[i, 0:width] for a panel of U vectors (row stride U·W), with the
+// rows i ≡ s (mod S) summed into accumulator set s, the sets added at the end.
 template <typename T, int U>
-inline void gemv_block(int64_t k, const T* a, const T* w, int64_t ldw, T* c, int64_t width) {
+inline void gemv_panel(int64_t k, const T* a, const T* panel, T* c, int64_t width) {
   using V = Vectorized<T>;
   constexpr int64_t W = V::size();
-  V acc[U];
+  constexpr int S = splits(U);
+  constexpr int64_t ld = U * W;
+  V acc[S][U];
   for (int u = 0; u < U; ++u) {
     const int64_t cnt = std::min<int64_t>(W, width - u * W);
-    acc[u] = cnt == W ? V::loadu(c + u * W) : V::loadu(c + u * W, static_cast<int>(cnt));
+    acc[0][u] = cnt == W ? V::loadu(c + u * W) : V::loadu(c + u * W, static_cast<int>(cnt));
+    for (int q = 1; q < S; ++q) acc[q][u] = V(T(0));
   }
-  for (int64_t i = 0; i < k; ++i) {
+  int64_t i = 0;
+  for (; i + S <= k; i += S) {
+    for (int q = 0; q < S; ++q) {
+      const V ai(a[i + q]);
+      const T* row = panel + (i + q) * ld;
+      for (int u = 0; u < U; ++u) acc[q][u] = at::vec::fmadd(ai, V::loadu(row + u * W), acc[q][u]);
+    }
+  }
+  for (; i < k; ++i) {
     const V ai(a[i]);
-    const T* row = w + i * ldw;
-    for (int u = 0; u < U; ++u) acc[u] = at::vec::fmadd(ai, V::loadu(row + u * W), acc[u]);
+    const T* row = panel + i * ld;
+    for (int u = 0; u < U; ++u) acc[0][u] = at::vec::fmadd(ai, V::loadu(row + u * W), acc[0][u]);
   }
   for (int u = 0; u < U; ++u) {
+    for (int q = 1; q < S; ++q) acc[0][u] = acc[0][u] + acc[q][u];
     const int64_t cnt = std::min<int64_t>(W, width - u * W);
-    if (cnt == W) acc[u].store(c + u * W);
-    else acc[u].store(c + u * W, static_cast<int>(cnt));
+    if (cnt == W) acc[0][u].store(c + u * W);
+    else acc[0][u].store(c + u * W, static_cast<int>(cnt));
   }
 }
 
-// c[0:n] += Σ_i a[i] · w[i, 0:n]: one row of a small-batch product as a sum of scaled weight
-// rows (w row-major, row stride ldw ≥ n rounded up to whole vectors).
+// c[0:n] += a[0:k] · op(w), op(w) stored as panels (see kPanel).
 template <typename T>
-void gemv_rows(int64_t n, int64_t k, const T* a, const T* w, int64_t ldw, T* c) {
+void gemv_panels(int64_t n, int64_t k, const T* a, const T* panels, T* c) {
   constexpr int64_t W = Vectorized<T>::size();
-  int64_t j = 0;
-  for (; j + 4 * W <= n; j += 4 * W) gemv_block<T, 4>(k, a, w + j, ldw, c + j, 4 * W);
-  const int64_t rest = n - j;
-  switch ((rest + W - 1) / W) {  // 0 < rest < 4W, so 1 to 4 vectors, the last one partial
-    case 4: gemv_block<T, 4>(k, a, w + j, ldw, c + j, rest); break;
-    case 3: gemv_block<T, 3>(k, a, w + j, ldw, c + j, rest); break;
-    case 2: gemv_block<T, 2>(k, a, w + j, ldw, c + j, rest); break;
-    case 1: gemv_block<T, 1>(k, a, w + j, ldw, c + j, rest); break;
-    default: break;
+  for (int64_t j = 0; j < n; j += kPanel * W) {
+    const int64_t width = std::min<int64_t>(kPanel * W, n - j);
+    const T* panel = panels + j * k;  // the panels before this one are k × kPanel·W each
+    switch ((width + W - 1) / W) {
+      case 8: gemv_panel<T, 8>(k, a, panel, c + j, width); break;
+      case 7: gemv_panel<T, 7>(k, a, panel, c + j, width); break;
+      case 6: gemv_panel<T, 6>(k, a, panel, c + j, width); break;
+      case 5: gemv_panel<T, 5>(k, a, panel, c + j, width); break;
+      case 4: gemv_panel<T, 4>(k, a, panel, c + j, width); break;
+      case 3: gemv_panel<T, 3>(k, a, panel, c + j, width); break;
+      case 2: gemv_panel<T, 2>(k, a, panel, c + j, width); break;
+      case 1: gemv_panel<T, 1>(k, a, panel, c + j, width); break;
+      default: break;
+    }
+  }
+}
+
+// Packs op(w) (k×n; op(w)[i, j] = trans ? w[j, i] : w[i, j], w with row stride ld) into panels.
+template <typename T>
+void pack_panels(const T* w, int64_t ld, bool trans, int64_t n, int64_t k, T* out) {
+  constexpr int64_t W = Vectorized<T>::size();
+  for (int64_t j0 = 0; j0 < n; j0 += kPanel * W) {
+    const int64_t width = std::min<int64_t>(kPanel * W, n - j0);
+    const int64_t pw = (width + W - 1) / W * W;
+    T* panel = out + j0 * k;
+    if (!trans) {
+      for (int64_t i = 0; i < k; ++i) {
+        std::memcpy(panel + i * pw, w + i * ld + j0, sizeof(T) * width);
+        std::fill(panel + i * pw + width, panel + (i + 1) * pw, T(0));
+      }
+      continue;
+    }
+    constexpr int64_t kTile = 16;  // transpose in tiles that stay in L1
+    for (int64_t i0 = 0; i0 < k; i0 += kTile) {
+      const int64_t i1 = std::min(k, i0 + kTile);
+      for (int64_t j = 0; j < pw; ++j) {
+        const T* src = w + (j0 + j) * ld;
+        for (int64_t i = i0; i < i1; ++i) panel[i * pw + j] = j < width ? src[i] : T(0);
+      }
+    }
   }
 }
 
 // One product C[:, c_off:c_off+n] += A[:, a_off:a_off+k] · op(w) for a whole sequence, where w
 // is a (strided) block of Rext that stays fixed, on raw buffers: no tensor, view or dispatcher
 // call inside the time loop. Small batches (the paper's batch size 1) use the register-blocked
-// loop above on a row-major copy of op(w); larger ones the BLAS that libtorch_cpu exports, with w
-// packed once per sequence when that BLAS is MKL (float32).
+// loop above on op(w) packed into panels once per sequence; larger ones the BLAS that
+// libtorch_cpu exports, with w packed once per sequence when that BLAS is MKL (float32).
 template <typename T>
 class WeightProduct {
  public:
@@ -284,11 +335,10 @@ class WeightProduct {
                 int64_t c_off)
       : ld_(static_cast<int>(w.stride(0))), trans_(trans), m_(static_cast<int>(m)),
         n_(static_cast<int>(n)), k_(static_cast<int>(k)), a_off_(a_off), c_off_(c_off) {
-    if (m < kSmallBatch) {  // op(w), row-major k×n, rows padded to whole vectors
+    if (m < kSmallBatch) {
       constexpr int64_t W = Vectorized<T>::size();
-      ldw_ = (n + W - 1) / W * W;
-      weights_ = at::zeros({k, ldw_}, w.options());
-      weights_.narrow(1, 0, n).copy_(trans ? w.t() : w);
+      weights_ = at::empty({k * ((n + W - 1) / W * W)}, w.options());
+      pack_panels<T>(w.data_ptr<T>(), w.stride(0), trans, n, k, weights_.data_ptr<T>());
       return;
     }
     weights_ = w;
@@ -307,7 +357,7 @@ class WeightProduct {
     c += c_off_;
     const T* w = weights_.data_ptr<T>();
     if (m_ < kSmallBatch) {
-      for (int64_t r = 0; r < m_; ++r) gemv_rows<T>(n_, k_, a + r * lda, w, ldw_, c + r * ldc);
+      for (int64_t r = 0; r < m_; ++r) gemv_panels<T>(n_, k_, a + r * lda, w, c + r * ldc);
       return;
     }
     const int la = static_cast<int>(lda), lc = static_cast<int>(ldc);
@@ -334,7 +384,7 @@ class WeightProduct {
   int ld_;
   bool trans_;
   int m_, n_, k_;
-  int64_t a_off_, c_off_, ldw_ = 0;
+  int64_t a_off_, c_off_;
   at::Tensor weights_, packed_;
 };
 
