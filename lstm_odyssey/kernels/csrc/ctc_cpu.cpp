@@ -133,7 +133,7 @@ std::vector<at::Tensor> ctc_forward(const at::Tensor& log_probs, const at::Tenso
                                     const at::Tensor& offsets, const at::Tensor& input_lengths,
                                     const at::Tensor& target_lengths, int64_t blank,
                                     bool zero_infinity, bool need_grad) {
-  at::NoGradGuard no_grad;
+  const at::AutoDispatchBelowADInplaceOrView below_autograd;  // no autograd, no view tracking
   TORCH_CHECK(log_probs.dim() == 3 && log_probs.is_contiguous(), "log_probs must be (T, B, C)");
   const int64_t T_ = log_probs.size(0), B = log_probs.size(1), C = log_probs.size(2);
   at::Tensor nll = at::empty({B}, log_probs.options());

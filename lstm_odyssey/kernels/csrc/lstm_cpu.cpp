@@ -459,6 +459,24 @@ void forward_loop(const Layout& L, const at::Tensor& S, const at::Tensor& C, con
   });
 }
 
+// The peephole gradients dp_g = Σ_{t,b} dPre[t, b, block g] ⊙ cells, summed over the rows in
+// order: i and f peek at c_{t−1} (C row r), o at the new c_t (C row r + B).
+template <typename T>
+void peephole_grads(const Layout& L, const T* d, const T* c, int64_t rows, int64_t B, T* dp) {
+  const int64_t N = L.N, KN = L.K * N;
+  const int64_t blocks[3] = {L.bi, L.bf, L.bo}, peeps[3] = {L.pi, L.pf, L.po};
+  for (int g = 0; g < 3; ++g) {
+    if (peeps[g] < 0) continue;
+    T* out = dp + peeps[g] * N;
+    std::fill(out, out + N, T(0));
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* dr = d + r * KN + blocks[g] * N;
+      const T* cr = c + (g == 2 ? r + B : r) * N;
+      for (int64_t j = 0; j < N; ++j) out[j] += dr[j] * cr[j];
+    }
+  }
+}
+
 Layout make_layout(int64_t N, const std::vector<int64_t>& sw) {
   TORCH_CHECK(sw.size() == 7, "expected 7 switches (ig, fm, og, peep, gt, ht, fgr)");
   return Layout(N, sw[0], sw[1], sw[2], sw[3], sw[4], sw[5], sw[6]);
@@ -474,7 +492,7 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& x, const at::Tensor& W,
                                      const at::Tensor& p, const at::Tensor& h0,
                                      const at::Tensor& c0, const at::Tensor& lengths,
                                      const std::vector<int64_t>& switches, bool save) {
-  at::NoGradGuard no_grad;
+  const at::AutoDispatchBelowADInplaceOrView below_autograd;  // no autograd, no view tracking
   const int64_t T_ = x.size(0), B = x.size(1), M = x.size(2), N = h0.size(1);
   const Layout L = make_layout(N, switches);
   const int64_t KN = L.K * N;
@@ -547,7 +565,7 @@ std::vector<at::Tensor> lstm_backward_into(const at::Tensor& dy, const at::Tenso
                                            const std::vector<int64_t>& switches, bool need_dx,
                                            at::Tensor& dW, at::Tensor& dRext, at::Tensor& db,
                                            at::Tensor& dp) {
-  at::NoGradGuard no_grad;
+  const at::AutoDispatchBelowADInplaceOrView below_autograd;  // no autograd, no view tracking
   const int64_t T_ = x.size(0), B = x.size(1), M = x.size(2), N = dh_n.size(1);
   const Layout L = make_layout(N, switches);
   const int64_t KN = L.K * N, SW = L.state();
@@ -565,13 +583,12 @@ std::vector<at::Tensor> lstm_backward_into(const at::Tensor& dy, const at::Tenso
   at::mm_out(dW, Dm.t(), x.reshape({T_ * B, M}));
   at::mm_out(dRext, Dm.t(), S.narrow(0, 0, T_).narrow(2, 0, SW).reshape({T_ * B, SW}));
   at::Tensor dx = need_dx ? at::mm(Dm, W).view({T_, B, M}) : at::Tensor();
-  const at::Tensor c_prev = C.narrow(0, 0, T_).reshape({T_ * B, N});
-  const at::Tensor c_new = C.narrow(0, 1, T_).reshape({T_ * B, N});
-  const int64_t blocks[3] = {L.bi, L.bf, L.bo}, peeps[3] = {L.pi, L.pf, L.po};
-  for (int g = 0; g < 3; ++g) {
-    if (peeps[g] < 0) continue;
-    const at::Tensor& cells = g == 2 ? c_new : c_prev;  // o peeks at c_t, i and f at c_{t-1}
-    dp.narrow(0, peeps[g] * N, N).copy_((Dm.narrow(1, blocks[g] * N, N) * cells).sum(0));
+  if (L.peep) {
+    TORCH_CHECK(dp.is_contiguous() && dp.numel() == p.numel(), "dp must be contiguous like p");
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "peephole_grads", [&] {
+      peephole_grads<scalar_t>(L, D.data_ptr<scalar_t>(), C.data_ptr<scalar_t>(), T_ * B, B,
+                               dp.data_ptr<scalar_t>());
+    });
   }
   return {dx, dS.narrow(1, 0, N).clone(), dc};
 }

@@ -72,7 +72,7 @@ std::vector<at::Tensor> network_step(const at::Tensor& x, const std::vector<at::
                                      const at::Tensor& bo, at::Tensor dWo, at::Tensor dbo,
                                      int64_t loss, const at::Tensor& targets,
                                      const std::vector<int64_t>& switches) {
-  at::NoGradGuard no_grad;
+  const at::AutoDispatchBelowADInplaceOrView below_autograd;  // no autograd, no view tracking
   const int64_t D = static_cast<int64_t>(params.size()) / 4;
   TORCH_CHECK((D == 1 || D == 2) && params.size() == static_cast<size_t>(4 * D) &&
                   grads.size() == params.size(),
