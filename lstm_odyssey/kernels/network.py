@@ -45,7 +45,7 @@ def _grad(p: Tensor) -> Tensor:
 
 def network_step(spec: CellSpec, x: Tensor, directions: Sequence[DirectionParams],
                  output: tuple[Tensor, Tensor], loss: str,
-                 targets: Tensor) -> tuple[Tensor, Tensor]:
+                 targets: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
     """Loss of one sequence and the gradient of every parameter, written into its ``.grad``
     (overwritten, not accumulated).
 
@@ -59,7 +59,8 @@ def network_step(spec: CellSpec, x: Tensor, directions: Sequence[DirectionParams
         targets: (T, C) 0/1 floats (bernoulli), (T,) int64 classes (framewise_ce) or (L,) int64
             labels in [1, C) (ctc).
 
-    Returns ``(loss, logits)``: the summed loss (0-dim) and the logits (T, C).
+    Returns ``(loss, logits, frames)``: the summed loss (0-dim), the logits (T, C) and, except
+    for bernoulli (None), the argmax class of every step (T,), as ``logits.argmax(-1)``.
     """
     if loss not in LOSS_CODES:
         raise NetworkStepError(f"unknown loss {loss!r}; use one of {', '.join(LOSS_CODES)}")
@@ -67,9 +68,9 @@ def network_step(spec: CellSpec, x: Tensor, directions: Sequence[DirectionParams
         raise NetworkStepError(f"one or two directions, got {len(directions)}")
     if x.dim() != 2 or x.shape[0] == 0:
         raise NetworkStepError(f"x must be one sequence (T, M) with T ≥ 1, got {tuple(x.shape)}")
+    if x.dtype not in (torch.float32, torch.float64):
+        raise cpu.CpuInputError(f"network_step computes in float32 or float64, not {x.dtype}")
     Wo, bo = output
-    flat = [t for d in directions for t in d if t is not None]
-    cpu.check_tensors([x, *flat, Wo, bo])
     if loss == "bernoulli":
         targets = targets.to(x.dtype)
     params: list[Tensor] = []
@@ -81,12 +82,15 @@ def network_step(spec: CellSpec, x: Tensor, directions: Sequence[DirectionParams
         if spec.full_gate_recurrence:
             fgr_grads.append((drext, R, Rg))
         grads += [_grad(W), drext, _grad(b), _grad(p) if p is not None else x.new_empty(0)]
-    value, logits = build.load().network_step(
-        x.contiguous(), params, grads, Wo, bo, _grad(Wo), _grad(bo), LOSS_CODES[loss],
-        targets, cpu.switches(spec),
-    )
+    try:
+        value, logits, frames = build.load().network_step(
+            x.contiguous(), params, grads, Wo, bo, _grad(Wo), _grad(bo), LOSS_CODES[loss],
+            targets, cpu.switches(spec),
+        )
+    except RuntimeError as e:  # the C++ side checks devices, dtypes and shapes
+        raise NetworkStepError(str(e).splitlines()[0]) from None
     for drext, R, Rg in fgr_grads:  # Rext = [R | Rg padded with zero rows for z]
         n = R.shape[1]
         _grad(R).copy_(drext[:, :n])
         _grad(Rg).copy_(drext[: Rg.shape[0], n:])
-    return value, logits
+    return value, logits, (None if loss == "bernoulli" else frames)

@@ -48,7 +48,11 @@ def _autograd(model: SequenceModel, x, batch: Batch, loss: str):
 def _fused(model: SequenceModel, x, batch: Batch, loss: str):
     for p in model.parameters():
         p.grad = torch.full_like(p, 7.0)  # the step overwrites, never accumulates
-    value, logits = model.fused_step(x, batch.targets, loss)
+    value, logits, frames = model.fused_step(x, batch.targets, loss)
+    if loss == "bernoulli":
+        assert frames is None
+    else:  # the argmax class per step, for the metric
+        assert torch.equal(frames, logits.argmax(-1))
     return value, logits, [p.grad.clone() for p in model.parameters()]
 
 
@@ -81,6 +85,18 @@ def test_float64_equals_the_reference_backend(name, bidirectional, loss):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12, msg=pname)
 
 
+def test_argmax_frames_follow_torch_on_ties_and_nan():
+    """The first of equal maxima, a NaN above everything (torch.argmax)."""
+    model, x, batch = _problem("framewise_ce", False, "V", torch.float32, T=4, C=3)
+    with torch.no_grad():
+        model.output.weight.zero_()
+        model.output.bias.copy_(torch.tensor([0.0, 1.0, 1.0]))
+    assert model.fused_step(x, batch.targets, "framewise_ce")[2].tolist() == [[1, 1, 1, 1]]
+    with torch.no_grad():
+        model.output.bias.copy_(torch.tensor([2.0, 1.0, float("nan")]))
+    assert model.fused_step(x, batch.targets, "framewise_ce")[2].tolist() == [[2, 2, 2, 2]]
+
+
 def test_gradients_are_created_when_missing():
     model, x, batch = _problem("ctc", True, "V", torch.float32)
     for p in model.parameters():
@@ -92,7 +108,9 @@ def test_gradients_are_created_when_missing():
 @pytest.mark.parametrize("bad, error, match", [
     ({"loss": "mse"}, network.NetworkStepError, "unknown loss 'mse'"),
     ({"x": torch.zeros(0, 3)}, network.NetworkStepError, "T ≥ 1"),
-    ({"x": torch.zeros(4, 3, dtype=torch.float64)}, cpu.CpuInputError, "float32"),
+    ({"x": torch.zeros(4, 3, dtype=torch.float64)}, network.NetworkStepError,
+     "in x's dtype Double, got Float"),
+    ({"x": torch.zeros(4, 3, dtype=torch.int64)}, cpu.CpuInputError, "float32 or float64"),
 ])
 def test_bad_arguments_are_one_clear_error(bad, error, match):
     model, x, batch = _problem("ctc", False, "V", torch.float32)

@@ -127,6 +127,8 @@ class PerTensorNesterov(torch.optim.Optimizer):
                     p.sub_(p.grad, alpha=eta)
         return loss
 
+    update = step  # what the trainer calls
+
 
 def _model(seed=0):
     from lstm_odyssey.train import SequenceModel

@@ -61,8 +61,9 @@ def test_trial_equals_the_trial_with_the_per_tensor_optimiser(monkeypatch, make)
 
 @pytest.mark.parametrize("make", [music_task, speech_task, ctc_task])
 def test_trial_equals_the_trial_without_the_shortcuts(monkeypatch, make):
-    """Batches of one built once and marked unpadded (no lengths check, no mask), the music
-    metric taken from the loss, no division by a batch size of 1: bit-identical trials."""
+    """Batches of one built once and marked unpadded (no lengths check, no mask), the
+    metric taken from the loss (music) or from the argmax classes the fused step computed
+    (speech, handwriting), no division by a batch size of 1: bit-identical trials."""
     task = make(sizes=(24, 8, 8))
     new = _trial(task, input_noise=0.3)
 
@@ -75,7 +76,8 @@ def test_trial_equals_the_trial_without_the_shortcuts(monkeypatch, make):
 
     monkeypatch.setattr(data.SequenceSet, "batch", padded_batch)
     monkeypatch.setattr(loop, "metric_counts",
-                        lambda kind, logits, batch, loss=None: metric_counts(kind, logits, batch))
+                        lambda kind, logits, batch, loss=None, frames=None:
+                        metric_counts(kind, logits, batch))
     assert _trial(task, input_noise=0.3) == new
 
 

@@ -20,6 +20,7 @@
 
 #include <torch/extension.h>
 
+#include <cmath>
 #include <utility>
 
 namespace odyssey {
@@ -63,10 +64,31 @@ std::pair<at::Tensor, at::Tensor> loss_and_grad(const at::Tensor& A, int64_t los
           at::_log_softmax_backward_data(ctc[1].view({T, C}), ls, 1, ls.scalar_type())};
 }
 
+// argmax_c A[t, c] per row of a contiguous A (T, C), as torch.argmax: the first of equal maxima,
+// a NaN above everything.
+at::Tensor row_argmax(const at::Tensor& A) {
+  const int64_t T = A.size(0), C = A.size(1);
+  at::Tensor out = at::empty({T}, at::dtype(at::kLong));
+  int64_t* o = out.data_ptr<int64_t>();
+  AT_DISPATCH_FLOATING_TYPES(A.scalar_type(), "row_argmax", [&] {
+    const scalar_t* a = A.data_ptr<scalar_t>();
+    for (int64_t t = 0; t < T; ++t) {
+      const scalar_t* row = a + t * C;
+      int64_t best = 0;
+      for (int64_t c = 1; c < C; ++c) {
+        if (!std::isnan(row[best]) && (row[c] > row[best] || std::isnan(row[c]))) best = c;
+      }
+      o[t] = best;
+    }
+  });
+  return out;
+}
+
 }  // namespace
 
 // x (T, M); params per direction W, Rext, b, p (empty without peepholes); grads the same
-// shapes, written. Returns {loss (0-dim), logits (T, C)}.
+// shapes, written. Returns {loss (0-dim), logits (T, C), the argmax class of every step (T,)
+// int64, or an empty tensor for bernoulli}.
 std::vector<at::Tensor> network_step(const at::Tensor& x, const std::vector<at::Tensor>& params,
                                      std::vector<at::Tensor> grads, const at::Tensor& Wo,
                                      const at::Tensor& bo, at::Tensor dWo, at::Tensor dbo,
@@ -80,6 +102,14 @@ std::vector<at::Tensor> network_step(const at::Tensor& x, const std::vector<at::
   TORCH_CHECK(x.dim() == 2 && x.size(0) > 0 && x.is_contiguous(),
               "network_step takes one contiguous sequence x (T, M), T > 0");
   const int64_t T = x.size(0), M = x.size(1), N = Wo.size(1) / D;
+  const auto check = [&](const at::Tensor& t) {
+    TORCH_CHECK(t.device().is_cpu() && t.scalar_type() == x.scalar_type(),
+                "network_step needs every tensor on the CPU in x's dtype ", x.scalar_type(),
+                ", got ", t.scalar_type(), " on ", t.device());
+  };
+  for (const at::Tensor& t : params) check(t);
+  for (const at::Tensor& t : grads) check(t);
+  for (const at::Tensor& t : {Wo, bo, dWo, dbo}) check(t);
   const auto opts = x.options();
   const at::Tensor zeros = at::zeros({1, N}, opts);
   const at::Tensor no_lengths = at::empty({0}, opts.dtype(at::kLong));
@@ -107,7 +137,9 @@ std::vector<at::Tensor> network_step(const at::Tensor& x, const std::vector<at::
                        /*need_dx=*/false, grads[4 * d], grads[4 * d + 1], grads[4 * d + 2],
                        grads[4 * d + 3]);
   }
-  return {value, logits};
+  const at::Tensor frames = loss == kBernoulli ? at::empty({0}, at::dtype(at::kLong))
+                                               : row_argmax(logits);
+  return {value, logits, frames};
 }
 
 }  // namespace odyssey

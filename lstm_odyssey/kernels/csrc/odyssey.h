@@ -47,7 +47,8 @@ std::vector<at::Tensor> ctc_forward(const at::Tensor& log_probs, const at::Tenso
 // Loss kinds of network_step (the numbering lstm_odyssey/kernels/network.py uses).
 enum LossCode : int64_t { kBernoulli = 0, kFramewiseCE = 1, kCTC = 2 };
 
-// Loss and gradients of the paper's network on one sequence: see network_cpu.cpp.
+// Loss, logits, argmax classes and gradients of the paper's network on one sequence: see
+// network_cpu.cpp.
 std::vector<at::Tensor> network_step(const at::Tensor& x, const std::vector<at::Tensor>& params,
                                      std::vector<at::Tensor> grads, const at::Tensor& Wo,
                                      const at::Tensor& bo, at::Tensor dWo, at::Tensor dbo,
