@@ -13,8 +13,9 @@ rotating), so that a machine whose load drifts slows all three alike:
 The clock is the thread's CPU time (``time.thread_time``), so time spent descheduled on a
 loaded machine is not counted. The table shows sequences/second, each trainer's epoch time as a
 ratio to the plain loop's (the goal: V ≤ 1/3 at N = 63, ≤ 1/2 at N = 20 and 200), and the
-share of V's epoch spent inside the fused C++ kernel (forward + backward calls, timed by
-wrapping the extension's two entry points).
+share of V's epoch spent inside the fused LSTM kernel (its forward and backward calls for every
+direction, timed alone on the same sequences with the trained weights: the trainer makes these
+calls inside its one C++ step per sequence, where they cannot be timed from Python).
 
     python benchmarks/train_throughput.py [--tasks jsb,timit-synth,handwriting-synth]
         [--sizes 20,63,200] [--epochs 1] [--sequences 0] [--json]
@@ -32,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lstm_odyssey.kernels import build
+from lstm_odyssey.kernels import build, cpu
 from lstm_odyssey.tasks import Split, load_task
 from lstm_odyssey.train import NesterovSGD, SequenceModel, TrainConfig
 from lstm_odyssey.train.data import SequenceSet
@@ -52,22 +53,30 @@ parser.add_argument("--json", action="store_true", help="print one JSON object i
 args = parser.parse_args()
 torch.set_num_threads(1)
 
-# -- the fused kernel's own time: wrap the extension's forward and backward ------------------
+# -- the fused kernel's own time: its forward and backward calls on the same sequences -----------
 ext = build.load()
-kernel_time = [0.0]
 
 
-def timed(fn):
-    def call(*a):
-        t0 = time.thread_time()
-        try:
-            return fn(*a)
-        finally:
-            kernel_time[0] += time.thread_time() - t0
-    return call
-
-
-ext.forward, ext.backward = timed(ext.forward), timed(ext.backward)
+def kernel_seconds(model: SequenceModel, data: SequenceSet) -> float:
+    """Thread CPU time of the LSTM kernel's forward and backward calls (every direction) for one
+    epoch of ``model`` over ``data``: the calls the fused training step makes, timed alone."""
+    lstm = model.lstm
+    sw = cpu.switches(lstm.spec)
+    zeros = torch.zeros(1, lstm.hidden_size)
+    none = torch.empty(0, dtype=torch.int64)
+    total = 0.0
+    with torch.no_grad():
+        for x in data.inputs:
+            x = x.unsqueeze(1)
+            for d in range(lstm.num_directions):
+                W, R, b, p, Rg = lstm.direction_params(0, d)
+                rext, pc = cpu.extended_recurrent(lstm.spec, R, Rg), cpu.empty_or(x, p)
+                xd = x if d == 0 else x.flip(0)
+                t0 = time.thread_time()
+                y, h, c, S, C = ext.forward(xd, W, rext, b, pc, zeros, zeros, none, sw, True)
+                ext.backward(y, h, c, xd, W, rext, pc, S, C, none, sw, False)
+                total += time.thread_time() - t0
+    return total
 
 
 # -- the contestants: each returns a function that trains one epoch over `data` ----------------
@@ -78,7 +87,10 @@ def project_trainer(task, variant: str, hidden: int):
     model = SequenceModel.for_task(task, hidden, variant, "cpu")
     optimizer = NesterovSGD(model.parameters(), LR, MOMENTUM)
     rng, noise = np.random.default_rng(0), torch.Generator().manual_seed(0)
-    return lambda data: train_epoch(model, optimizer, data, config, rng, noise, math.inf)
+
+    def epoch(data: SequenceSet) -> None:
+        train_epoch(model, optimizer, data, config, rng, noise, math.inf)
+    return epoch, model
 
 
 def plain_loss(kind: str, logits, y):
@@ -126,21 +138,20 @@ for name in args.tasks.split(","):
     chunks = [subset(task, i, min(i + args.chunk, n)) for i in range(0, n, args.chunk)]
     warm = subset(task, 0, 2)
     for hidden in (int(s) for s in args.sizes.split(",")):
-        contestants = {"plain": plain_trainer(task, hidden),
-                       "V": project_trainer(task, "V", hidden),
-                       "NP": project_trainer(task, "NP", hidden)}
+        (v_epoch, v_model), (np_epoch, np_model) = (project_trainer(task, v, hidden)
+                                                    for v in ("V", "NP"))
+        contestants = {"plain": plain_trainer(task, hidden), "V": v_epoch, "NP": np_epoch}
         seconds = dict.fromkeys(contestants, 0.0)
-        kernel = dict.fromkeys(contestants, 0.0)
         for epoch in contestants.values():
             epoch(warm)
         order = list(contestants)
         for turn, chunk in enumerate(chunks * args.epochs):
             for who in order[turn % 3:] + order[:turn % 3]:
-                kernel_time[0] = 0.0
                 t0 = time.thread_time()
                 contestants[who](chunk)
                 seconds[who] += time.thread_time() - t0
-                kernel[who] += kernel_time[0]
+        kernel = {who: args.epochs * kernel_seconds(model, data)
+                  for who, model in (("V", v_model), ("NP", np_model))}
         rate = {who: args.epochs * n / s for who, s in seconds.items()}
         rows.append({
             "task": name, "hidden": hidden, "sequences": n,

@@ -11,6 +11,9 @@ Backends: ``reference`` (plain autograd, any device), ``cpu`` (C++, built on fir
 
 :func:`ctc_loss` is ``torch.nn.functional.ctc_loss`` computed by the same C++ extension
 (:mod:`.ctc`) where it runs (CPU tensors, extension built), else by torch.
+
+:mod:`.network` is the training step of one sequence through the paper's network (forward, loss
+and every gradient of LSTM + linear output + loss) in one call of the same extension.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Build, cache and load the C++ CPU extension: the LSTM backend (``csrc/lstm_cpu.cpp``) and the
-CTC loss (``csrc/ctc_cpu.cpp``), one module.
+"""Build, cache and load the C++ CPU extension: the LSTM backend (``csrc/lstm_cpu.cpp``), the
+CTC loss (``csrc/ctc_cpu.cpp``) and the training step of one sequence (``csrc/network_cpu.cpp``),
+one module.
 
 The extension is compiled with :func:`torch.utils.cpp_extension.load` on first use. The build
 directory is named after a hash of the sources, the compiler flags, the torch and Python versions,
@@ -35,7 +36,8 @@ import torch
 from ..errors import UserError
 
 CSRC = Path(__file__).parent / "csrc"
-SOURCES = ("lstm_cpu.cpp", "ctc_cpu.cpp")
+SOURCES = ("lstm_cpu.cpp", "ctc_cpu.cpp", "network_cpu.cpp")
+HEADERS = ("odyssey.h",)  # hashed with the sources, not compiled on their own
 _PREFIX = "lstm_odyssey_cpu_"
 _loaded: ModuleType | None = None
 
@@ -91,7 +93,7 @@ def plan() -> BuildPlan:
     """The build for this machine, named by a hash of sources, flags, versions and paths."""
     flags, capability = compile_flags()
     h = hashlib.sha256()
-    for src in SOURCES:
+    for src in SOURCES + HEADERS:
         h.update((CSRC / src).read_bytes())
     # The source path and compiler are part of the compile command: two checkouts sharing one
     # directory would make ninja rebuild on every alternate load.

@@ -51,7 +51,8 @@ def extended_recurrent(spec: CellSpec, R: Tensor, Rg: Tensor | None) -> Tensor:
     return torch.cat([R, rg], dim=1).contiguous()
 
 
-def _empty(like: Tensor, t: Tensor | None, dtype: torch.dtype | None = None) -> Tensor:
+def empty_or(like: Tensor, t: Tensor | None, dtype: torch.dtype | None = None) -> Tensor:
+    """``t`` as the C++ side takes it (contiguous, ``dtype``), or an empty tensor for None."""
     if t is None:
         return like.new_empty(0, dtype=dtype)
     return t.contiguous() if dtype is None else t.to(device="cpu", dtype=dtype).contiguous()
@@ -61,7 +62,8 @@ class CpuInputError(UserError, TypeError):
     """Tensors the cpu backend cannot take (wrong device, dtype or mixed dtypes)."""
 
 
-def _check(tensors: list[Tensor]) -> None:
+def check_tensors(tensors: list[Tensor]) -> None:
+    """Raise :class:`CpuInputError` unless all ``tensors`` are CPU tensors of one float dtype."""
     x = tensors[0]
     if x.dtype not in (torch.float32, torch.float64):
         raise CpuInputError(
@@ -84,8 +86,8 @@ class LSTMSequenceFunction(torch.autograd.Function):
         sw = switches(spec)
         ext = build.load()
         rext = extended_recurrent(spec, R, Rg)
-        pc = _empty(x, p)
-        lens = _empty(x, lengths, torch.int64)
+        pc = empty_or(x, p)
+        lens = empty_or(x, lengths, torch.int64)
         y, h_n, c_n, S, C = ext.forward(
             x.contiguous(), W.contiguous(), rext, b.contiguous(), pc, h0.contiguous(),
             c0.contiguous(), lens, sw, True,
@@ -123,12 +125,12 @@ def lstm_sequence(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Same contract as :func:`lstm_odyssey.kernels.reference.lstm_sequence`, in C++."""
     params = [t for t in (x, W, R, b, p, Rg, h0, c0) if t is not None]
-    _check(params)
+    check_tensors(params)
     if torch.is_grad_enabled() and any(t.requires_grad for t in params):
         return LSTMSequenceFunction.apply(spec, x, W, R, b, p, Rg, h0, c0, lengths)
     y, h_n, c_n = build.load().forward(
         x.contiguous(), W.contiguous(), extended_recurrent(spec, R, Rg), b.contiguous(),
-        _empty(x, p), h0.contiguous(), c0.contiguous(), _empty(x, lengths, torch.int64),
+        empty_or(x, p), h0.contiguous(), c0.contiguous(), empty_or(x, lengths, torch.int64),
         switches(spec), False,
     )
     return y, h_n, c_n

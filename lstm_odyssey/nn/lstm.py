@@ -237,6 +237,13 @@ class LSTM(nn.Module):
         """Set parameters from a dict in the paper's notation (any subset of the keys)."""
         _load_gate_views(self.gate_weights(layer, direction), values)
 
+    def direction_params(self, layer: int = 0, direction: int = 0) -> tuple:
+        """``(W, R, b, p, Rg)`` of one layer/direction in the layout the kernels take
+        (:mod:`lstm_odyssey.variants`); ``p``/``Rg`` None where the variant has none, ``b`` a
+        zero vector without bias."""
+        self._check_layer(layer, direction)
+        return _params(self, self._suffix(layer, direction))
+
     def _check_layer(self, layer: int, direction: int) -> None:
         if not (0 <= layer < self.num_layers and 0 <= direction < self.num_directions):
             raise InputError(

@@ -52,14 +52,10 @@ def step_mask(lengths: Tensor, T: int) -> Tensor:
     return (torch.arange(T)[None, :] < lengths[:, None]).float()
 
 
-def best_path_decode(frame_labels: Sequence[int], blank: int = 0) -> list[int]:
+def best_path_decode(frame_labels: Sequence[int] | Tensor, blank: int = 0) -> list[int]:
     """CTC best-path decoding of per-frame argmax labels: merge repeats, then drop blanks."""
-    out, prev = [], None
-    for k in frame_labels:
-        if k != prev and k != blank:
-            out.append(int(k))
-        prev = k
-    return out
+    runs = torch.unique_consecutive(torch.as_tensor(frame_labels, dtype=torch.int64))
+    return runs[runs != blank].tolist()
 
 
 def edit_distance(a: Sequence, b: Sequence) -> int:
@@ -109,10 +105,10 @@ class LossKind:
         """Sum over the batch of the per-sequence losses."""
         raise NotImplementedError
 
-    def metric_counts(self, logits: Tensor, batch: Batch,
-                      loss: float | None = None) -> tuple[float, int]:
+    def metric_counts(self, logits: Tensor, batch: Batch, loss: float | None = None,
+                      frames: Tensor | None = None) -> tuple[float, int]:
         """``(total, count)`` of the metric on one batch (``loss``: the batch's summed loss,
-        if it is already computed and the metric is made of it)."""
+        ``frames``: ``logits.argmax(-1)``, if already computed and the metric is made of it)."""
         raise NotImplementedError
 
     def metric_value(self, total: float, count: int) -> float:
@@ -141,8 +137,8 @@ class Bernoulli(LossKind):
             per_step = per_step * step_mask(batch.lengths, logits.shape[1]).to(logits.device)
         return per_step.sum()
 
-    def metric_counts(self, logits: Tensor, batch: Batch,
-                      loss: float | None = None) -> tuple[float, int]:
+    def metric_counts(self, logits: Tensor, batch: Batch, loss: float | None = None,
+                      frames: Tensor | None = None) -> tuple[float, int]:
         if loss is None:
             loss = float(self.loss(logits.detach().float().cpu(), batch.to("cpu")))
         return loss, int(batch.lengths.sum())
@@ -163,11 +159,13 @@ class FramewiseCE(LossKind):
         return F.cross_entropy(logits.transpose(1, 2), batch.targets,
                                ignore_index=IGNORE_INDEX, reduction="sum")
 
-    def metric_counts(self, logits: Tensor, batch: Batch,
-                      loss: float | None = None) -> tuple[float, int]:
+    def metric_counts(self, logits: Tensor, batch: Batch, loss: float | None = None,
+                      frames: Tensor | None = None) -> tuple[float, int]:
         targets = batch.targets.cpu()
         valid = targets != IGNORE_INDEX
-        wrong = (logits.detach().float().cpu().argmax(-1) != targets) & valid
+        if frames is None:
+            frames = logits.detach().float().cpu().argmax(-1)
+        wrong = (frames != targets) & valid
         return float(wrong.sum()), int(valid.sum())
 
     def trivial_logits(self, task: Task) -> Tensor:
@@ -189,13 +187,14 @@ class CTC(LossKind):
         return kernels.ctc_loss(log_probs, batch.targets, batch.lengths, batch.target_lengths,
                                 blank=0, reduction="sum", zero_infinity=False)
 
-    def metric_counts(self, logits: Tensor, batch: Batch,
-                      loss: float | None = None) -> tuple[float, int]:
-        frames = logits.detach().float().cpu().argmax(-1)
+    def metric_counts(self, logits: Tensor, batch: Batch, loss: float | None = None,
+                      frames: Tensor | None = None) -> tuple[float, int]:
+        if frames is None:
+            frames = logits.detach().float().cpu().argmax(-1)
         targets = batch.targets.cpu()
         errors = 0
         for b in range(len(batch)):
-            hyp = best_path_decode(frames[b, : batch.lengths[b]].tolist())
+            hyp = best_path_decode(frames[b, : batch.lengths[b]])
             ref = targets[b, : batch.target_lengths[b]].tolist()
             errors += edit_distance(hyp, ref)
         return float(errors), int(batch.target_lengths.sum())

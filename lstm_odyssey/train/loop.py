@@ -76,19 +76,31 @@ class StopRun(Exception):
 
 
 def train_step(model: SequenceModel, optimizer: NesterovSGD, x: torch.Tensor, batch: Batch,
-               kind: str) -> tuple[float, torch.Tensor]:
-    """One update on a batch (inputs ``x``, already noisy); returns (summed loss, logits)."""
-    out = {}
+               kind: str) -> tuple[float, torch.Tensor, torch.Tensor | None]:
+    """One update on a batch (inputs ``x``, already noisy); returns (summed loss, logits, the
+    argmax class per step if already computed, else None).
+
+    A batch of one unpadded sequence (the paper's protocol) on the cpu backend takes the fused
+    step (:meth:`SequenceModel.fused_step`: forward, loss and gradients in one C++ call, the
+    same numbers); anything else autograd."""
+    out = {"frames": None}
+    fused = len(batch) == 1 and not batch.padded
 
     def closure() -> torch.Tensor:
+        if fused:
+            step = model.fused_step(x, batch.targets, kind)
+            if step is not None:
+                loss, out["logits"], out["frames"] = step
+                return loss
         optimizer.zero_grad()
-        out["logits"] = model(x, batch.step_lengths)
-        loss = sequence_loss(kind, out["logits"], batch)
-        (loss / len(batch) if len(batch) > 1 else loss).backward()
+        with torch.enable_grad():
+            out["logits"] = model(x, batch.step_lengths)
+            loss = sequence_loss(kind, out["logits"], batch)
+            (loss / len(batch) if len(batch) > 1 else loss).backward()
         return loss
 
-    loss = optimizer.step(closure)
-    return loss.item(), out["logits"]
+    loss = optimizer.update(closure)
+    return loss.item(), out["logits"], out["frames"]
 
 
 def train_epoch(model: SequenceModel, optimizer: NesterovSGD, data: SequenceSet,
@@ -103,11 +115,11 @@ def train_epoch(model: SequenceModel, optimizer: NesterovSGD, data: SequenceSet,
             raise StopRun(Status.TIME_LIMIT, f"time budget of {config.time_budget_s} s reached")
         batch = data.batch(idx).to(config.device)
         x = add_input_noise(batch.inputs, config.input_noise, noise)
-        loss, logits = train_step(model, optimizer, x, batch, data.loss)
+        loss, logits, frames = train_step(model, optimizer, x, batch, data.loss)
         if not math.isfinite(loss):
             raise StopRun(Status.DIVERGED, f"training loss is {loss} at update {update}")
         loss_sum += loss
-        total, count = metric_counts(data.loss, logits, batch, loss)
+        total, count = metric_counts(data.loss, logits, batch, loss, frames)
         metric_total, metric_count = metric_total + total, metric_count + count
     return float(loss_sum / data.lengths.sum()), metric_value(data.loss, metric_total, metric_count)
 

@@ -24,11 +24,12 @@ def cer_pct(hypotheses: Sequence[Sequence], references: Sequence[Sequence]) -> f
     return 100.0 * errors / sum(len(r) for r in references)
 
 
-def metric_counts(kind: str, logits: Tensor, batch: Batch,
-                  loss: float | None = None) -> tuple[float, int]:
+def metric_counts(kind: str, logits: Tensor, batch: Batch, loss: float | None = None,
+                  frames: Tensor | None = None) -> tuple[float, int]:
     """``(total, count)`` of the task metric on one batch; ``logits`` are (B, T, C). For music
-    the total is the batch's summed loss: pass it as ``loss`` if it is already computed."""
-    return loss_kind(kind).metric_counts(logits, batch, loss)
+    the total is the batch's summed loss, for speech and handwriting it is made of the argmax
+    class per step: pass ``loss`` / ``frames`` (B, T) if they are already computed."""
+    return loss_kind(kind).metric_counts(logits, batch, loss, frames)
 
 
 def metric_value(kind: str, total: float, count: int) -> float:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .. import kernels
+from ..kernels import network
 from ..nn import LSTM
 from ..tasks import Task
 from ..variants import CellSpec
@@ -48,6 +50,25 @@ class SequenceModel(nn.Module):
     def forward(self, x: Tensor, lengths: Tensor | None) -> Tensor:
         y, _ = self.lstm(x, lengths=lengths)
         return self.output(y)
+
+    def fused_step(self, x: Tensor, targets: Tensor,
+                   loss: str) -> tuple[Tensor, Tensor, Tensor | None] | None:
+        """Loss and gradients of one unpadded sequence ``x`` (1, T, M) in one C++ call
+        (:func:`lstm_odyssey.kernels.network.network_step`: the numbers autograd computes for
+        ``loss(self(x), targets)``), the gradients written into every parameter's ``.grad``.
+        Returns ``(summed loss, logits (1, T, C), argmax classes (1, T) or None for
+        bernoulli)``, or None where it does not apply (another backend or device, a dtype the
+        cpu backend does not take): then use autograd."""
+        lstm = self.lstm
+        if (x.shape[0] != 1 or x.dtype not in (torch.float32, torch.float64)
+                or kernels.resolve_backend(lstm.backend, x.device.type) != "cpu"
+                or self.output.weight.dtype != x.dtype or lstm.weight_ih_l0.dtype != x.dtype):
+            return None
+        directions = [lstm.direction_params(0, d) for d in range(lstm.num_directions)]
+        value, logits, frames = network.network_step(lstm.spec, x[0], directions,
+                                                     (self.output.weight, self.output.bias),
+                                                     loss, targets[0])
+        return value, logits.unsqueeze(0), None if frames is None else frames.unsqueeze(0)
 
     def count_parameters(self) -> int:
         """Trainable parameters of the whole network (LSTM and output layer)."""

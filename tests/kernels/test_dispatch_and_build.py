@@ -82,7 +82,7 @@ def test_build_directory_is_keyed_by_sources_and_flags(monkeypatch, tmp_path):
     monkeypatch.setenv("LSTM_ODYSSEY_KERNEL_CACHE", str(tmp_path))
     src = tmp_path / "csrc"
     src.mkdir()
-    for name in build.SOURCES:
+    for name in build.SOURCES + build.HEADERS:
         (src / name).write_bytes((build.CSRC / name).read_bytes())
     (src / build.SOURCES[-1]).write_text("// edited\n")
     monkeypatch.setattr(build, "CSRC", src)

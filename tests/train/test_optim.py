@@ -36,6 +36,29 @@ def test_scalar_hand_computed():
     np.testing.assert_allclose(np.concatenate(seen), [0.5, 0.125, -0.03125])
 
 
+def test_update_is_step_without_the_torch_optim_wrapper():
+    """What the trainer calls: the same numbers as ``step``, without torch.optim's hooks."""
+    A = torch.tensor([[2.0, 0.5], [0.5, 1.0]], dtype=torch.float64)
+    b = torch.tensor([1.0, -1.0], dtype=torch.float64)
+    results, hooks = {}, []
+    for method in ("step", "update"):
+        theta = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+        opt = NesterovSGD([theta], lr=0.3, momentum=0.9)
+        opt.register_step_pre_hook(lambda *args, name=method: hooks.append(name))
+
+        def closure(opt=opt, theta=theta):
+            opt.zero_grad()
+            loss = 0.5 * theta @ A @ theta - b @ theta
+            loss.backward()
+            return loss
+
+        for _ in range(5):
+            getattr(opt, method)(closure)
+        results[method] = theta.detach().clone()
+    assert torch.equal(results["update"], results["step"])
+    assert hooks == ["step"] * 5
+
+
 def test_matches_formula_on_random_quadratic():
     rng = np.random.default_rng(0)
     Q = rng.standard_normal((5, 5))
@@ -126,6 +149,8 @@ class PerTensorNesterov(torch.optim.Optimizer):
                     self.state[p]["velocity"].sub_(p.grad, alpha=eta)
                     p.sub_(p.grad, alpha=eta)
         return loss
+
+    update = step  # what the trainer calls
 
 
 def _model(seed=0):

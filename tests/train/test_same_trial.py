@@ -10,6 +10,7 @@ from torch.nn.utils.rnn import pad_sequence
 from lstm_odyssey import kernels
 from lstm_odyssey.train import TrainConfig, data, loop, run
 from lstm_odyssey.train.metrics import metric_counts
+from lstm_odyssey.train.model import SequenceModel
 
 from .test_optim import PerTensorNesterov
 from .tiny_tasks import ctc_task, music_task, speech_task
@@ -44,6 +45,7 @@ def test_ctc_trial_equals_the_trial_with_torch_ctc(monkeypatch, batch_size):
     task = ctc_task(sizes=(24, 8, 8))  # learns: the CER falls from ~100 % towards 0
     new = _trial(task, batch_size=batch_size)
     monkeypatch.setattr(kernels.ctc, "ctc_loss", F.ctc_loss)
+    monkeypatch.setattr(SequenceModel, "fused_step", lambda self, *args: None)  # F.ctc_loss
     old = _trial(task, batch_size=batch_size)
     _assert_same_trial(new, old)
     assert new != _trial(task, batch_size=batch_size, seed=4)  # the comparison can fail
@@ -59,8 +61,9 @@ def test_trial_equals_the_trial_with_the_per_tensor_optimiser(monkeypatch, make)
 
 @pytest.mark.parametrize("make", [music_task, speech_task, ctc_task])
 def test_trial_equals_the_trial_without_the_shortcuts(monkeypatch, make):
-    """Batches of one built once and marked unpadded (no lengths check, no mask), the music
-    metric taken from the loss, no division by a batch size of 1: bit-identical trials."""
+    """Batches of one built once and marked unpadded (no lengths check, no mask), the
+    metric taken from the loss (music) or from the argmax classes the fused step computed
+    (speech, handwriting), no division by a batch size of 1: bit-identical trials."""
     task = make(sizes=(24, 8, 8))
     new = _trial(task, input_noise=0.3)
 
@@ -73,5 +76,26 @@ def test_trial_equals_the_trial_without_the_shortcuts(monkeypatch, make):
 
     monkeypatch.setattr(data.SequenceSet, "batch", padded_batch)
     monkeypatch.setattr(loop, "metric_counts",
-                        lambda kind, logits, batch, loss=None: metric_counts(kind, logits, batch))
+                        lambda kind, logits, batch, loss=None, frames=None:
+                        metric_counts(kind, logits, batch))
     assert _trial(task, input_noise=0.3) == new
+
+
+@pytest.mark.parametrize("variant", ["V", "FGR"])
+@pytest.mark.parametrize("make", [music_task, speech_task, ctc_task])
+def test_trial_equals_the_trial_through_autograd(monkeypatch, make, variant):
+    """The one-call training step (SequenceModel.fused_step) against the module path under
+    autograd: bit-identical trials (the same operations on the same operands)."""
+    task = make(sizes=(24, 8, 8))
+    calls = []
+    fused_step = SequenceModel.fused_step
+
+    def counted(self, *args):
+        calls.append(1)
+        return fused_step(self, *args)
+
+    monkeypatch.setattr(SequenceModel, "fused_step", counted)
+    new = _trial(task, variant=variant)
+    assert len(calls) >= 5 * 24  # every update of the five epochs took it
+    monkeypatch.setattr(SequenceModel, "fused_step", lambda self, *args: None)
+    assert _trial(task, variant=variant) == new

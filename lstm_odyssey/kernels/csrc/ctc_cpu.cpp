@@ -18,6 +18,8 @@
 // −∞ padding in front of (α) or behind (β) each row and a precomputed additive skip mask
 // (0 or −∞) make every state's update the same branch-free expression. Sequences of a batch run
 // in parallel (at::parallel_for).
+#include "odyssey.h"
+
 #include <torch/extension.h>
 
 #include <ATen/Parallel.h>
@@ -121,13 +123,17 @@ T ctc_sequence(const T* lp, int64_t ldp, int64_t T_, const int64_t* labels, int6
   return nll;
 }
 
+}  // namespace
+
+namespace odyssey {
+
 // log_probs (T, B, C) contiguous; labels flat int64 with per-sequence offsets. Returns
 // {nll (B,), grad (T, B, C) or an empty tensor}.
 std::vector<at::Tensor> ctc_forward(const at::Tensor& log_probs, const at::Tensor& labels,
                                     const at::Tensor& offsets, const at::Tensor& input_lengths,
                                     const at::Tensor& target_lengths, int64_t blank,
                                     bool zero_infinity, bool need_grad) {
-  at::NoGradGuard no_grad;
+  const at::AutoDispatchBelowADInplaceOrView below_autograd;  // no autograd, no view tracking
   TORCH_CHECK(log_probs.dim() == 3 && log_probs.is_contiguous(), "log_probs must be (T, B, C)");
   const int64_t T_ = log_probs.size(0), B = log_probs.size(1), C = log_probs.size(2);
   at::Tensor nll = at::empty({B}, log_probs.options());
@@ -159,8 +165,4 @@ std::vector<at::Tensor> ctc_forward(const at::Tensor& log_probs, const at::Tenso
   return {nll, grad};
 }
 
-}  // namespace
-
-void register_ctc(pybind11::module& m) {
-  m.def("ctc_forward", &ctc_forward, "CTC loss per sequence and its gradient (log-space)");
-}
+}  // namespace odyssey

@@ -16,6 +16,8 @@
 //
 // Variable lengths: at t ≥ length_b row b copies its state (y, a, c) and outputs zeros; in the
 // backward pass such a step passes the state gradients through and has dPre = 0.
+#include "odyssey.h"
+
 #include <torch/extension.h>
 
 #include <ATen/Parallel.h>
@@ -227,52 +229,111 @@ void dispatch_switches(const Layout& L, Fn&& fn) {
 // Rows per parallel chunk: parallelise over the batch only when a step has enough work.
 int64_t grain(const Layout& L) { return std::max<int64_t>(1, 32768 / (L.K * L.N)); }
 
-// c[0:width] += Σ_i a[i] · w[i, 0:width] for width ≤ U vectors, with U accumulators kept in
-// registers while the weight rows stream through. w rows are padded to whole vectors, so only
-// the last store may be partial.
+// Panels of op(w) for the small-batch product: op(w) (k×n) cut into column panels of at most
+// kPanel vectors, each stored row-major and contiguous (k rows of its width rounded up to whole
+// vectors, zero padded), so that a panel streams through the cache in order.
+constexpr int kPanel = 8;
+
+// Accumulator sets per panel width U (in vectors): the k rows are split into S interleaved
+// partial sums so that U·S independent FMA chains hide the FMA latency (narrow panels, as in the
+// backward product dS += dPre·Rext with n = N, would otherwise wait on one chain per vector).
+constexpr int splits(int U) { return U <= 1 ? 8 : U <= 2 ? 4 : U <= 5 ? 2 : 1; }
+
+// c[0:width] += Σ_i a[i] · panel[i, 0:width] for a panel of U vectors (row stride U·W), with the
+// rows i ≡ s (mod S) summed into accumulator set s, the sets added at the end. Rows about 2 KiB
+// ahead are prefetched: at N ≥ 63 the weights do not fit in L1 and stream from L2 every step,
+// and the hardware prefetchers alone leave ~12 % of that bandwidth unused.
 template <typename T, int U>
-inline void gemv_block(int64_t k, const T* a, const T* w, int64_t ldw, T* c, int64_t width) {
+inline void gemv_panel(int64_t k, const T* a, const T* panel, T* c, int64_t width) {
   using V = Vectorized<T>;
   constexpr int64_t W = V::size();
-  V acc[U];
+  constexpr int S = splits(U);
+  constexpr int64_t ld = U * W;
+  constexpr int64_t ahead = std::max<int64_t>(4, 2048 / static_cast<int64_t>(sizeof(T) * ld)) * ld;
+  // one prefetch per vector of the row (a 64-byte line with AVX-512; with AVX2 two per line)
+  const auto prefetch = [](const T* row) {
+    for (int u = 0; u < U; ++u) __builtin_prefetch(row + ahead + u * W, 0, 3);
+  };
+  V acc[S][U];
   for (int u = 0; u < U; ++u) {
     const int64_t cnt = std::min<int64_t>(W, width - u * W);
-    acc[u] = cnt == W ? V::loadu(c + u * W) : V::loadu(c + u * W, static_cast<int>(cnt));
+    acc[0][u] = cnt == W ? V::loadu(c + u * W) : V::loadu(c + u * W, static_cast<int>(cnt));
+    for (int q = 1; q < S; ++q) acc[q][u] = V(T(0));
   }
-  for (int64_t i = 0; i < k; ++i) {
+  int64_t i = 0;
+  for (; i + S <= k; i += S) {
+    for (int q = 0; q < S; ++q) {
+      const V ai(a[i + q]);
+      const T* row = panel + (i + q) * ld;
+      prefetch(row);
+      for (int u = 0; u < U; ++u) acc[q][u] = at::vec::fmadd(ai, V::loadu(row + u * W), acc[q][u]);
+    }
+  }
+  for (; i < k; ++i) {
     const V ai(a[i]);
-    const T* row = w + i * ldw;
-    for (int u = 0; u < U; ++u) acc[u] = at::vec::fmadd(ai, V::loadu(row + u * W), acc[u]);
+    const T* row = panel + i * ld;
+    for (int u = 0; u < U; ++u) acc[0][u] = at::vec::fmadd(ai, V::loadu(row + u * W), acc[0][u]);
   }
   for (int u = 0; u < U; ++u) {
+    for (int q = 1; q < S; ++q) acc[0][u] = acc[0][u] + acc[q][u];
     const int64_t cnt = std::min<int64_t>(W, width - u * W);
-    if (cnt == W) acc[u].store(c + u * W);
-    else acc[u].store(c + u * W, static_cast<int>(cnt));
+    if (cnt == W) acc[0][u].store(c + u * W);
+    else acc[0][u].store(c + u * W, static_cast<int>(cnt));
   }
 }
 
-// c[0:n] += Σ_i a[i] · w[i, 0:n]: one row of a small-batch product as a sum of scaled weight
-// rows (w row-major, row stride ldw ≥ n rounded up to whole vectors).
+// c[0:n] += a[0:k] · op(w), op(w) stored as panels (see kPanel).
 template <typename T>
-void gemv_rows(int64_t n, int64_t k, const T* a, const T* w, int64_t ldw, T* c) {
+void gemv_panels(int64_t n, int64_t k, const T* a, const T* panels, T* c) {
   constexpr int64_t W = Vectorized<T>::size();
-  int64_t j = 0;
-  for (; j + 4 * W <= n; j += 4 * W) gemv_block<T, 4>(k, a, w + j, ldw, c + j, 4 * W);
-  const int64_t rest = n - j;
-  switch ((rest + W - 1) / W) {  // 0 < rest < 4W, so 1 to 4 vectors, the last one partial
-    case 4: gemv_block<T, 4>(k, a, w + j, ldw, c + j, rest); break;
-    case 3: gemv_block<T, 3>(k, a, w + j, ldw, c + j, rest); break;
-    case 2: gemv_block<T, 2>(k, a, w + j, ldw, c + j, rest); break;
-    case 1: gemv_block<T, 1>(k, a, w + j, ldw, c + j, rest); break;
-    default: break;
+  for (int64_t j = 0; j < n; j += kPanel * W) {
+    const int64_t width = std::min<int64_t>(kPanel * W, n - j);
+    const T* panel = panels + j * k;  // the panels before this one are k × kPanel·W each
+    switch ((width + W - 1) / W) {
+      case 8: gemv_panel<T, 8>(k, a, panel, c + j, width); break;
+      case 7: gemv_panel<T, 7>(k, a, panel, c + j, width); break;
+      case 6: gemv_panel<T, 6>(k, a, panel, c + j, width); break;
+      case 5: gemv_panel<T, 5>(k, a, panel, c + j, width); break;
+      case 4: gemv_panel<T, 4>(k, a, panel, c + j, width); break;
+      case 3: gemv_panel<T, 3>(k, a, panel, c + j, width); break;
+      case 2: gemv_panel<T, 2>(k, a, panel, c + j, width); break;
+      case 1: gemv_panel<T, 1>(k, a, panel, c + j, width); break;
+      default: break;
+    }
+  }
+}
+
+// Packs op(w) (k×n; op(w)[i, j] = trans ? w[j, i] : w[i, j], w with row stride ld) into panels.
+template <typename T>
+void pack_panels(const T* w, int64_t ld, bool trans, int64_t n, int64_t k, T* out) {
+  constexpr int64_t W = Vectorized<T>::size();
+  for (int64_t j0 = 0; j0 < n; j0 += kPanel * W) {
+    const int64_t width = std::min<int64_t>(kPanel * W, n - j0);
+    const int64_t pw = (width + W - 1) / W * W;
+    T* panel = out + j0 * k;
+    if (!trans) {
+      for (int64_t i = 0; i < k; ++i) {
+        std::memcpy(panel + i * pw, w + i * ld + j0, sizeof(T) * width);
+        std::fill(panel + i * pw + width, panel + (i + 1) * pw, T(0));
+      }
+      continue;
+    }
+    constexpr int64_t kTile = 16;  // transpose in tiles that stay in L1
+    for (int64_t i0 = 0; i0 < k; i0 += kTile) {
+      const int64_t i1 = std::min(k, i0 + kTile);
+      for (int64_t j = 0; j < pw; ++j) {
+        const T* src = w + (j0 + j) * ld;
+        for (int64_t i = i0; i < i1; ++i) panel[i * pw + j] = j < width ? src[i] : T(0);
+      }
+    }
   }
 }
 
 // One product C[:, c_off:c_off+n] += A[:, a_off:a_off+k] · op(w) for a whole sequence, where w
 // is a (strided) block of Rext that stays fixed, on raw buffers: no tensor, view or dispatcher
 // call inside the time loop. Small batches (the paper's batch size 1) use the register-blocked
-// loop above on a row-major copy of op(w); larger ones the BLAS that libtorch_cpu exports, with w
-// packed once per sequence when that BLAS is MKL (float32).
+// loop above on op(w) packed into panels once per sequence; larger ones the BLAS that
+// libtorch_cpu exports, with w packed once per sequence when that BLAS is MKL (float32).
 template <typename T>
 class WeightProduct {
  public:
@@ -282,11 +343,10 @@ class WeightProduct {
                 int64_t c_off)
       : ld_(static_cast<int>(w.stride(0))), trans_(trans), m_(static_cast<int>(m)),
         n_(static_cast<int>(n)), k_(static_cast<int>(k)), a_off_(a_off), c_off_(c_off) {
-    if (m < kSmallBatch) {  // op(w), row-major k×n, rows padded to whole vectors
+    if (m < kSmallBatch) {
       constexpr int64_t W = Vectorized<T>::size();
-      ldw_ = (n + W - 1) / W * W;
-      weights_ = at::zeros({k, ldw_}, w.options());
-      weights_.narrow(1, 0, n).copy_(trans ? w.t() : w);
+      weights_ = at::empty({k * ((n + W - 1) / W * W)}, w.options());
+      pack_panels<T>(w.data_ptr<T>(), w.stride(0), trans, n, k, weights_.data_ptr<T>());
       return;
     }
     weights_ = w;
@@ -305,7 +365,7 @@ class WeightProduct {
     c += c_off_;
     const T* w = weights_.data_ptr<T>();
     if (m_ < kSmallBatch) {
-      for (int64_t r = 0; r < m_; ++r) gemv_rows<T>(n_, k_, a + r * lda, w, ldw_, c + r * ldc);
+      for (int64_t r = 0; r < m_; ++r) gemv_panels<T>(n_, k_, a + r * lda, w, c + r * ldc);
       return;
     }
     const int la = static_cast<int>(lda), lc = static_cast<int>(ldc);
@@ -332,7 +392,7 @@ class WeightProduct {
   int ld_;
   bool trans_;
   int m_, n_, k_;
-  int64_t a_off_, c_off_, ldw_ = 0;
+  int64_t a_off_, c_off_;
   at::Tensor weights_, packed_;
 };
 
@@ -407,18 +467,40 @@ void forward_loop(const Layout& L, const at::Tensor& S, const at::Tensor& C, con
   });
 }
 
+// The peephole gradients dp_g = Σ_{t,b} dPre[t, b, block g] ⊙ cells, summed over the rows in
+// order: i and f peek at c_{t−1} (C row r), o at the new c_t (C row r + B).
+template <typename T>
+void peephole_grads(const Layout& L, const T* d, const T* c, int64_t rows, int64_t B, T* dp) {
+  const int64_t N = L.N, KN = L.K * N;
+  const int64_t blocks[3] = {L.bi, L.bf, L.bo}, peeps[3] = {L.pi, L.pf, L.po};
+  for (int g = 0; g < 3; ++g) {
+    if (peeps[g] < 0) continue;
+    T* out = dp + peeps[g] * N;
+    std::fill(out, out + N, T(0));
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* dr = d + r * KN + blocks[g] * N;
+      const T* cr = c + (g == 2 ? r + B : r) * N;
+      for (int64_t j = 0; j < N; ++j) out[j] += dr[j] * cr[j];
+    }
+  }
+}
+
 Layout make_layout(int64_t N, const std::vector<int64_t>& sw) {
   TORCH_CHECK(sw.size() == 7, "expected 7 switches (ig, fm, og, peep, gt, ht, fgr)");
   return Layout(N, sw[0], sw[1], sw[2], sw[3], sw[4], sw[5], sw[6]);
 }
+
+}  // namespace
+
+namespace odyssey {
 
 // Returns {y, h_n, c_n, S, C}; S and C are only meaningful with save=true.
 std::vector<at::Tensor> lstm_forward(const at::Tensor& x, const at::Tensor& W,
                                      const at::Tensor& Rext, const at::Tensor& b,
                                      const at::Tensor& p, const at::Tensor& h0,
                                      const at::Tensor& c0, const at::Tensor& lengths,
-                                     std::vector<int64_t> switches, bool save) {
-  at::NoGradGuard no_grad;
+                                     const std::vector<int64_t>& switches, bool save) {
+  const at::AutoDispatchBelowADInplaceOrView below_autograd;  // no autograd, no view tracking
   const int64_t T_ = x.size(0), B = x.size(1), M = x.size(2), N = h0.size(1);
   const Layout L = make_layout(N, switches);
   const int64_t KN = L.K * N;
@@ -483,14 +565,15 @@ void backward_loop(const Layout& L, const at::Tensor& S, const at::Tensor& C, co
   });
 }
 
-// Returns {dx (or undefined), dW, dRext, db, dp (or empty), dh0, dc0}.
-std::vector<at::Tensor> lstm_backward(const at::Tensor& dy, const at::Tensor& dh_n,
-                                      const at::Tensor& dc_n, const at::Tensor& x,
-                                      const at::Tensor& W, const at::Tensor& Rext,
-                                      const at::Tensor& p, const at::Tensor& S,
-                                      const at::Tensor& C, const at::Tensor& lengths,
-                                      std::vector<int64_t> switches, bool need_dx) {
-  at::NoGradGuard no_grad;
+std::vector<at::Tensor> lstm_backward_into(const at::Tensor& dy, const at::Tensor& dh_n,
+                                           const at::Tensor& dc_n, const at::Tensor& x,
+                                           const at::Tensor& W, const at::Tensor& Rext,
+                                           const at::Tensor& p, const at::Tensor& S,
+                                           const at::Tensor& C, const at::Tensor& lengths,
+                                           const std::vector<int64_t>& switches, bool need_dx,
+                                           at::Tensor& dW, at::Tensor& dRext, at::Tensor& db,
+                                           at::Tensor& dp) {
+  const at::AutoDispatchBelowADInplaceOrView below_autograd;  // no autograd, no view tracking
   const int64_t T_ = x.size(0), B = x.size(1), M = x.size(2), N = dh_n.size(1);
   const Layout L = make_layout(N, switches);
   const int64_t KN = L.K * N, SW = L.state();
@@ -504,29 +587,43 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& dy, const at::Tensor& dh
     backward_loop<scalar_t>(L, S, C, D, dS, dc, dy, Rext, p, len);
   });
   at::Tensor Dm = D.view({T_ * B, KN});
-  at::Tensor db = Dm.sum(0);
-  at::Tensor dW = at::mm(Dm.t(), x.reshape({T_ * B, M}));
-  at::Tensor dRext = at::mm(Dm.t(), S.narrow(0, 0, T_).narrow(2, 0, SW).reshape({T_ * B, SW}));
+  at::sum_out(db, Dm, 0);
+  at::mm_out(dW, Dm.t(), x.reshape({T_ * B, M}));
+  at::mm_out(dRext, Dm.t(), S.narrow(0, 0, T_).narrow(2, 0, SW).reshape({T_ * B, SW}));
   at::Tensor dx = need_dx ? at::mm(Dm, W).view({T_, B, M}) : at::Tensor();
-  at::Tensor dp = at::empty({p.numel()}, opts);
-  const at::Tensor c_prev = C.narrow(0, 0, T_).reshape({T_ * B, N});
-  const at::Tensor c_new = C.narrow(0, 1, T_).reshape({T_ * B, N});
-  const int64_t blocks[3] = {L.bi, L.bf, L.bo}, peeps[3] = {L.pi, L.pf, L.po};
-  for (int g = 0; g < 3; ++g) {
-    if (peeps[g] < 0) continue;
-    const at::Tensor& cells = g == 2 ? c_new : c_prev;  // o peeks at c_t, i and f at c_{t-1}
-    dp.narrow(0, peeps[g] * N, N).copy_((Dm.narrow(1, blocks[g] * N, N) * cells).sum(0));
+  if (L.peep) {
+    TORCH_CHECK(dp.is_contiguous() && dp.numel() == p.numel(), "dp must be contiguous like p");
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "peephole_grads", [&] {
+      peephole_grads<scalar_t>(L, D.data_ptr<scalar_t>(), C.data_ptr<scalar_t>(), T_ * B, B,
+                               dp.data_ptr<scalar_t>());
+    });
   }
-  return {dx, dW, dRext, db, dp, dS.narrow(1, 0, N).clone(), dc};
+  return {dx, dS.narrow(1, 0, N).clone(), dc};
 }
 
-}  // namespace
+// Returns {dx (or undefined), dW, dRext, db, dp (or empty), dh0, dc0}.
+std::vector<at::Tensor> lstm_backward(const at::Tensor& dy, const at::Tensor& dh_n,
+                                      const at::Tensor& dc_n, const at::Tensor& x,
+                                      const at::Tensor& W, const at::Tensor& Rext,
+                                      const at::Tensor& p, const at::Tensor& S,
+                                      const at::Tensor& C, const at::Tensor& lengths,
+                                      std::vector<int64_t> switches, bool need_dx) {
+  at::Tensor dW = at::empty_like(W), dRext = at::empty_like(Rext);
+  at::Tensor db = at::empty({W.size(0)}, W.options()), dp = at::empty({p.numel()}, W.options());
+  const auto rest = lstm_backward_into(dy, dh_n, dc_n, x, W, Rext, p, S, C, lengths, switches,
+                                       need_dx, dW, dRext, db, dp);
+  return {rest[0], dW, dRext, db, dp, rest[1], rest[2]};
+}
 
-void register_ctc(pybind11::module& m);  // ctc_cpu.cpp
+}  // namespace odyssey
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.doc() = "Fused variant-LSTM forward and BPTT backward, and the CTC loss, for CPU (lstm_odyssey)";
-  m.def("forward", &lstm_forward, "fused LSTM forward over a sequence");
-  m.def("backward", &lstm_backward, "fused LSTM backward (BPTT) over a sequence");
-  register_ctc(m);
+  m.doc() = "Fused variant-LSTM forward and BPTT backward, the CTC loss and the training step of "
+            "one sequence, for CPU (lstm_odyssey)";
+  m.def("forward", &odyssey::lstm_forward, "fused LSTM forward over a sequence");
+  m.def("backward", &odyssey::lstm_backward, "fused LSTM backward (BPTT) over a sequence");
+  m.def("ctc_forward", &odyssey::ctc_forward,
+        "CTC loss per sequence and its gradient (log-space)");
+  m.def("network_step", &odyssey::network_step,
+        "loss and gradients of (bi)LSTM + linear output + loss on one sequence");
 }

@@ -1,0 +1,58 @@
+// The extension's entry points, shared between its translation units (lstm_cpu.cpp: the LSTM
+// forward and backward; ctc_cpu.cpp: the CTC loss; network_cpu.cpp: one training step).
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace odyssey {
+
+// One direction of one layer over x (T, B, M). switches: (ig, forget mode, og, peepholes,
+// g = tanh, h = tanh, fgr). Returns {y, h_n, c_n, S, C}; S and C (what the backward pass needs)
+// only with save = true.
+std::vector<at::Tensor> lstm_forward(const at::Tensor& x, const at::Tensor& W,
+                                     const at::Tensor& Rext, const at::Tensor& b,
+                                     const at::Tensor& p, const at::Tensor& h0,
+                                     const at::Tensor& c0, const at::Tensor& lengths,
+                                     const std::vector<int64_t>& switches, bool save);
+
+// BPTT of lstm_forward: writes the weight gradients into dW, dRext, db and dp (p's size, may be
+// empty) and returns {dx (undefined unless need_dx), dh0, dc0}.
+std::vector<at::Tensor> lstm_backward_into(const at::Tensor& dy, const at::Tensor& dh_n,
+                                           const at::Tensor& dc_n, const at::Tensor& x,
+                                           const at::Tensor& W, const at::Tensor& Rext,
+                                           const at::Tensor& p, const at::Tensor& S,
+                                           const at::Tensor& C, const at::Tensor& lengths,
+                                           const std::vector<int64_t>& switches, bool need_dx,
+                                           at::Tensor& dW, at::Tensor& dRext, at::Tensor& db,
+                                           at::Tensor& dp);
+
+// lstm_backward_into with freshly allocated gradients: {dx, dW, dRext, db, dp, dh0, dc0}.
+std::vector<at::Tensor> lstm_backward(const at::Tensor& dy, const at::Tensor& dh_n,
+                                      const at::Tensor& dc_n, const at::Tensor& x,
+                                      const at::Tensor& W, const at::Tensor& Rext,
+                                      const at::Tensor& p, const at::Tensor& S,
+                                      const at::Tensor& C, const at::Tensor& lengths,
+                                      std::vector<int64_t> switches, bool need_dx);
+
+// CTC losses of log_probs (T, B, C) and, if need_grad, their gradient with respect to
+// log_probs: {nll (B,), grad (T, B, C) or empty}.
+std::vector<at::Tensor> ctc_forward(const at::Tensor& log_probs, const at::Tensor& labels,
+                                    const at::Tensor& offsets, const at::Tensor& input_lengths,
+                                    const at::Tensor& target_lengths, int64_t blank,
+                                    bool zero_infinity, bool need_grad);
+
+// Loss kinds of network_step (the numbering lstm_odyssey/kernels/network.py uses).
+enum LossCode : int64_t { kBernoulli = 0, kFramewiseCE = 1, kCTC = 2 };
+
+// Loss, logits, argmax classes and gradients of the paper's network on one sequence: see
+// network_cpu.cpp.
+std::vector<at::Tensor> network_step(const at::Tensor& x, const std::vector<at::Tensor>& params,
+                                     std::vector<at::Tensor> grads, const at::Tensor& Wo,
+                                     const at::Tensor& bo, at::Tensor dWo, at::Tensor dbo,
+                                     int64_t loss, const at::Tensor& targets,
+                                     const std::vector<int64_t>& switches);
+
+}  // namespace odyssey
