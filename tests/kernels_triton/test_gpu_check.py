@@ -125,13 +125,13 @@ def test_poisoned_allocations_are_nan_and_restored():
 def test_time_guard_skips_the_rest_and_says_so(tmp_path, capsys):
     out = tmp_path / "check.json"
     code = gpu_check.main(["--device", "cpu", "--shapes", "3,2,3,4", "--json", str(out),
-                           "--budget", "0.001"])
+                           "--budget", "1e-9"])
     assert code == 3
     data = json.loads(out.read_text())
     assert data["verdict"] == "skipped" and data["timings"] == []
     assert all(c["status"] == "skipped" and c["note"] == "time budget spent"
                for c in data["checks"])
-    assert data["notes"] == ["timing at (3, 2, 3, 4) skipped: time budget of 0.001 s spent"]
+    assert data["notes"] == ["timing at (3, 2, 3, 4) skipped: time budget of 1e-09 s spent"]
     assert "44 skipped" in capsys.readouterr().out
 
 
