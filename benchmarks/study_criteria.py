@@ -26,6 +26,7 @@ import argparse
 import math
 
 from lstm_odyssey.analysis import load_results
+from lstm_odyssey.records import RESULTS
 from lstm_odyssey.sweep.status import open_status
 
 # (a): the largest best-vanilla validation metric that counts as "learned", per task.
@@ -43,7 +44,7 @@ def main() -> None:
 
     spec, url, _ = open_status(args.study_file, args.storage)
     trials = load_results(args.storage or url).trials
-    done = trials[trials["status"].isin(["complete", "time_limit"])
+    done = trials[trials["status"].isin(RESULTS)
                   & (trials["variant"] == args.variant)]
     print(f"| task | {args.variant} trials | trivial baseline | (a) best valid (target) "
           "| best 10 %: n | median valid | (b) best epoch < 0.8 × cap | (c) mean / max "
