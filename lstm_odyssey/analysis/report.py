@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UserError
-from ..records import JOURNAL_FILE, UNFINISHED
+from ..records import UNFINISHED, journal_in
 from ..sweep import schema
 from . import figures, importance
 from .findings import EVIDENCE_SEP, TaskAnalysis, findings_table, forest_gate
@@ -681,7 +681,7 @@ def resolve_target(target: str | None, storage: str | None,
     if target is not None:
         path = Path(target)
         if path.is_dir():
-            storage = storage or str(path / JOURNAL_FILE)
+            storage = storage or str(journal_in(path))
             default_out = path / "report"
         else:
             from ..sweep.studyfile import load_study

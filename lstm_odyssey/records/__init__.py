@@ -16,6 +16,7 @@ from .storage import (
     StorageNotFound,
     StorageURL,
     default_location,
+    journal_in,
     mask_url,
 )
 from .study import STUDY_ATTR, StudyMeta
@@ -23,4 +24,4 @@ from .trial import EPOCH_KEYS, FAILURES, RESULTS, UNFINISHED, Status, TrialRecor
 
 __all__ = ["EPOCH_KEYS", "FAILURES", "JOURNAL_FILE", "RESULTS", "STUDY_ATTR", "UNFINISHED",
            "Status", "StorageError", "StorageNotFound", "StorageURL", "StudyMeta", "TrialRecord",
-           "default_location", "mask_url"]
+           "default_location", "journal_in", "mask_url"]

@@ -12,7 +12,10 @@ every read fails. So:
 * a line that cannot be read in the middle of the file (a glued line, a damaged disk block) is
   reported by :func:`check` with its line number, and :func:`salvage`
   (``lstm-odyssey repair-journal``) writes the readable records to a new file, never touching
-  the original.
+  the original;
+* a journal compressed with ``xz`` (``journal.log.xz``, how a finished study is shipped) is read
+  by :class:`CompressedJournal`, which refuses to append: a sweep resumes only on the
+  decompressed file.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import lzma
 import os
 import time
 from collections.abc import Iterator
@@ -27,9 +31,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock, JournalStorage
+from optuna.storages.journal import (
+    BaseJournalBackend,
+    JournalFileBackend,
+    JournalFileSymlinkLock,
+    JournalStorage,
+)
 
 from ..errors import UserError
+from .storage import COMPRESSED_SUFFIX
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +51,34 @@ _RECORD_START = b'{"op_code":'
 
 class JournalCorrupt(UserError, ValueError):
     """A journal file with a line that cannot be read."""
+
+
+class JournalReadOnly(UserError, PermissionError):
+    """A compressed journal asked to take new records."""
+
+
+def is_compressed(path: Path) -> bool:
+    """Whether ``path`` names an xz-compressed (read-only) journal."""
+    return path.suffix == COMPRESSED_SUFFIX
+
+
+def read_only_error(path: Path) -> JournalReadOnly:
+    """The one-line error for writing to the compressed journal ``path``."""
+    plain = path.with_suffix("")
+    return JournalReadOnly(
+        f"journal {path} is compressed and read-only; to add trials, decompress it "
+        f"(`xz -dk {path}`) and give {plain} (the default once it exists)")
+
+
+def read_bytes(path: Path) -> bytes:
+    """The bytes of a journal file, decompressed if it is an xz file."""
+    if not is_compressed(path):
+        return path.read_bytes()
+    try:
+        return lzma.decompress(path.read_bytes())
+    except lzma.LZMAError as e:
+        raise JournalCorrupt(f"journal {path} is not a readable xz file ({e}); compress the "
+                             f"journal again with `xz -k {path.with_suffix('')}`") from None
 
 
 @contextlib.contextmanager
@@ -100,6 +138,25 @@ class JournalBackend(JournalFileBackend):
                 os.fsync(f.fileno())
 
 
+class CompressedJournal(BaseJournalBackend):
+    """A journal compressed with xz, read once into memory. Reading never runs code (the
+    records are JSON); appending raises :class:`JournalReadOnly`."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        data = read_bytes(path)
+        if _bad_lines(data):
+            check(path)
+        # a torn last line (no newline) is skipped, as Optuna's file reader does
+        self._records = [json.loads(line) for line in data.split(b"\n")[:-1]]
+
+    def read_logs(self, log_number_from: int) -> list[dict[str, Any]]:
+        return self._records[log_number_from:]
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        raise read_only_error(self._path)
+
+
 def _bad_lines(data: bytes) -> list[int]:
     """1-based numbers of the lines of ``data`` that are not one JSON object each (a torn
     last line without newline is not counted: readers skip it, the next append cuts it)."""
@@ -116,7 +173,7 @@ def _bad_lines(data: bytes) -> list[int]:
 
 def check(path: Path) -> None:
     """Raise :class:`JournalCorrupt` (one line) naming the first unreadable line of ``path``."""
-    bad = _bad_lines(path.read_bytes())
+    bad = _bad_lines(read_bytes(path))
     if bad:
         more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
         raise JournalCorrupt(
@@ -149,7 +206,7 @@ def salvage(path: Path, out: Path, stop_at_first: bool = False) -> Salvage:
     if out.exists():
         raise UserError(f"{out} exists; give another output path with -o")
     try:
-        lines = path.read_bytes().split(b"\n")
+        lines = read_bytes(path).split(b"\n")
     except OSError as e:
         raise UserError(f"cannot read the journal {path} ({e.strerror}); check the path") from None
     if lines[-1] == b"":

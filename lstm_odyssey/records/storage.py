@@ -2,7 +2,8 @@
 
 * A journal file (a path, or ``journal://PATH``; the default is ``results/<study>/journal.log``):
   an Optuna journal, appended under a file lock, so any number of local worker processes can
-  share it; it is for one machine.
+  share it; it is for one machine. ``journal.log.xz`` (a finished study as shipped) is read
+  directly and refuses new records; it is the default where ``journal.log`` does not exist.
 * ``postgresql://…`` for many machines. Workers send a heartbeat every ``heartbeat_interval``
   seconds while a trial runs; a RUNNING trial without one for ``grace_period`` seconds is failed
   and its configuration re-queued (:mod:`lstm_odyssey.sweep.recovery`).
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from optuna.storages import BaseStorage
 
 JOURNAL_FILE = "journal.log"
+COMPRESSED_SUFFIX = ".xz"  # a journal compressed with xz: read-only (records/journal.py)
 SQLITE_TIMEOUT_S = 120
 CREATE_ATTEMPTS = 5
 
@@ -52,9 +54,17 @@ class Kind(enum.StrEnum):
     POSTGRESQL = "postgresql"
 
 
+def journal_in(directory: Path) -> Path:
+    """The journal file of a results directory: ``journal.log``, or its compressed form
+    ``journal.log.xz`` where only that exists."""
+    plain = directory / JOURNAL_FILE
+    compressed = plain.with_name(JOURNAL_FILE + COMPRESSED_SUFFIX)
+    return compressed if not plain.exists() and compressed.exists() else plain
+
+
 def default_location(study: str) -> str:
-    """The embedded storage of a study: its journal file ``results/<study>/journal.log``."""
-    return str(Path("results") / study / JOURNAL_FILE)
+    """The embedded storage of a study: its journal file in ``results/<study>/``."""
+    return str(journal_in(Path("results") / study))
 
 
 @dataclass(frozen=True)
@@ -114,22 +124,30 @@ class StorageURL:
             raise StorageNotFound(f"no sweep storage at {self.masked}; run `lstm-odyssey sweep "
                                   "STUDY.toml` first or fix --storage")
         if self.kind == Kind.JOURNAL:
-            return self._open_journal()
+            return self._open_journal(create)
         return self._open_rdb(heartbeat_interval, grace_period)
 
-    def _open_journal(self) -> BaseStorage:
+    def _open_journal(self, create: bool) -> BaseStorage:
         from optuna.storages.journal import JournalStorage
 
-        from .journal import JournalBackend, check
+        from . import journal
 
+        if journal.is_compressed(self.path):
+            if create:  # only a sweep creates: it would fail at its first record
+                raise journal.read_only_error(self.path)
+            try:
+                return JournalStorage(journal.CompressedJournal(self.path))
+            except OSError as e:
+                raise StorageError(f"cannot read the journal file {self.path} ({e.strerror}); "
+                                   "check --storage") from None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            return JournalStorage(JournalBackend(str(self.path)))
+            return JournalStorage(journal.JournalBackend(str(self.path)))
         except OSError as e:
             raise StorageError(f"cannot create the journal file {self.path} ({e.strerror}); "
                                "choose a writable --storage path") from None
         except ValueError:  # Optuna's reader: a line that is not one JSON record
-            check(self.path)
+            journal.check(self.path)
             raise
 
     def _open_rdb(self, heartbeat_interval: int, grace_period: int) -> BaseStorage:

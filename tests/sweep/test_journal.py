@@ -1,10 +1,13 @@
 """The journal file under a crash in mid-append (issue 17 item 3): a torn last line is cut off
 (and saved) before the next append; a corrupt line in the middle is a one-line error with its
-line number; ``repair-journal`` salvages every readable record into a new file."""
+line number; ``repair-journal`` salvages every readable record into a new file. A journal
+compressed with xz (how a finished study is shipped) reads like the plain one and takes no
+records."""
 
 from __future__ import annotations
 
 import json
+import lzma
 import subprocess
 from pathlib import Path
 
@@ -12,8 +15,8 @@ import optuna
 import pytest
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-from lstm_odyssey.records import StorageURL
-from lstm_odyssey.records.journal import JournalCorrupt, salvage
+from lstm_odyssey.records import StorageURL, journal_in
+from lstm_odyssey.records.journal import JournalCorrupt, JournalReadOnly, salvage
 
 from .conftest import CLI
 
@@ -91,3 +94,47 @@ def test_a_record_glued_onto_a_torn_line_is_recovered(tmp_path) -> None:
                                                                             "after": 1}
     with pytest.raises(Exception, match="exists"):
         salvage(path, tmp_path / "fixed.log")
+
+
+def _trials(storage) -> list[tuple]:
+    return [(t.number, t.state, t.params, t.value, t.user_attrs)
+            for t in optuna.load_study(study_name="s", storage=storage).trials]
+
+
+def test_a_compressed_journal_reads_like_the_plain_one_and_takes_no_records(tmp_path) -> None:
+    plain = tmp_path / "journal.log"
+    _journal(plain, 4)
+    packed = tmp_path / "journal.log.xz"
+    packed.write_bytes(lzma.compress(plain.read_bytes()))
+    reader = StorageURL.parse(str(packed)).open(create=False)
+    assert _trials(reader) == _trials(StorageURL.parse(str(plain)).open(create=False))
+    assert len(_trials(reader)) == 4
+    with pytest.raises(JournalReadOnly, match=r"compressed and read-only; .*xz -dk") as e:
+        StorageURL.parse(str(packed)).open(create=True)    # a sweep would append
+    assert "\n" not in str(e.value)
+    with pytest.raises(JournalReadOnly):                   # so would a reader that writes
+        optuna.create_study(study_name="t", storage=reader)
+    assert len(_trials(StorageURL.parse(str(packed)).open(create=False))) == 4
+
+
+def test_the_default_journal_is_the_plain_file_else_the_compressed_one(tmp_path) -> None:
+    assert journal_in(tmp_path) == tmp_path / "journal.log"            # neither: a new study
+    (tmp_path / "journal.log.xz").write_bytes(lzma.compress(b""))
+    assert journal_in(tmp_path) == tmp_path / "journal.log.xz"         # as shipped
+    (tmp_path / "journal.log").write_bytes(b"")
+    assert journal_in(tmp_path) == tmp_path / "journal.log"            # decompressed to resume
+
+
+def test_a_damaged_compressed_journal_is_a_one_line_error(tmp_path) -> None:
+    plain = tmp_path / "journal.log"
+    _journal(plain, 2)
+    packed = tmp_path / "journal.log.xz"
+    packed.write_bytes(lzma.compress(plain.read_bytes())[:-40])       # cut short
+    with pytest.raises(JournalCorrupt, match="not a readable xz file") as e:
+        StorageURL.parse(str(packed)).open(create=False)
+    assert "\n" not in str(e.value)
+    lines = plain.read_bytes().split(b"\n")
+    lines[1] = lines[1][:30]                                             # a bad record inside
+    packed.write_bytes(lzma.compress(b"\n".join(lines)))
+    with pytest.raises(JournalCorrupt, match="line 2 "):
+        StorageURL.parse(str(packed)).open(create=False)
