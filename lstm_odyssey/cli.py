@@ -94,8 +94,9 @@ def report(target: str | None, storage: str | None, study: str | None, out_dir: 
     sweep's journal file; otherwise give --storage and -o."""
     from .analysis.report import build_report, resolve_target
 
-    url, file_study, out = resolve_target(target, storage, out_dir)
-    click.echo(build_report(url, out, study or file_study, n_trees=trees, seed=seed))
+    t = resolve_target(target, storage, out_dir)
+    click.echo(build_report(t.storage, t.out, study or t.study, n_trees=trees, seed=seed,
+                            searches=t.searches))
 
 
 @cli.command()

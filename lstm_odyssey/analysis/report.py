@@ -15,6 +15,7 @@ import importlib.metadata as md
 import json
 import math
 import platform
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,12 +77,13 @@ def _effect_rows(task: str, variant: str, target: str, forest: importance.Forest
 
 
 def analyze(storage: str, study: str | None = None, n_trees: int = 100, seed: int = 0,
-            fraction: float = FRACTION) -> Analysis:
-    """Load ``storage`` (optionally only study file ``study``) and compute every table:
+            fraction: float = FRACTION, searches: Collection[str] | None = None) -> Analysis:
+    """Load ``storage`` (optionally only study file ``study``, only the Optuna studies
+    ``searches``) and compute every table:
     variant summary, significance tests (and their sensitivity to the outcome rules), fANOVA per
     (task, variant) on distinct configurations (test outcome; training time for vanilla), the
     pooled forest with the variant as an input, PED-ANOVA, and the PAPER.md §7 findings."""
-    results = load_results(storage, study)
+    results = load_results(storage, study, searches)
     trials = score(results.trials)
     space = results.space
     notes: list[str] = []
@@ -668,15 +670,27 @@ class ReportTargetError(UserError, ValueError):
     """A report target that names neither a study file nor a results directory."""
 
 
-def resolve_target(target: str | None, storage: str | None,
-                   out_dir: str | None) -> tuple[str, str | None, Path]:
-    """(storage URL, study name filter, output directory) of ``lstm-odyssey report``.
+@dataclass(frozen=True)
+class ReportTarget:
+    """What ``lstm-odyssey report`` reads and where it writes: the storage, the study file name
+    to keep (None: any), the Optuna studies to keep (None: all; a study file's searches,
+    shared tasks included) and the output directory."""
 
-    ``target`` is a study file (its storage and name; output ``results/<name>/report``), a
+    storage: str
+    study: str | None
+    searches: frozenset[str] | None
+    out: Path
+
+
+def resolve_target(target: str | None, storage: str | None,
+                   out_dir: str | None) -> ReportTarget:
+    """The :class:`ReportTarget` of ``lstm-odyssey report``.
+
+    ``target`` is a study file (its storage and searches; output ``results/<name>/report``), a
     results directory holding the sweep's journal file (output ``<dir>/report``) or None
     (then ``storage`` and ``out_dir`` are required). An explicit ``storage``/``out_dir`` wins.
     """
-    study = None
+    searches = None
     default_out = None
     if target is not None:
         path = Path(target)
@@ -688,7 +702,7 @@ def resolve_target(target: str | None, storage: str | None,
 
             spec = load_study(path)
             storage = spec.storage(storage).text
-            study = spec.name
+            searches = spec.searches()
             default_out = Path("results") / spec.name / "report"
     if storage is None:
         raise ReportTargetError("no storage given; pass --storage URL, a study file or a "
@@ -696,13 +710,16 @@ def resolve_target(target: str | None, storage: str | None,
     out = Path(out_dir) if out_dir else default_out
     if out is None:
         raise ReportTargetError("no output directory given; pass -o DIR")
-    return storage, study, out
+    return ReportTarget(storage, None, searches, out)
 
 
 def build_report(storage: str, out_dir: str | Path, study: str | None = None,
-                 n_trees: int = 100, seed: int = 0) -> Path:
-    """Analyse ``storage`` and write the report into ``out_dir``; returns report.html."""
-    return write_report(analyze(storage, study, n_trees=n_trees, seed=seed), out_dir)
+                 n_trees: int = 100, seed: int = 0,
+                 searches: Collection[str] | None = None) -> Path:
+    """Analyse ``storage`` (filtered as :func:`analyze`) and write the report into
+    ``out_dir``; returns report.html."""
+    return write_report(analyze(storage, study, n_trees=n_trees, seed=seed, searches=searches),
+                        out_dir)
 
 
 def summary(a: Analysis) -> dict:

@@ -9,6 +9,7 @@ Optuna study (``studies``) and the search space read from the trials' distributi
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,8 +53,11 @@ class Results:
         return path
 
 
-def load_results(storage: str, study: str | None = None) -> Results:
-    """Load every lstm-odyssey study of ``storage`` (or only those of the study file ``study``).
+def load_results(storage: str, study: str | None = None,
+                 searches: Collection[str] | None = None) -> Results:
+    """Load every lstm-odyssey study of ``storage``, or only those of the study file ``study``
+    and only the Optuna studies named in ``searches`` (a study file's searches, which include
+    the searches it shares from an earlier study).
 
     Optuna studies without :class:`~lstm_odyssey.records.StudyMeta` are ignored. Raises
     :class:`StorageError` when nothing is left.
@@ -65,7 +69,8 @@ def load_results(storage: str, study: str | None = None) -> Results:
     space: dict[str, Dim] = {}
     for summary in optuna.get_all_study_summaries(store, include_best_trial=False):
         meta = StudyMeta.from_user_attrs(summary.user_attrs)
-        if meta is None or (study is not None and meta.study != study):
+        if (meta is None or (study is not None and meta.study != study)
+                or (searches is not None and summary.study_name not in searches)):
             continue
         ostudy = optuna.load_study(study_name=summary.study_name, storage=store)
         trials = ostudy.get_trials(deepcopy=False)
@@ -99,6 +104,7 @@ def load_results(storage: str, study: str | None = None) -> Results:
         })
     if not study_rows:
         which = f"study {study!r}" if study else "lstm-odyssey studies"
+        which += " of the study file's searches" if searches is not None else ""
         raise StorageError(
             f"storage {url.masked} holds no {which}; "
             "check --storage (and --study) or run a sweep"

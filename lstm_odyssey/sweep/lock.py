@@ -12,17 +12,20 @@ from optuna.storages import BaseStorage, RDBStorage
 from ..records import StorageURL
 from ..records.storage import Kind
 
+_PLAN_LOCK_KEY = zlib.crc32(b"lstm-odyssey/plan")  # the PostgreSQL advisory lock's key
+
 
 @contextlib.contextmanager
-def exclusive(storage: BaseStorage, url: StorageURL, name: str) -> Iterator[None]:
+def exclusive(storage: BaseStorage, url: StorageURL) -> Iterator[None]:
     """Hold a lock that only one process of all machines sharing ``url`` can hold: a
     PostgreSQL advisory lock (session-level, released if the holder dies) or an ``fcntl`` lock
     on a file next to a local journal/SQLite file (an in-memory SQLite database has no other
-    process to exclude). Used so that one coordinator plans."""
+    process to exclude). Used so that one coordinator plans. One lock per storage, not per
+    study file: two study files may share a task's searches (``from``)."""
     if url.kind == Kind.POSTGRESQL:
         import sqlalchemy
 
-        key = zlib.crc32(f"lstm-odyssey/{name}".encode())
+        key = _PLAN_LOCK_KEY
         assert isinstance(storage, RDBStorage)
         with storage.engine.connect() as conn:
             conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})

@@ -5,6 +5,8 @@ lock (:func:`.lock.exclusive`) while it looks at which ``config_id`` each study 
 and enqueues only the missing ones, so however many coordinators start at once, each planned
 configuration is enqueued exactly once. Raising ``trials`` in the study file and running again
 appends configurations; changing the seed, space, protocol or data of a planned study is refused.
+A task shared from an earlier study (``from``) is not planned again: its searches must exist
+with the same plan and trial count.
 """
 
 from __future__ import annotations
@@ -60,13 +62,19 @@ def plan(spec: StudySpec, storage: BaseStorage, url: StorageURL) -> int:
     """Create the studies and enqueue every missing planned configuration; returns how many
     trials this call enqueued (0 when the plan was already in place)."""
     added = 0
-    with exclusive(storage, url, spec.name):
+    with exclusive(storage, url):
         for task in spec.tasks:
             fingerprint = plan_fingerprint(spec, task)
             configs = plan_configs(spec.space, spec.seed, task.name, task.trials)
             loaded = None
             for variant in spec.variants:
-                name = schema.study_name(spec.name, task.name, variant)
+                name = spec.search_name(task, variant)
+                if task.origin is not None:
+                    _check_shared(spec, storage, task, name, fingerprint)
+                    study = optuna.load_study(study_name=name, storage=storage)
+                    added += _requeue_orphans(spec, study, study.get_trials(deepcopy=False),
+                                              task.trials)
+                    continue
                 study = open_study(spec, storage, name)
                 meta = StudyMeta.from_user_attrs(study.user_attrs)
                 if meta is not None and meta.plan != fingerprint:
@@ -96,6 +104,30 @@ def plan(spec: StudySpec, storage: BaseStorage, url: StorageURL) -> int:
     return added
 
 
+def _check_shared(spec: StudySpec, storage: BaseStorage, task: TaskPlan, name: str,
+                  fingerprint: dict) -> None:
+    """A shared task's search ``name`` exists, planned with ``fingerprint`` and the task's
+    trial count; else a one-line :class:`StudyFileError` saying what differs."""
+    where = f"{spec.source}: task {task.name!r} is shared from study {task.origin!r}"
+    try:
+        meta = StudyMeta.from_user_attrs(
+            storage.get_study_user_attrs(storage.get_study_id_from_name(name)))
+    except KeyError:
+        meta = None
+    if meta is None:  # absent, or an empty study that a reader opened
+        raise StudyFileError(f"{where}, but the storage has no search {name!r}; plan it there "
+                             "first, or drop 'from'")
+    if meta.plan != fingerprint:
+        changed = "; ".join(changes(meta.plan, fingerprint))
+        raise StudyFileError(f"{where}, which planned it differently ({changed}); give this "
+                             "file the same seed, space, pruner, protocol and data, or drop "
+                             "'from'")
+    if meta.trials != task.trials:
+        raise StudyFileError(f"{where}, which planned {meta.trials} trials per variant, not "
+                             f"{task.trials}; change 'trials' there (raising is allowed) and "
+                             "here alike")
+
+
 def requeue_orphans(spec: StudySpec, storage: BaseStorage, url: StorageURL,
                     searches: list[tuple[TaskPlan, optuna.Study]]) -> int:
     """Re-queue the orphans (:func:`.recovery.orphans`) of the (task, study) ``searches``,
@@ -104,7 +136,7 @@ def requeue_orphans(spec: StudySpec, storage: BaseStorage, url: StorageURL,
                for task, s in searches):
         return 0  # the common case, without the lock
     added = 0
-    with exclusive(storage, url, spec.name):
+    with exclusive(storage, url):
         for task, study in searches:
             added += _requeue_orphans(spec, study, study.get_trials(deepcopy=False), task.trials)
     return added

@@ -17,11 +17,18 @@
     data_seed = 0                   # the data every trial of the task sees
     trials = 60                     # optional: overrides the top-level trials
     protocol = { max_epochs = 3 }   # optional: per-task protocol overrides
+    from = "older-study"            # optional: share that study's searches of this task
 
     [storage]                       # optional
     url = "postgresql://user@host/db"   # default: the journal file results/<name>/journal.log
     heartbeat_interval = 60         # seconds; RDB storages only
     grace_period = 180              # a RUNNING trial without a heartbeat this long is re-run
+
+A task with ``from`` takes its searches from an earlier study in the same storage instead of
+planning its own: they must have been planned with this file's seed, space, pruner, protocol,
+data and trial count (checked against what they stored), so they are exactly the searches
+this file would plan; their trials count for both studies. This is how a study replans one
+task (a new protocol under a new study name) without running the unchanged tasks again.
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ from . import schema
 from .space import PAPER_SPACE, Dim, RangeError
 
 TOP_KEYS = ("name", "seed", "trials", "variants", "pruner", "protocol", "space", "tasks", "storage")
-TASK_KEYS = ("size", "path", "data_seed", "trials", "protocol")
+TASK_KEYS = ("size", "path", "data_seed", "trials", "protocol", "from")
 PROTOCOL_KEYS = ("max_epochs", "patience", "batch_size", "init_std", "time_budget_s", "backend",
                  "eval_batch_size")
 STORAGE_KEYS = ("url", "heartbeat_interval", "grace_period")
@@ -67,6 +74,7 @@ class TaskPlan:
     data_seed: int = 0
     trials: int = 1
     protocol: dict[str, Any] = field(default_factory=dict)
+    origin: str | None = None  # the study whose searches of this task are shared (``from``)
 
 
 @dataclass(frozen=True)
@@ -90,9 +98,17 @@ class StudySpec:
         return self.pruner == "none"
 
     def study_names(self) -> list[tuple[TaskPlan, str, str]]:
-        """(task, variant, Optuna study name) of every search, tasks first."""
-        return [(t, v, schema.study_name(self.name, t.name, v))
-                for t in self.tasks for v in self.variants]
+        """(task, variant, Optuna study name) of every search, tasks first; a shared task's
+        searches carry the name of the study that planned them."""
+        return [(t, v, self.search_name(t, v)) for t in self.tasks for v in self.variants]
+
+    def search_name(self, task: TaskPlan, variant: str) -> str:
+        """The Optuna study name of the search of (``task``, ``variant``)."""
+        return schema.study_name(task.origin or self.name, task.name, variant)
+
+    def searches(self) -> frozenset[str]:
+        """The Optuna study names of every search of this file."""
+        return frozenset(name for _, _, name in self.study_names())
 
     def planned_total(self) -> int:
         return sum(t.trials for t in self.tasks) * len(self.variants)
@@ -176,7 +192,13 @@ def _protocol(where: str, table: Any, prefix: str) -> dict[str, Any]:
     return dict(table)
 
 
-def _task(where: str, name: str, table: Any, trials: int | None,
+def _study_name(where: str, key: str, name: Any) -> str:
+    if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
+        raise _fail(where, f"'{key}' = {name!r} must be a non-empty string without '/'")
+    return name
+
+
+def _task(where: str, study: str, name: str, table: Any, trials: int | None,
           protocol: dict[str, Any]) -> TaskPlan:
     if name not in TASK_NAMES:
         close = difflib.get_close_matches(name, TASK_NAMES, n=1)
@@ -200,20 +222,23 @@ def _task(where: str, name: str, table: Any, trials: int | None,
     task_trials = table.get("trials", trials)
     if task_trials is None:
         raise _fail(where, f"no trial count for task '{name}'; set 'trials' or '{prefix}trials'")
+    origin = table.get("from")
+    if origin is not None and _study_name(where, f"{prefix}from", origin) == study:
+        raise _fail(where, f"'{prefix}from' = {origin!r} names this study; name the earlier "
+                           "study whose searches to share, or drop it")
     return TaskPlan(
         name=name, size=size, path=path,
         data_seed=_int(where, f"{prefix}data_seed", table.get("data_seed", 0), 0),
         trials=_int(where, f"{prefix}trials", task_trials, 1),
         protocol={**protocol, **_protocol(where, table.get("protocol", {}), f"{prefix}protocol.")},
+        origin=origin,
     )
 
 
 def parse_study(data: dict, where: str, default_name: str) -> StudySpec:
     """Validate a parsed TOML document (``where`` names it in errors)."""
     _check_keys(where, data, TOP_KEYS)
-    name = data.get("name", default_name)
-    if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
-        raise _fail(where, f"'name' = {name!r} must be a non-empty string without '/'")
+    name = _study_name(where, "name", data.get("name", default_name))
     seed = _int(where, "seed", data.get("seed", 0), 0)
     trials = data.get("trials")
     if trials is not None:
@@ -244,7 +269,7 @@ def parse_study(data: dict, where: str, default_name: str) -> StudySpec:
     task_tables = data.get("tasks")
     if not isinstance(task_tables, dict) or not task_tables:
         raise _fail(where, "no tasks; add a table like [tasks.jsb]")
-    tasks = tuple(_task(where, n, t, trials, protocol) for n, t in task_tables.items())
+    tasks = tuple(_task(where, name, n, t, trials, protocol) for n, t in task_tables.items())
 
     storage = _check_keys(where, data.get("storage", {}), STORAGE_KEYS, "storage.")
     url = storage.get("url")

@@ -15,17 +15,18 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_results_directory_target(tmp_path: Path) -> None:
-    url, study, out = resolve_target(str(tmp_path), None, None)
-    assert url == str(tmp_path / JOURNAL_FILE) and study is None
-    assert out == tmp_path / "report"
-    assert resolve_target(str(tmp_path), "sqlite:///x.db", "o")[0::2] == ("sqlite:///x.db",
-                                                                          Path("o"))
+    t = resolve_target(str(tmp_path), None, None)
+    assert t.storage == str(tmp_path / JOURNAL_FILE) and t.study is None and t.searches is None
+    assert t.out == tmp_path / "report"
+    t = resolve_target(str(tmp_path), "sqlite:///x.db", "o")
+    assert (t.storage, t.out) == ("sqlite:///x.db", Path("o"))
 
 
 def test_study_file_target() -> None:
-    url, study, out = resolve_target(str(REPO / "studies" / "smoke.toml"), None, None)
-    assert study == "smoke" and url.endswith(f"smoke/{JOURNAL_FILE}")
-    assert out == Path("results") / "smoke" / "report"
+    t = resolve_target(str(REPO / "studies" / "smoke.toml"), None, None)
+    assert t.storage.endswith(f"smoke/{JOURNAL_FILE}")
+    assert t.searches and all(name.startswith("smoke/") for name in t.searches)
+    assert t.out == Path("results") / "smoke" / "report"
 
 
 def test_missing_pieces_are_user_errors() -> None:

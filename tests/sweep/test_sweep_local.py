@@ -11,6 +11,7 @@ import time
 import optuna
 import pytest
 
+from lstm_odyssey.analysis.table import load_results
 from lstm_odyssey.records import STUDY_ATTR, Status, StorageURL, StudyMeta, TrialRecord
 from lstm_odyssey.sweep.executors import sweep
 from lstm_odyssey.sweep.studyfile import StudyFileError, load_study
@@ -186,3 +187,34 @@ def test_exploratory_pruner_is_recorded_and_every_configuration_is_done_once(
     meta = optuna.load_study(study_name="t/jsb/V", storage=storage).user_attrs[
         STUDY_ATTR]
     assert meta["pruner"] == "median"
+
+
+def test_a_task_shared_from_an_earlier_study_is_not_run_again(write_study, tmp_path) -> None:
+    """`from`: a study replans one task without re-running the others — the shared searches
+    must be what it would plan itself (same seed, space, protocol, data, trials)."""
+    url = str(tmp_path / "journal.log")
+    sweep(load_study(write_study(trials=1, variants='["V"]')), url, jobs=1, progress=False,
+          echo=lambda s: None)
+    shared = write_study(name="u", trials=1, variants='["V"]').read_text().replace(
+        "[tasks.jsb]\n", '[tasks.jsb]\nfrom = "t"\n')
+    path = tmp_path / "u.toml"
+    path.write_text(shared)
+    spec = load_study(path)
+    assert [name for _, _, name in spec.study_names()] == ["t/jsb/V"]
+    lines: list[str] = []
+    out = sweep(spec, url, jobs=1, progress=False, echo=lines.append)
+    assert out.already_complete and (out.done, out.planned) == (1, 1), lines
+    assert_exactly_once(url, "t", searches=1, trials=1)       # nothing was planned or run twice
+    assert not [n for n in trials_by_config(url, "t") if not n.startswith("t/")]
+    status = subprocess.run([*CLI, "status", str(path), "--storage", url, "--json"],
+                            capture_output=True, text=True, check=True)
+    (row,) = json.loads(status.stdout)["searches"]
+    assert (row["task"], row["variant"], row["complete"]) == ("jsb", "V", 1), row
+    assert set(load_results(url, searches=spec.searches()).trials["optuna_study"]) == {"t/jsb/V"}
+    for change, words in [(("seed = 7", "seed = 8"), r"planned it differently \(seed: 7 → 8\)"),
+                          (("trials = 1", "trials = 2"), "planned 1 trials per variant, not 2"),
+                          (('from = "t"', 'from = "z"'), "has no search 'z/jsb/V'")]:
+        path.write_text(shared.replace(*change))
+        with pytest.raises(StudyFileError, match=words) as e:
+            sweep(load_study(path), url, jobs=1, progress=False, echo=lambda s: None)
+        assert "\n" not in str(e.value) and "shared from study" in str(e.value)
