@@ -17,7 +17,8 @@ metric), the *best 10 %* are the ⌈n/10⌉ trials with the lowest validation me
     the issue gives no number).
 
 All metrics are lower-is-better. With fewer than 10 vanilla trials a task's best 10 % is a
-single trial and the line says so.
+single trial and the line says so. ``--variant NAME`` checks another variant's trials instead,
+``--variant all`` the pooled trials of every variant.
 """
 
 from __future__ import annotations
@@ -39,13 +40,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("study_file")
     parser.add_argument("--storage", default=None)
-    parser.add_argument("--variant", default="V")
+    parser.add_argument("--variant", default="V",
+                        help="the variant whose trials are checked, or 'all' (pooled)")
     args = parser.parse_args()
 
     spec, url, _ = open_status(args.study_file, args.storage)
-    trials = load_results(args.storage or url).trials
+    trials = load_results(args.storage or url, searches=spec.searches()).trials
     done = trials[trials["status"].isin(RESULTS)
-                  & (trials["variant"] == args.variant)]
+                  & ((trials["variant"] == args.variant) | (args.variant == "all"))]
     print(f"| task | {args.variant} trials | trivial baseline | (a) best valid (target) "
           "| best 10 %: n | median valid | (b) best epoch < 0.8 × cap | (c) mean / max "
           "\\|valid − test\\| |")

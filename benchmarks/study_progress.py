@@ -28,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
 
     spec, url, rows = open_status(args.study_file, args.storage)
-    trials = load_results(args.storage or url).trials
+    trials = load_results(args.storage or url, searches=spec.searches()).trials
     finished = trials[trials["wall_time_s"].notna() & (trials["status"] != Status.LOST)].copy()
     finished["core_s"] = finished["cpu_time_s"].fillna(finished["wall_time_s"])
     print("| task | finished / planned | core-hours used | core s per trial: mean | 90th pct |"
@@ -45,10 +45,17 @@ def main() -> None:
         left_all += left if math.isfinite(left) else 0.0
         p90 = done["core_s"].quantile(0.9) if len(done) else math.nan
         wall = done["wall_time_s"].mean() if len(done) else math.nan
-        print(f"| {task.name} | {len(done)} / {planned} | {used:.2f} | {mean:.0f} | {p90:.0f} | "
-              f"{wall:.0f} | {left:.1f} |")
+        print(f"| {task.name} | {len(done)} / {planned} | {used:.2f} | {_num(mean, '.0f')} | "
+              f"{_num(p90, '.0f')} | {_num(wall, '.0f')} | {_num(left, '.1f')} |")
+    unknown = " (tasks with no finished trial not included)" if finished.empty or any(
+        (finished["task"] == t.name).sum() == 0 for t in spec.tasks) else ""
     print(f"| all | {len(finished)} / {sum(r['planned'] for r in rows)} | {used_all:.2f} | | | |"
-          f" {left_all:.1f} |")
+          f" {left_all:.1f}{unknown} |")
+
+
+def _num(x: float, fmt: str) -> str:
+    """A table cell: the number, or – where there is none yet."""
+    return format(x, fmt) if math.isfinite(x) else "–"
 
 
 if __name__ == "__main__":
