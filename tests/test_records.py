@@ -96,7 +96,7 @@ def test_the_committed_journals_trials_load_as_records(journal: str, tmp_path: P
     loaded = missing_new_keys = 0
     for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
         meta = StudyMeta.from_user_attrs(summary.user_attrs)
-        assert meta is not None and meta.study == journal
+        assert meta is not None and meta.study.startswith(journal)  # odyssey-free-2 shares it
         assert meta.to_user_attrs()[next(iter(summary.user_attrs))] == next(
             iter(summary.user_attrs.values()))
         study = optuna.load_study(study_name=summary.study_name, storage=storage)
