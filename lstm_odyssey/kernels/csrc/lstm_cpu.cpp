@@ -618,12 +618,16 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& dy, const at::Tensor& dh
 }  // namespace odyssey
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.doc() = "Fused variant-LSTM forward and BPTT backward, the CTC loss and the training step of "
-            "one sequence, for CPU (lstm_odyssey)";
+  m.doc() = "Fused variant-LSTM forward and BPTT backward, the CTC loss, the training step of "
+            "one sequence and the optimiser's update, for CPU (lstm_odyssey)";
   m.def("forward", &odyssey::lstm_forward, "fused LSTM forward over a sequence");
   m.def("backward", &odyssey::lstm_backward, "fused LSTM backward (BPTT) over a sequence");
   m.def("ctc_forward", &odyssey::ctc_forward,
         "CTC loss per sequence and its gradient (log-space)");
   m.def("network_step", &odyssey::network_step,
         "loss and gradients of (bi)LSTM + linear output + loss on one sequence");
+  m.def("nesterov_lookahead", &odyssey::nesterov_lookahead,
+        "NesterovSGD's first half in place: v *= momentum, theta += v");
+  m.def("nesterov_descent", &odyssey::nesterov_descent,
+        "NesterovSGD's second half in place: v -= step * g, theta -= step * g");
 }
