@@ -18,17 +18,19 @@ of three contiguous vectors, so an update is the vector operations above, whatev
 number of parameter tensors (at batch size 1 a per-tensor loop cost more than the arithmetic).
 On the CPU (float32/float64) each half of the update is one pass over the buffers, in C++
 (``kernels/csrc/optim_cpu.cpp``: at jsb's N = 200 the three buffers are 1 MB each, beyond L2,
-and the four torch ops streamed them four times); elsewhere, or without a C++ compiler, the
-four torch ops. Both round like the per-tensor update: ``v·μ`` and ``θ + v`` once each, and
-``v − η·g``, ``θ − η·g`` once each (one fused multiply-add, as ATen's vectorised loop does; its
-scalar tail, the last few elements of a tensor, rounded twice), so the C++ halves equal the
-torch ops bit for bit except in those tail elements, which differ by at most one rounding.
+and the four torch ops streamed them four times), so an optimiser on the CPU loads (builds
+once, if needed) the C++ extension whatever the model's backend; on other devices, or without a
+C++ compiler, the four torch ops. Both round like the per-tensor update: ``v·μ`` and ``θ + v``
+once each, and ``v − η·g``, ``θ − η·g`` once each (one fused multiply-add, as ATen's vectorised
+loop does; its scalar tail, the last few elements of a tensor, rounds twice), so the C++ halves
+equal the torch ops bit for bit except in those tail elements, which differ by at most one
+rounding.
 
 Writing into a parameter in place (``load_state_dict``, ``load_gate_weights``, ``copy_`` under
-``no_grad``) keeps it a view; if a parameter's storage
-is replaced (``p.data = …``, ``module.to(other dtype)``) or ``grad`` is set to another tensor
-(``module.zero_grad()`` sets it to None), the next :meth:`zero_grad` or :meth:`step` notices and
-re-flattens from the current values (gradients included).
+``no_grad``) keeps it a view; if a parameter's storage is replaced (``p.data = …``,
+``module.to(other dtype)``) or ``grad`` is set to another tensor (``module.zero_grad()`` sets it
+to None), the next :meth:`zero_grad` or :meth:`step` notices and re-flattens from the current
+values (gradients included).
 """
 
 from __future__ import annotations
