@@ -255,7 +255,8 @@ def test_cpu_halves_round_like_the_torch_ops(dtype):
     """v·μ and θ + v rounded once each (no contraction into an FMA): the same bits as the torch
     ops everywhere; v − η·g and θ − η·g as one FMA each, as ATen's vectorised loop computes
     them: the same bits over the vectorised part (here the first 4096 elements, a multiple of
-    every vector width), at most one rounding apart in ATen's scalar tail."""
+    every vector width), at most one rounding apart in ATen's scalar tail. (Bits are compared
+    where the extension targets AVX2/AVX-512, whose fmadd is one instruction.)"""
     from lstm_odyssey.kernels import build
 
     ext = build.load()
@@ -270,8 +271,9 @@ def test_cpu_halves_round_like_the_torch_ops(dtype):
     ext.nesterov_descent(theta, v, grad, eta)
     old_v.sub_(grad, alpha=eta)
     old_theta.sub_(grad, alpha=eta)
+    fused = build.plan().capability in ("AVX2", "AVX512")
     for new, old in ((v, old_v), (theta, old_theta)):
-        assert torch.equal(new[:vector_part], old[:vector_part])
+        assert torch.equal(new[:vector_part], old[:vector_part]) or not fused
         eps = torch.finfo(dtype).eps
         torch.testing.assert_close(new, old, rtol=eps, atol=eps * grad.abs().max().item())
 
