@@ -88,20 +88,20 @@ class _Flat:
         self._ptrs = [p.data_ptr() for p in params]
         on_cpu = self.theta.device.type == "cpu" and self.theta.dtype in (torch.float32,
                                                                            torch.float64)
-        self._ext = _extension() if on_cpu else None
+        self.in_cpp = on_cpu and _extension() is not None  # (a bool: the optimiser pickles)
 
     def lookahead(self, momentum: float) -> None:
         """v ← μ·v, θ ← θ + v."""
-        if self._ext is not None:
-            self._ext.nesterov_lookahead(self.theta, self.velocity, momentum)
+        if self.in_cpp:
+            build.load().nesterov_lookahead(self.theta, self.velocity, momentum)
         else:
             self.velocity.mul_(momentum)
             self.theta.add_(self.velocity)
 
     def descend(self, eta: float) -> None:
         """v ← v − η·g, θ ← θ − η·g."""
-        if self._ext is not None:
-            self._ext.nesterov_descent(self.theta, self.velocity, self.grad, eta)
+        if self.in_cpp:
+            build.load().nesterov_descent(self.theta, self.velocity, self.grad, eta)
         else:
             self.velocity.sub_(self.grad, alpha=eta)
             self.theta.sub_(self.grad, alpha=eta)
