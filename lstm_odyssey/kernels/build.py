@@ -1,6 +1,6 @@
 """Build, cache and load the C++ CPU extension: the LSTM backend (``csrc/lstm_cpu.cpp``), the
-CTC loss (``csrc/ctc_cpu.cpp``) and the training step of one sequence (``csrc/network_cpu.cpp``),
-one module.
+CTC loss (``csrc/ctc_cpu.cpp``), the training step of one sequence (``csrc/network_cpu.cpp``)
+and the optimiser's update (``csrc/optim_cpu.cpp``), one module.
 
 The extension is compiled with :func:`torch.utils.cpp_extension.load` on first use. The build
 directory is named after a hash of the sources, the compiler flags, the torch and Python versions,
@@ -36,7 +36,7 @@ import torch
 from ..errors import UserError
 
 CSRC = Path(__file__).parent / "csrc"
-SOURCES = ("lstm_cpu.cpp", "ctc_cpu.cpp", "network_cpu.cpp")
+SOURCES = ("lstm_cpu.cpp", "ctc_cpu.cpp", "network_cpu.cpp", "optim_cpu.cpp")
 HEADERS = ("odyssey.h",)  # hashed with the sources, not compiled on their own
 _PREFIX = "lstm_odyssey_cpu_"
 _loaded: ModuleType | None = None

@@ -1,5 +1,7 @@
 """NesterovSGD against the update of PAPER.md §4."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -241,3 +243,65 @@ def test_mixed_dtypes_in_one_group_are_a_user_error():
                                                                requires_grad=True)]
     with pytest.raises(UserError, match="one dtype and device"):
         NesterovSGD(params, lr=0.1, momentum=0.5)
+
+
+# -- the update's halves in C++ (kernels/csrc/optim_cpu.cpp) against the torch ops -------------
+
+def _buffers(n, dtype, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(n, generator=g, dtype=dtype) for _ in range(3)]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_cpu_halves_round_like_the_torch_ops(dtype):
+    """v·μ and θ + v rounded once each (no contraction into an FMA): the same bits as the torch
+    ops everywhere; v − η·g and θ − η·g as one FMA each, as ATen's vectorised loop computes
+    them: the same bits over the vectorised part (here the first 4096 elements, a multiple of
+    every vector width), at most one rounding apart in ATen's scalar tail. (Bits are compared
+    where the extension targets AVX2/AVX-512, whose fmadd is one instruction.)"""
+    from lstm_odyssey.kernels import build
+
+    ext = build.load()
+    n, vector_part = 4096 + 7, 4096
+    theta, v, grad = _buffers(n, dtype)
+    old_theta, old_v = theta.clone(), v.clone()
+    ext.nesterov_lookahead(theta, v, 0.9)
+    old_v.mul_(0.9)
+    old_theta.add_(old_v)
+    assert torch.equal(v, old_v) and torch.equal(theta, old_theta)
+    eta = (1 - 0.9) * 0.37
+    ext.nesterov_descent(theta, v, grad, eta)
+    old_v.sub_(grad, alpha=eta)
+    old_theta.sub_(grad, alpha=eta)
+    fused = build.plan().capability in ("AVX2", "AVX512")
+    for new, old in ((v, old_v), (theta, old_theta)):
+        assert torch.equal(new[:vector_part], old[:vector_part]) or not fused
+        eps = torch.finfo(dtype).eps
+        torch.testing.assert_close(new, old, rtol=eps, atol=eps * grad.abs().max().item())
+
+
+def test_cpu_halves_check_their_buffers():
+    from lstm_odyssey.kernels import build
+
+    ext = build.load()
+    theta, v, grad = _buffers(8, torch.float32)
+    with pytest.raises(RuntimeError, match="one size, dtype"):
+        ext.nesterov_descent(theta, v, grad[:4], 0.1)
+    with pytest.raises(RuntimeError, match="contiguous 1-d"):
+        ext.nesterov_lookahead(theta.view(2, 4), v.view(2, 4), 0.5)
+
+
+def test_update_uses_the_cpu_halves_and_equals_the_torch_ops(monkeypatch):
+    """The trainer's optimiser on the CPU runs the C++ halves; without the extension (another
+    device, no compiler) the torch ops, within one float32 rounding per step of it."""
+    from lstm_odyssey.train import optim
+
+    a = _model()
+    opt_a = NesterovSGD(a.parameters(), lr=0.3, momentum=0.9)
+    assert opt_a._flats[0].in_cpp
+    monkeypatch.setattr(optim, "_extension", lambda: None)
+    b = _model()
+    opt_b = NesterovSGD(b.parameters(), lr=0.3, momentum=0.9)
+    assert not opt_b._flats[0].in_cpp
+    _assert_same(_train(a, opt_a), _train(b, opt_b))
+    copy.deepcopy(opt_a)  # no extension module in the optimiser's state: it still copies

@@ -485,6 +485,61 @@ void peephole_grads(const Layout& L, const T* d, const T* c, int64_t rows, int64
   }
 }
 
+// out (n × k, row-major, contiguous) = dᵀ · x for d (rows × n, row stride ldd) and x (rows × k,
+// row stride ldx), k = MC ≤ 8: the input weights' gradient dW = dPreᵀ·X for inputs of a few
+// features (handwriting's 4), where BLAS took ~10× longer than this one pass over d (its
+// blocking does not pay for 4 columns). Each vector of n keeps its MC column accumulators in
+// registers while the rows stream by; every output element is one FMA chain over the rows in
+// order (deterministic, like the GEMM it replaces, though not in the same order).
+template <typename T, int MC>
+void narrow_weight_gradient(int64_t rows, int64_t n, const T* d, int64_t ldd, const T* x,
+                            int64_t ldx, T* out) {
+  using V = Vectorized<T>;
+  constexpr int64_t W = V::size();
+  T tile[MC][W];
+  for (int64_t j = 0; j < n; j += W) {
+    const int64_t cnt = std::min(W, n - j);
+    V acc[MC];
+    for (int c = 0; c < MC; ++c) acc[c] = V(T(0));
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* dr = d + r * ldd + j;
+      const V dv = cnt == W ? V::loadu(dr) : V::loadu(dr, static_cast<int>(cnt));
+      const T* xr = x + r * ldx;
+      for (int c = 0; c < MC; ++c) acc[c] = at::vec::fmadd(dv, V(xr[c]), acc[c]);
+    }
+    for (int c = 0; c < MC; ++c) acc[c].store(tile[c]);
+    for (int64_t i = 0; i < cnt; ++i) {
+      for (int c = 0; c < MC; ++c) out[(j + i) * MC + c] = tile[c][i];
+    }
+  }
+}
+
+// out = dᵀ · x (see narrow_weight_gradient) for 2-d d and x with unit column stride and out
+// contiguous: the loop above for k ≤ 8 columns, BLAS (at::mm_out) otherwise.
+template <typename T>
+void weight_gradient(const at::Tensor& d, const at::Tensor& x, at::Tensor& out) {
+  const int64_t rows = d.size(0), n = d.size(1), k = x.size(1);
+  if (k > 8 || !out.is_contiguous() || d.stride(1) != 1 || x.stride(1) != 1) {
+    at::mm_out(out, d.t(), x);
+    return;
+  }
+  const T* dp = d.data_ptr<T>();
+  const T* xp = x.data_ptr<T>();
+  T* o = out.data_ptr<T>();
+  const int64_t ldd = d.stride(0), ldx = x.stride(0);
+  switch (k) {
+    case 8: narrow_weight_gradient<T, 8>(rows, n, dp, ldd, xp, ldx, o); break;
+    case 7: narrow_weight_gradient<T, 7>(rows, n, dp, ldd, xp, ldx, o); break;
+    case 6: narrow_weight_gradient<T, 6>(rows, n, dp, ldd, xp, ldx, o); break;
+    case 5: narrow_weight_gradient<T, 5>(rows, n, dp, ldd, xp, ldx, o); break;
+    case 4: narrow_weight_gradient<T, 4>(rows, n, dp, ldd, xp, ldx, o); break;
+    case 3: narrow_weight_gradient<T, 3>(rows, n, dp, ldd, xp, ldx, o); break;
+    case 2: narrow_weight_gradient<T, 2>(rows, n, dp, ldd, xp, ldx, o); break;
+    case 1: narrow_weight_gradient<T, 1>(rows, n, dp, ldd, xp, ldx, o); break;
+    default: at::mm_out(out, d.t(), x); break;  // k = 0: an empty product
+  }
+}
+
 Layout make_layout(int64_t N, const std::vector<int64_t>& sw) {
   TORCH_CHECK(sw.size() == 7, "expected 7 switches (ig, fm, og, peep, gt, ht, fgr)");
   return Layout(N, sw[0], sw[1], sw[2], sw[3], sw[4], sw[5], sw[6]);
@@ -588,7 +643,9 @@ std::vector<at::Tensor> lstm_backward_into(const at::Tensor& dy, const at::Tenso
   });
   at::Tensor Dm = D.view({T_ * B, KN});
   at::sum_out(db, Dm, 0);
-  at::mm_out(dW, Dm.t(), x.reshape({T_ * B, M}));
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "weight_gradient", [&] {
+    weight_gradient<scalar_t>(Dm, x.reshape({T_ * B, M}), dW);
+  });
   at::mm_out(dRext, Dm.t(), S.narrow(0, 0, T_).narrow(2, 0, SW).reshape({T_ * B, SW}));
   at::Tensor dx = need_dx ? at::mm(Dm, W).view({T_, B, M}) : at::Tensor();
   if (L.peep) {
@@ -618,12 +675,16 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& dy, const at::Tensor& dh
 }  // namespace odyssey
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
-  m.doc() = "Fused variant-LSTM forward and BPTT backward, the CTC loss and the training step of "
-            "one sequence, for CPU (lstm_odyssey)";
+  m.doc() = "Fused variant-LSTM forward and BPTT backward, the CTC loss, the training step of "
+            "one sequence and the optimiser's update, for CPU (lstm_odyssey)";
   m.def("forward", &odyssey::lstm_forward, "fused LSTM forward over a sequence");
   m.def("backward", &odyssey::lstm_backward, "fused LSTM backward (BPTT) over a sequence");
   m.def("ctc_forward", &odyssey::ctc_forward,
         "CTC loss per sequence and its gradient (log-space)");
   m.def("network_step", &odyssey::network_step,
         "loss and gradients of (bi)LSTM + linear output + loss on one sequence");
+  m.def("nesterov_lookahead", &odyssey::nesterov_lookahead,
+        "NesterovSGD's first half in place: v *= momentum, theta += v");
+  m.def("nesterov_descent", &odyssey::nesterov_descent,
+        "NesterovSGD's second half in place: v -= step * g, theta -= step * g");
 }

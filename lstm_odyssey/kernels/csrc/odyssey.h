@@ -1,5 +1,6 @@
 // The extension's entry points, shared between its translation units (lstm_cpu.cpp: the LSTM
-// forward and backward; ctc_cpu.cpp: the CTC loss; network_cpu.cpp: one training step).
+// forward and backward; ctc_cpu.cpp: the CTC loss; network_cpu.cpp: one training step;
+// optim_cpu.cpp: the optimiser's update).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -54,5 +55,11 @@ std::vector<at::Tensor> network_step(const at::Tensor& x, const std::vector<at::
                                      const at::Tensor& bo, at::Tensor dWo, at::Tensor dbo,
                                      int64_t loss, const at::Tensor& targets,
                                      const std::vector<int64_t>& switches);
+
+// The NesterovSGD update's halves on its flat buffers (1-d, contiguous, one dtype), in place:
+// v ← μ·v, θ ← θ + v (lookahead) and v ← v − η·g, θ ← θ − η·g (descent). See optim_cpu.cpp.
+void nesterov_lookahead(at::Tensor theta, at::Tensor velocity, double momentum);
+void nesterov_descent(at::Tensor theta, at::Tensor velocity, const at::Tensor& grad,
+                      double step);
 
 }  // namespace odyssey
