@@ -20,12 +20,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from optuna.storages import BaseStorage
 from tqdm.auto import tqdm
 
 from ..errors import UserError
 from ..records import Status, StorageURL, TrialRecord
 from . import recovery, schema
-from .plan import open_study, orphan_age, plan
+from .plan import open_search, orphan_age, plan
 from .studyfile import StudySpec
 from .worker import Interrupted, Worker, install_signal_handlers, quiet
 
@@ -55,11 +56,12 @@ class Tracker:
     """Counts finished planned trials per task from the storage (for bars and completion), and
     says what the sweep waits for and whether every trial failed."""
 
-    def __init__(self, spec: StudySpec, url: StorageURL) -> None:
+    def __init__(self, spec: StudySpec, storage: BaseStorage) -> None:
+        """``storage``: the study's, planned (:func:`.plan.plan`)."""
         quiet()
         self.spec = spec
-        self.storage = url.open(True, spec.heartbeat_interval, spec.grace_period)
-        self.studies = [(task, open_study(spec, self.storage, name))
+        self.storage = storage
+        self.studies = [(task, open_search(spec, storage, task, name))
                         for task, _, name in spec.study_names()]
 
     def done_per_task(self) -> dict[str, int]:
@@ -195,8 +197,9 @@ def sweep(spec: StudySpec, storage: str | None = None, jobs: int = 1, dask: str 
     # like Ctrl-C, so that the running trials are re-queued.
     install_signal_handlers()
     url = spec.storage(storage).resolved()
-    tracker = Tracker(spec, url)
-    plan(spec, tracker.storage, url)
+    store = url.open(True, spec.heartbeat_interval, spec.grace_period)
+    plan(spec, store, url)
+    tracker = Tracker(spec, store)
     planned = spec.planned_total()
     done = sum(tracker.done_per_task().values())
     if done >= planned:
@@ -324,8 +327,9 @@ def run_worker(spec: StudySpec, storage: str | None = None,
 
     torch.set_num_threads(1)
     url = spec.storage(storage).resolved()
-    worker = Worker(spec, url)
-    plan(spec, worker.storage, url)
+    store = url.open(True, spec.heartbeat_interval, spec.grace_period)
+    plan(spec, store, url)
+    worker = Worker(spec, url, storage=store)
     install_signal_handlers()
     echo(f"worker {recovery.HOST}:{recovery.worker_identity()['pid']} joined study "
          f"{spec.name!r} at {url.masked}")

@@ -58,6 +58,16 @@ def open_study(spec: StudySpec, storage: BaseStorage, name: str) -> optuna.Study
                                sampler=optuna.samplers.RandomSampler(spec.seed))
 
 
+def open_search(spec: StudySpec, storage: BaseStorage, task: TaskPlan,
+                name: str) -> optuna.Study:
+    """The Optuna study of one search of a planned study file: :func:`open_study`, except
+    that a search shared from another study (``from``) is only loaded, never created."""
+    if task.origin is None:
+        return open_study(spec, storage, name)
+    return optuna.load_study(study_name=name, storage=storage,
+                             sampler=optuna.samplers.RandomSampler(spec.seed))
+
+
 def plan(spec: StudySpec, storage: BaseStorage, url: StorageURL) -> int:
     """Create the studies and enqueue every missing planned configuration; returns how many
     trials this call enqueued (0 when the plan was already in place)."""

@@ -34,7 +34,7 @@ from ..records import RESULTS, Status, StorageURL, TrialRecord
 from ..tasks import Task, load_task
 from ..train import run as train_run
 from . import recovery, schema
-from .plan import open_study, requeue_orphans
+from .plan import open_search, requeue_orphans
 from .studyfile import StudySpec, TaskPlan
 
 
@@ -132,13 +132,16 @@ class _Heartbeat:
 class Worker:
     """Runs planned trials of one study file from one storage until none are left."""
 
-    def __init__(self, spec: StudySpec, url: StorageURL, poll_s: float = 2.0) -> None:
+    def __init__(self, spec: StudySpec, url: StorageURL, poll_s: float = 2.0,
+                 storage: BaseStorage | None = None) -> None:
+        """``url``: the study's storage, planned (:func:`.plan.plan`); ``storage``: it,
+        opened (else opened here)."""
         quiet()
         self.spec, self.url, self.poll_s = spec, url, poll_s
-        self.storage = url.open(True, spec.heartbeat_interval, spec.grace_period)
+        self.storage = storage or url.open(True, spec.heartbeat_interval, spec.grace_period)
         self.searches = []
         for order, (task, variant, name) in enumerate(spec.study_names()):
-            study = open_study(spec, self.storage, name)
+            study = open_search(spec, self.storage, task, name)
             study.pruner = make_pruner(spec.pruner)
             self.searches.append(Search(task, variant, study, order))
         self._tasks: dict[str, Task] = {}

@@ -218,3 +218,6 @@ def test_a_task_shared_from_an_earlier_study_is_not_run_again(write_study, tmp_p
         with pytest.raises(StudyFileError, match=words) as e:
             sweep(load_study(path), url, jobs=1, progress=False, echo=lambda s: None)
         assert "\n" not in str(e.value) and "shared from study" in str(e.value)
+    stored = optuna.get_all_study_summaries(StorageURL.parse(url).open(create=False),
+                                            include_best_trial=False)
+    assert [s.study_name for s in stored] == ["t/jsb/V"]   # the refused runs created nothing
