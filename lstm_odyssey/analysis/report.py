@@ -672,9 +672,10 @@ class ReportTargetError(UserError, ValueError):
 
 @dataclass(frozen=True)
 class ReportTarget:
-    """What ``lstm-odyssey report`` reads and where it writes: the storage, the study file name
-    to keep (None: any), the Optuna studies to keep (None: all; a study file's searches,
-    shared tasks included) and the output directory."""
+    """What ``lstm-odyssey report`` reads and where it writes: the storage, the studies to
+    keep — those stored under the study file name ``study`` and the Optuna studies named in
+    ``searches`` (a study file's searches, shared tasks included; both None: all) — and the
+    output directory."""
 
     storage: str
     study: str | None
@@ -690,7 +691,7 @@ def resolve_target(target: str | None, storage: str | None,
     results directory holding the sweep's journal file (output ``<dir>/report``) or None
     (then ``storage`` and ``out_dir`` are required). An explicit ``storage``/``out_dir`` wins.
     """
-    searches = None
+    study = searches = None
     default_out = None
     if target is not None:
         path = Path(target)
@@ -702,7 +703,7 @@ def resolve_target(target: str | None, storage: str | None,
 
             spec = load_study(path)
             storage = spec.storage(storage).text
-            searches = spec.searches()
+            study, searches = spec.name, spec.searches()
             default_out = Path("results") / spec.name / "report"
     if storage is None:
         raise ReportTargetError("no storage given; pass --storage URL, a study file or a "
@@ -710,7 +711,7 @@ def resolve_target(target: str | None, storage: str | None,
     out = Path(out_dir) if out_dir else default_out
     if out is None:
         raise ReportTargetError("no output directory given; pass -o DIR")
-    return ReportTarget(storage, None, searches, out)
+    return ReportTarget(storage, study, searches, out)
 
 
 def build_report(storage: str, out_dir: str | Path, study: str | None = None,

@@ -53,11 +53,22 @@ class Results:
         return path
 
 
+def _selected(stored_under: str | None, name: str, study: str | None,
+              searches: Collection[str] | None) -> bool:
+    """Whether the Optuna study ``name`` (of study file ``stored_under``) passes the filter of
+    :func:`load_results`."""
+    if study is None and searches is None:
+        return True
+    return (study is not None and stored_under == study) or (
+        searches is not None and name in searches)
+
+
 def load_results(storage: str, study: str | None = None,
                  searches: Collection[str] | None = None) -> Results:
-    """Load every lstm-odyssey study of ``storage``, or only those of the study file ``study``
-    and only the Optuna studies named in ``searches`` (a study file's searches, which include
-    the searches it shares from an earlier study).
+    """Load every lstm-odyssey study of ``storage``, or only those stored under the study file
+    name ``study`` and/or the Optuna studies named in ``searches`` (given both, a study is kept
+    if it is either: a study file's report reads what it planned and the searches it shares
+    from an earlier study, ``from``).
 
     Optuna studies without :class:`~lstm_odyssey.records.StudyMeta` are ignored. Raises
     :class:`StorageError` when nothing is left.
@@ -69,8 +80,7 @@ def load_results(storage: str, study: str | None = None,
     space: dict[str, Dim] = {}
     for summary in optuna.get_all_study_summaries(store, include_best_trial=False):
         meta = StudyMeta.from_user_attrs(summary.user_attrs)
-        if (meta is None or (study is not None and meta.study != study)
-                or (searches is not None and summary.study_name not in searches)):
+        if meta is None or not _selected(meta.study, summary.study_name, study, searches):
             continue
         ostudy = optuna.load_study(study_name=summary.study_name, storage=store)
         trials = ostudy.get_trials(deepcopy=False)
@@ -103,8 +113,9 @@ def load_results(storage: str, study: str | None = None,
             "versions": versions,
         })
     if not study_rows:
-        which = f"study {study!r}" if study else "lstm-odyssey studies"
-        which += " of the study file's searches" if searches is not None else ""
+        which = ("searches of the study file" + (f" {study!r}" if study else "")
+                 if searches is not None else f"study {study!r}" if study
+                 else "lstm-odyssey studies")
         raise StorageError(
             f"storage {url.masked} holds no {which}; "
             "check --storage (and --study) or run a sweep"

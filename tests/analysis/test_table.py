@@ -33,6 +33,21 @@ def test_synthetic_study_round_trips(synthetic_storage: str) -> None:
     assert len(r.studies) == 27 and r.studies["source"].eq("synthetic").all()
 
 
+def test_a_study_file_reads_its_own_studies_and_the_searches_it_shares(
+        synthetic_storage: str) -> None:
+    """The filter of a study file's report: stored under its name, or one of its searches."""
+    every = load_results(synthetic_storage).trials
+    (name,) = set(every["study"])
+    shared = {"synthetic/jsb-synth/V", "synthetic/jsb-synth/NP"}
+    assert len(load_results(synthetic_storage, study=name).trials) == len(every)
+    assert len(load_results(synthetic_storage, study=name, searches=shared).trials) == len(every)
+    only = load_results(synthetic_storage, study="other", searches=shared).trials
+    assert set(only["optuna_study"]) == shared
+    assert set(load_results(synthetic_storage, searches=shared).trials["optuna_study"]) == shared
+    with pytest.raises(StorageError, match="searches of the study file 'other'"):
+        load_results(synthetic_storage, study="other", searches={"other/jsb/V"})
+
+
 def test_csv_export_drops_histories(synthetic_storage: str, tmp_path) -> None:
     import pandas as pd
 

@@ -25,7 +25,8 @@ def test_results_directory_target(tmp_path: Path) -> None:
 def test_study_file_target() -> None:
     t = resolve_target(str(REPO / "studies" / "smoke.toml"), None, None)
     assert t.storage.endswith(f"smoke/{JOURNAL_FILE}")
-    assert t.searches and all(name.startswith("smoke/") for name in t.searches)
+    assert t.study == "smoke" and t.searches
+    assert all(name.startswith("smoke/") for name in t.searches)
     assert t.out == Path("results") / "smoke" / "report"
 
 
