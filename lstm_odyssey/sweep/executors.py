@@ -197,6 +197,7 @@ def sweep(spec: StudySpec, storage: str | None = None, jobs: int = 1, dask: str 
     # like Ctrl-C, so that the running trials are re-queued.
     install_signal_handlers()
     url = spec.storage(storage).resolved()
+    quiet()
     store = url.open(True, spec.heartbeat_interval, spec.grace_period)
     plan(spec, store, url)
     tracker = Tracker(spec, store)
@@ -327,6 +328,7 @@ def run_worker(spec: StudySpec, storage: str | None = None,
 
     torch.set_num_threads(1)
     url = spec.storage(storage).resolved()
+    quiet()
     store = url.open(True, spec.heartbeat_interval, spec.grace_period)
     plan(spec, store, url)
     worker = Worker(spec, url, storage=store)
