@@ -145,10 +145,11 @@ class CompressedJournal(BaseJournalBackend):
     def __init__(self, path: Path) -> None:
         self._path = path
         data = read_bytes(path)
-        if _bad_lines(data):
-            check(path)
-        # a torn last line (no newline) is skipped, as Optuna's file reader does
-        self._records = [json.loads(line) for line in data.split(b"\n")[:-1]]
+        try:  # a torn last line (no newline) is skipped, as Optuna's file reader does
+            self._records = [json.loads(line) for line in data.split(b"\n")[:-1]]
+        except ValueError:
+            _raise_bad(path, _bad_lines(data))
+            raise
 
     def read_logs(self, log_number_from: int) -> list[dict[str, Any]]:
         return self._records[log_number_from:]
@@ -173,7 +174,11 @@ def _bad_lines(data: bytes) -> list[int]:
 
 def check(path: Path) -> None:
     """Raise :class:`JournalCorrupt` (one line) naming the first unreadable line of ``path``."""
-    bad = _bad_lines(read_bytes(path))
+    _raise_bad(path, _bad_lines(read_bytes(path)))
+
+
+def _raise_bad(path: Path, bad: list[int]) -> None:
+    """The :class:`JournalCorrupt` of ``path`` whose unreadable lines are ``bad`` (if any)."""
     if bad:
         more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
         raise JournalCorrupt(

@@ -75,16 +75,18 @@ def plan(spec: StudySpec, storage: BaseStorage, url: StorageURL) -> int:
     with exclusive(storage, url):
         for task in spec.tasks:
             fingerprint = plan_fingerprint(spec, task)
+            if task.origin is not None:  # planned by the origin: check it, re-queue orphans
+                for variant in spec.variants:
+                    name = spec.search_name(task, variant)
+                    _check_shared(spec, storage, task, name, fingerprint)
+                    study = open_search(spec, storage, task, name)
+                    added += _requeue_orphans(spec, study, study.get_trials(deepcopy=False),
+                                              task.trials)
+                continue
             configs = plan_configs(spec.space, spec.seed, task.name, task.trials)
             loaded = None
             for variant in spec.variants:
                 name = spec.search_name(task, variant)
-                if task.origin is not None:
-                    _check_shared(spec, storage, task, name, fingerprint)
-                    study = optuna.load_study(study_name=name, storage=storage)
-                    added += _requeue_orphans(spec, study, study.get_trials(deepcopy=False),
-                                              task.trials)
-                    continue
                 study = open_study(spec, storage, name)
                 meta = StudyMeta.from_user_attrs(study.user_attrs)
                 if meta is not None and meta.plan != fingerprint:
