@@ -23,10 +23,13 @@ from .test_local_workers import _running_pids, _wait, _workers
 TRIALS, VARIANTS = 15, '["V", "CIFG"]'   # 30 trials
 
 
-def _running_of(url: str, pid: int) -> list[tuple[str, int]]:
-    """(study, trial number) of the trials the worker ``pid`` is running."""
+def _unfinished_of(url: str, pid: int) -> list[tuple[str, int]]:
+    """(study, trial number) of the trials of the dead worker ``pid`` that did not finish: the
+    one it was running when it died. Read after its death, such a trial is still RUNNING or
+    already FAIL: the sweep may notice the death and fail it before this reads the storage."""
+    unfinished = (optuna.trial.TrialState.RUNNING, optuna.trial.TrialState.FAIL)
     return [(name, t.number) for name, g in trials_by_config(url, "t").items()
-            for ts in g.values() for t in ts if t.state == optuna.trial.TrialState.RUNNING
+            for ts in g.values() for t in ts if t.state in unfinished
             and (t.user_attrs.get("worker") or {}).get("pid") == pid]
 
 
@@ -48,7 +51,7 @@ def test_random_sigkills_lose_nothing_and_count_nothing_twice(backend, write_stu
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=30)
         # what it was running when it died (the storage, read after its death)
-        died_running += [(victim.pid, *t) for t in _running_of(url, victim.pid)]
+        died_running += [(victim.pid, *t) for t in _unfinished_of(url, victim.pid)]
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err[-3000:]
     assert out.count("died (killed by SIGKILL); restarted it") == 2, out
