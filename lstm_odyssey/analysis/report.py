@@ -29,16 +29,18 @@ from . import figures, importance
 from .findings import EVIDENCE_SEP, TaskAnalysis, findings_table, forest_gate
 from .labels import metric_label, param_label
 from .outcomes import Rule, finished, rule_counts, score, strict
+from .ranking import PTB_ORDER, ptb_check, ranking, ranking_view
 from .stats import (
     EQUIVALENCE,
     LEARN_MARGIN,
     MIN_SAMPLES,
     POWER_N,
     REFERENCE,
-    Verdict,
+    UNDERPOWERED_NS,
     compare_variants,
     learnability,
     variant_summary,
+    verdict_text,
 )
 from .table import Results, load_results
 
@@ -200,15 +202,6 @@ def variants_view(a: Analysis, task: str) -> pd.DataFrame:
         f"params, best {PCT} % (k)": v[f"mean_params_top{PCT}"] / 1e3,
         "mean time (min)": v["mean_wall_time_s"] / 60,
     })
-
-
-UNDERPOWERED_NS = "n.s., underpowered"
-
-
-def verdict_text(r: pd.Series) -> str:
-    """A Welch verdict for people: an n.s. without power (the power rule) says so."""
-    v = Verdict(r["verdict"])
-    return UNDERPOWERED_NS if v == Verdict.NS and not bool(r["powered"]) else str(v)
 
 
 def significance_view(a: Analysis, task: str) -> pd.DataFrame:
@@ -565,6 +558,26 @@ def _answer_md(a: Analysis) -> str:
     return _md(table)
 
 
+RANKING_INTRO = (f"Variants best first by the best-{PCT} % mean test metric (a rank alone is no "
+                 "finding: the verdict is Welch's on the best 10 %), beside what the paper found "
+                 "on the dataset the task stands for (PAPER.md §7) and the order of the public "
+                 f"reproduction on Penn Treebank, {PTB_ORDER}.")
+
+
+def _ranking_html(a: Analysis) -> str:
+    return f"<p>{html.escape(RANKING_INTRO)}</p>" + "".join(
+        f"<h3>{html.escape(t.label)} <small>— {html.escape(metric_label(t.metric))}</small></h3>"
+        f"<p>PTB order {html.escape(PTB_ORDER)}: "
+        f"{html.escape(ptb_check(ranking(a.comparison, t.task), t))}</p>"
+        + _html_table(ranking_view(a.comparison, t, PCT)) for t in a.tasks)
+
+
+def _ranking_md(a: Analysis) -> list[str]:
+    return [RANKING_INTRO, *[
+        f"### {t.label}\n\nPTB order {PTB_ORDER}: {ptb_check(ranking(a.comparison, t.task), t)}"
+        f"\n\n{_md(ranking_view(a.comparison, t, PCT))}" for t in a.tasks]]
+
+
 def write_report(a: Analysis, out_dir: str | Path) -> Path:
     """Write report.html, report.md, the CSVs and the figures into ``out_dir``; returns the
     path of report.html."""
@@ -595,6 +608,8 @@ def write_report(a: Analysis, out_dir: str | Path) -> Path:
          _html_table(over) + "<ul>" + "".join(f"<li>{html.escape(r)}</li>" for r in RULES)
          + "</ul>"),
         ("variants", "Variants per task", _task_tables(a, variants_view)),
+        ("ranking", "Ranking of the variants, beside the paper and the PTB reproduction",
+         _ranking_html(a)),
         ("significance", f"Variant vs vanilla (Welch on the best {PCT} %)",
          f"<p>Δ = variant − vanilla of the best-{PCT} % mean test metric (lower is better, Δ "
          f"&gt; 0 is worse); an n.s. with fewer than {POWER_N} trials per arm (and no "
@@ -646,6 +661,8 @@ def write_report(a: Analysis, out_dir: str | Path) -> Path:
         "# lstm-odyssey report", f"{progress}; storage `{a.results.storage}`, written {when}.",
         "## Findings of the paper against ours", _md(findings_view(a)),
         f"## Variants against vanilla (Δ of the best-{PCT} % mean, n)", _answer_md(a),
+        "## Ranking of the variants, beside the paper and the PTB reproduction",
+        *_ranking_md(a),
         "## Overview", _md(over), "\n".join(f"- {r}" for r in RULES),
         f"## Variant vs vanilla (Welch on the best {PCT} %)",
         *[f"### {t.label}\n\n{_md(significance_view(a, t.task))}" for t in a.tasks],

@@ -68,6 +68,14 @@ class Verdict(enum.StrEnum):
 
 
 TOO_FEW = Verdict.TOO_FEW
+UNDERPOWERED_NS = "n.s., underpowered"
+
+
+def verdict_text(row: pd.Series) -> str:
+    """The Welch verdict of a :func:`compare_variants` row for people: an n.s. without power
+    (the power rule) says so."""
+    v = Verdict(row["verdict"])
+    return UNDERPOWERED_NS if v == Verdict.NS and not bool(row["powered"]) else str(v)
 
 
 def holm(pvalues: np.ndarray | list[float]) -> np.ndarray:

@@ -24,7 +24,7 @@ from lstm_odyssey.cli import cli
 
 pytestmark = pytest.mark.slow
 
-SECTIONS = ("overview", "variants", "significance", "fig3", "importance", "fig4", "fig6",
+SECTIONS = ("overview", "variants", "ranking", "significance", "fig3", "importance", "fig4", "fig6",
             "curves", "evidence", "protocol")
 
 
@@ -39,7 +39,7 @@ def test_report_has_every_section_and_file(report_dir: Path) -> None:
     assert "mean_params_top10" not in page and "welch_p" not in page  # human column names
     md = (report_dir / "report.md").read_text()
     for heading in ("## Overview", "## Variant vs vanilla", "## Hyperparameter importance",
-                    "## Findings of the paper against ours"):
+                    "## Findings of the paper against ours", "## Ranking of the variants"):
         assert heading in md
     assert md.index("## Findings of the paper against ours") < md.index("## Overview")
     for csv in ("trials", "variants", "significance", "significance_left_out", "importance",
