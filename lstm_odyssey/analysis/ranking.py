@@ -83,8 +83,8 @@ def ptb_check(ranked: pd.DataFrame, task: TaskAnalysis) -> str:
            if v not in same_ok and v not in worse_ok]
     checked = len(same) + len(PTB_BOTTOM)
     tests = (f"holds in the tests ({checked} of {checked})" if not off else
-             f"in the tests {checked - len(off)} of {checked} as the order says, not "
-             + "; ".join(off))
+             f"in the tests {checked - len(off)} of {checked} as the order says ("
+             + "; ".join(off) + ")")
     return f"{rank_text}; {tests}"
 
 
