@@ -42,7 +42,7 @@ from ..sweep import schema
 from .importance import Forest
 from .labels import param_label
 from .outcomes import TEST
-from .stats import Learnability, Verdict, top_trials
+from .stats import EQUIVALENCE, POWER_N, Learnability, Verdict, top_trials
 
 DATASET_OF_METRIC = {"frame_error_pct": "TIMIT", "cer_pct": "IAM", "nll_per_step": "JSB"}
 DATASETS = ("TIMIT", "IAM", "JSB")
@@ -103,6 +103,11 @@ class Check:
     n: int = 0
 
 
+VARIANT_SAMPLE = (f"trials per arm in the best 10 %; every test powered: significant, or n.s. "
+                  f"with ≥ {POWER_N} per arm or a CI of Δ within ±{EQUIVALENCE:.0%} of vanilla")
+FOREST_SAMPLE = f"distinct vanilla configurations per forest, each with OOB R² ≥ {MIN_R2}"
+
+
 class Expect(enum.Enum):
     """What the paper found for a variant cell."""
 
@@ -151,8 +156,9 @@ def _variant_cell(comparison: pd.DataFrame, t: TaskAnalysis, variant: str,
     return Check(t, Cell.AGREES if agrees[expect] else Cell.CONTRADICTS, text, n)
 
 
-def _combine(checks: list[Check]) -> tuple[FindingVerdict, str, str]:
-    """(verdict, one-line reason, evidence) of a finding from its cells (module docstring)."""
+def _combine(checks: list[Check], sample: str) -> tuple[FindingVerdict, str, str]:
+    """(verdict, one-line reason, evidence) of a finding from its cells (module docstring).
+    ``sample`` names what a check's n counts; a reproduced finding states the smallest n."""
     evidence = EVIDENCE_SEP.join(dict.fromkeys(c.text for c in checks)) or "no tasks"
     bad = [c for c in checks if c.cell == Cell.CONTRADICTS]
     if bad:
@@ -179,7 +185,8 @@ def _combine(checks: list[Check]) -> tuple[FindingVerdict, str, str]:
         return (UNDERPOWERED, f"consistent, underpowered (n = {n}): " + weak[0].text,
                 evidence)
     tasks = ", ".join(dict.fromkeys(c.task.label for c in checks))
-    return REPRODUCED, f"as the paper found, on {tasks}", evidence
+    n = min(c.n for c in checks)
+    return REPRODUCED, f"as the paper found, on {tasks} (n ≥ {n} {sample})", evidence
 
 
 def _variant_finding(comparison: pd.DataFrame, tasks: list[TaskAnalysis], variants: list[str],
@@ -188,7 +195,7 @@ def _variant_finding(comparison: pd.DataFrame, tasks: list[TaskAnalysis], varian
     """``expect(variant, dataset)`` is what the paper found for that variant on that
     dataset."""
     return _combine([_variant_cell(comparison, t, v, expect(v, t.dataset))
-                     for t in tasks for v in variants])
+                     for t in tasks for v in variants], VARIANT_SAMPLE)
 
 
 # -- hyperparameter findings (vanilla's fANOVA) --------------------------------------------------
@@ -218,8 +225,9 @@ def _hp_finding(tasks: list[TaskAnalysis], check: Callable[[TaskAnalysis], tuple
             checks.append(Check(t, Cell.UNTESTABLE, why))
             continue
         ok, text = check(t)
-        checks.append(Check(t, Cell.AGREES if ok else Cell.CONTRADICTS, f"{t.label}: {text}"))
-    return _combine(checks)
+        checks.append(Check(t, Cell.AGREES if ok else Cell.CONTRADICTS, f"{t.label}: {text}",
+                            t.metric_fanova.n_configs))
+    return _combine(checks, FOREST_SAMPLE)
 
 
 def _main(fa: Forest) -> pd.Series:

@@ -56,8 +56,14 @@ def test_the_papers_structure_reproduces_findings_1_to_10(paper) -> None:
     v = verdicts(paper)
     assert [v[i] for i in range(1, 11)] == [REPRODUCED] * 10, paper.findings
     assert v[11] == NOT_TESTABLE  # synthetic data is not the paper's corpora
-    assert "timit-synth (for TIMIT)" in paper.findings.set_index("#").loc[2, "reason"]
+    reason = paper.findings.set_index("#")["reason"]
+    assert "timit-synth (for TIMIT)" in reason[2]
     assert all(t.learn.learned for t in paper.tasks)
+    # a verdict states its n: trials per arm for the tests, configurations for the forests
+    assert all("(n ≥ 10 trials per arm in the best 10 %; every test powered" in reason[i]
+               for i in range(1, 6)), reason
+    assert all("(n ≥ 100 distinct vanilla configurations per forest" in reason[i]
+               for i in range(6, 11)), reason
 
 
 @pytest.mark.parametrize("offsets,finding", [
