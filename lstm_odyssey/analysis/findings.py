@@ -358,6 +358,13 @@ FINDINGS = (
 )
 
 
+def holm_corrected(comparison: pd.DataFrame) -> pd.DataFrame:
+    """``comparison`` with each Welch verdict replaced by its verdict after Holm's correction
+    across the variants of the task (:func:`.stats.compare_variants`'s ``verdict_holm``): the
+    findings on it say which verdicts survive the multiple comparisons."""
+    return comparison.assign(verdict=comparison["verdict_holm"])
+
+
 def findings_table(trials: pd.DataFrame, comparison: pd.DataFrame,
                    tasks: list[TaskAnalysis]) -> pd.DataFrame:
     """One row per finding of PAPER.md §7: number, finding, verdict, reason, evidence."""

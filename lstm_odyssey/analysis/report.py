@@ -26,7 +26,7 @@ from ..errors import UserError
 from ..records import UNFINISHED, journal_in
 from ..sweep import schema
 from . import figures, importance
-from .findings import EVIDENCE_SEP, TaskAnalysis, findings_table, forest_gate
+from .findings import EVIDENCE_SEP, TaskAnalysis, findings_table, forest_gate, holm_corrected
 from .labels import metric_label, param_label
 from .outcomes import Rule, finished, rule_counts, score, strict
 from .ranking import PTB_ORDER, ptb_check, ranking, ranking_view
@@ -128,6 +128,9 @@ def analyze(storage: str, study: str | None = None, n_trees: int = 100, seed: in
     left_out = findings_table(trials, comparison_strict, tasks_strict)
     found["verdict_strict"] = left_out["verdict"]
     found["reason_strict"] = left_out["reason"]
+    corrected = findings_table(trials, holm_corrected(comparison), tasks)
+    found["verdict_holm"] = corrected["verdict"]
+    found["reason_holm"] = corrected["reason"]
     return Analysis(
         results=results, trials=trials, variants=variant_summary(trials, fraction),
         comparison=comparison, comparison_strict=comparison_strict,
@@ -293,13 +296,17 @@ def ped_view(a: Analysis, task: str) -> pd.DataFrame:
 
 
 STRICT_VERDICT = "verdict without diverged or clipped trials"
+HOLM_VERDICT = "Holm-corrected"
+SAME = "same"
 
 
 def findings_view(a: Analysis) -> pd.DataFrame:
     """The first table of the report: finding, verdict, one-line reason, left-out verdict."""
     f = a.findings
     return pd.DataFrame({"#": f["#"], "finding": f["finding"], "verdict": f["verdict"],
-                         "why": f["reason"], STRICT_VERDICT: f["verdict_strict"]})
+                         "why": f["reason"], STRICT_VERDICT: f["verdict_strict"],
+                         HOLM_VERDICT: [SAME if h == v else h for h, v in
+                                        zip(f["verdict_holm"], f["verdict"])]})
 
 
 Cell = tuple[str, str, str]  # text, css class, tooltip
@@ -497,8 +504,9 @@ table.tbl th small{font-weight:normal;color:#555}figure{margin:1em 0}
 img{max-width:100%}nav{background:#f6f6f6;padding:.3em 1em;font-size:.85em}
 nav ol{columns:3;margin:.2em 0}.note{color:#555;font-size:.85em;margin:.2em 0}
 #answer h2{margin-top:.4em}table.findings td:nth-child(1){white-space:nowrap}
-table.findings td:nth-child(2){width:32%}table.findings td:nth-child(3),
-table.findings td:nth-child(5){width:8.5em}h3 small{font-weight:normal;color:#555}
+table.findings td:nth-child(2){width:28%}table.findings td:nth-child(3),
+table.findings td:nth-child(5){width:8.5em}table.findings td:nth-child(6){width:5em}
+h3 small{font-weight:normal;color:#555}
 ul.evidence{font-size:.85em;margin:.2em 0}.warn{background:#fbeaa8;padding:.3em .6em}
 span.worse,span.better,span.good,span.bad,span.weak,span.na,span.ns{padding:0 .3em}
 table.matrix td{text-align:center;white-space:nowrap}.legend{font-size:.8em}
@@ -531,8 +539,8 @@ def _verdict_span(verdict: str) -> str:
 
 
 def _evidence_html(a: Analysis) -> str:
-    """Per finding: its verdict and reason, every check behind it (one line each), and the
-    verdict without the diverged or clipped trials."""
+    """Per finding: its verdict and reason, every check behind it (one line each), the verdict
+    without the diverged or clipped trials and the verdict with Holm's correction."""
     parts = []
     for _, r in a.findings.iterrows():
         checks = "".join(f"<li>{html.escape(e)}</li>"
@@ -542,7 +550,9 @@ def _evidence_html(a: Analysis) -> str:
             f'<p>{_verdict_span(r["verdict"])} — {html.escape(r["reason"])}</p>'
             f"<ul class=\"evidence\">{checks}</ul>"
             f'<p class="note">{html.escape(STRICT_VERDICT)}: '
-            f'{_verdict_span(r["verdict_strict"])} — {html.escape(r["reason_strict"])}</p>')
+            f'{_verdict_span(r["verdict_strict"])} — {html.escape(r["reason_strict"])}</p>'
+            f'<p class="note">verdict with Holm&rsquo;s correction across the variants of a task: '
+            f'{_verdict_span(r["verdict_holm"])} — {html.escape(r["reason_holm"])}</p>')
     return "".join(parts)
 
 

@@ -12,6 +12,7 @@ from lstm_odyssey.analysis.findings import (
     UNDERPOWERED,
     TaskAnalysis,
     findings_table,
+    holm_corrected,
 )
 from lstm_odyssey.analysis.stats import Learnability
 
@@ -130,3 +131,17 @@ def test_finding_11_compares_the_best_10_percent_range_of_real_corpora_only() ->
     assert ranges(9.5) == NOT_REPRODUCED  # outside JSB's 8.4–8.8
     synthetic = [*TASKS[:2], task("jsb", "nll_per_step", source="synthetic")]
     assert ranges(8.6, synthetic) == NOT_TESTABLE
+
+
+def test_a_verdict_that_does_not_survive_holms_correction_is_shown_as_such() -> None:
+    """NIG worse on JSB at p = 0.03: not reproduced uncorrected; after Holm (verdict_holm
+    n.s.) finding 3 holds again, and the strong effects keep their verdicts."""
+    cmp = comparison(changed(jsb_NIG="worse"))
+    cmp["verdict_holm"] = cmp["verdict"]
+    nig = (cmp["task"] == "jsb") & (cmp["variant"] == "NIG")
+    cmp.loc[nig, "welch_p"] = 0.03
+    cmp.loc[nig, "verdict_holm"] = "n.s."
+    assert verdicts(cmp)[3] == NOT_REPRODUCED
+    corrected = verdicts(holm_corrected(cmp))
+    assert corrected[3] == REPRODUCED and corrected[2] == REPRODUCED
+    assert (cmp["verdict"][nig] == "worse").all()  # the input is left as it was
