@@ -16,8 +16,6 @@ what the public reproduction on Penn Treebank found (the two comparisons issue 1
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
@@ -42,9 +40,9 @@ def ranking(comparison: pd.DataFrame, task: str) -> pd.DataFrame:
     rows += [{"variant": r["variant"], "mean_top": r["mean_top"], "n_top": r["n_top"],
               "diff": r["diff"], "verdict": verdict_text(r)} for _, r in c.iterrows()]
     df = pd.DataFrame(rows)
-    order = {v: i for i, v in enumerate(variant_order(df["variant"]))}
-    df = df.sort_values(["mean_top", "variant"], key=lambda s: s.map(order)
-                        if s.name == "variant" else s, na_position="last")
+    paper_order = {v: i for i, v in enumerate(variant_order(df["variant"]))}
+    df["order"] = df["variant"].map(paper_order)  # equal means: the paper's order
+    df = df.sort_values(["mean_top", "order"], na_position="last").drop(columns="order")
     df.insert(1, "rank", df["mean_top"].rank(method="min").astype("Int64"))
     return df.reset_index(drop=True)
 
@@ -76,35 +74,21 @@ def ptb_check(ranked: pd.DataFrame, task: TaskAnalysis) -> str:
     rank_text = (f"holds in rank ({ranks})" if in_rank else
                  f"not in rank: {best_bottom} (rank {rank[best_bottom]}) is not behind "
                  f"{worst_top} (rank {rank[worst_top]}) ({ranks})")
-    same = [v for v in PTB_TOP if v != REFERENCE]
-    same_ok = [v for v in same if by.loc[v, "verdict"] == str(Verdict.NS)]
-    worse_ok = [v for v in PTB_BOTTOM if by.loc[v, "verdict"] == str(Verdict.WORSE)]
-    off = [f"{v}: {by.loc[v, 'verdict']}" for v in (*same, *PTB_BOTTOM)
-           if v not in same_ok and v not in worse_ok]
-    checked = len(same) + len(PTB_BOTTOM)
+    expected = {**{v: Verdict.NS for v in PTB_TOP if v != REFERENCE},
+                **{v: Verdict.WORSE for v in PTB_BOTTOM}}
+    off = [f"{v}: {by.loc[v, 'verdict']}" for v, want in expected.items()
+           if by.loc[v, "verdict"] != str(want)]
+    checked = len(expected)
     tests = (f"holds in the tests ({checked} of {checked})" if not off else
              f"in the tests {checked - len(off)} of {checked} as the order says ("
              + "; ".join(off) + ")")
     return f"{rank_text}; {tests}"
 
 
-def ranking_view(comparison: pd.DataFrame, task: TaskAnalysis, pct: int) -> pd.DataFrame:
-    """The ranking of one task for people, with the paper's and the PTB reproduction's view of
-    each variant."""
-    r = ranking(comparison, task.task)
-
-    def paper(variant: str) -> str:
-        if variant == REFERENCE:
-            return "reference"
-        expect = paper_expectation(variant, task.dataset)
-        return "–" if expect is None or task.dataset == "?" else expect.value
-
-    return pd.DataFrame({
-        "rank": [str(x) if x is not pd.NA else "–" for x in r["rank"]],
-        "variant": r["variant"],
-        f"best-{pct} % mean (n)": [f"{m:.4g} ({n})" if math.isfinite(m) else f"– ({n})"
-                                  for m, n in zip(r["mean_top"], r["n_top"])],
-        "Δ vs vanilla": r["diff"], "our verdict": r["verdict"],
-        f"paper ({task.dataset})": [paper(v) for v in r["variant"]],
-        "PTB reproduction": [ptb_group(v) for v in r["variant"]],
-    })
+def paper_says(variant: str, dataset: str) -> str:
+    """What the paper found for ``variant`` on ``dataset``, in words ("–" where it has no
+    finding: combinations, or a task that stands for none of its datasets)."""
+    if variant == REFERENCE:
+        return "reference"
+    expect = paper_expectation(variant, dataset)
+    return "–" if expect is None or dataset == "?" else expect.value

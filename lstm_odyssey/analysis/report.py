@@ -29,7 +29,7 @@ from . import figures, importance
 from .findings import EVIDENCE_SEP, TaskAnalysis, findings_table, forest_gate, holm_corrected
 from .labels import metric_label, param_label
 from .outcomes import Rule, finished, rule_counts, score, strict
-from .ranking import PTB_ORDER, ptb_check, ranking, ranking_view
+from .ranking import PTB_ORDER, paper_says, ptb_check, ptb_group, ranking
 from .stats import (
     EQUIVALENCE,
     LEARN_MARGIN,
@@ -191,6 +191,11 @@ def overview(a: Analysis) -> pd.DataFrame:
     return pd.DataFrame({"key": [k for k, _ in items], "item": [n for _, n in items], **cols})
 
 
+def _mean_n(mean: float, n: int) -> str:
+    """A best-10 % mean with its n, for people."""
+    return f"{mean:.4g} ({n})" if np.isfinite(mean) else f"– ({n})"
+
+
 def variants_view(a: Analysis, task: str) -> pd.DataFrame:
     """The variant summary of one task for people."""
     v = a.variants[a.variants["task"] == task]
@@ -199,8 +204,8 @@ def variants_view(a: Analysis, task: str) -> pd.DataFrame:
         "failed or pruned %": 100 * (v["failure_rate"] - v["divergence_rate"]),
         "diverged %": 100 * v["divergence_rate"],
         "median test (all)": v["median_test_all"],
-        f"best-{PCT} % mean (n)": [f"{m:.4g} ({n})" if np.isfinite(m) else "–"
-                                  for m, n in zip(v[f"mean_test_top{PCT}"], v[f"n_top{PCT}"])],
+        f"best-{PCT} % mean (n)": [_mean_n(m, n) for m, n in
+                                  zip(v[f"mean_test_top{PCT}"], v[f"n_top{PCT}"])],
         "best test": v["best_test"],
         f"params, best {PCT} % (k)": v[f"mean_params_top{PCT}"] / 1e3,
         "mean time (min)": v["mean_wall_time_s"] / 60,
@@ -568,24 +573,45 @@ def _answer_md(a: Analysis) -> str:
     return _md(table)
 
 
+def ranking_view(ranked: pd.DataFrame, t: TaskAnalysis) -> pd.DataFrame:
+    """A task's :func:`.ranking.ranking` for people, with the paper's and the PTB
+    reproduction's view of each variant."""
+    return pd.DataFrame({
+        "rank": [str(x) if x is not pd.NA else "–" for x in ranked["rank"]],
+        "variant": ranked["variant"],
+        f"best-{PCT} % mean (n)": [_mean_n(m, n) for m, n in
+                                  zip(ranked["mean_top"], ranked["n_top"])],
+        "Δ vs vanilla": ranked["diff"], "our verdict": ranked["verdict"],
+        f"paper ({t.dataset})": [paper_says(v, t.dataset) for v in ranked["variant"]],
+        "PTB reproduction": [ptb_group(v) for v in ranked["variant"]],
+    })
+
+
+def _rankings(a: Analysis) -> list[tuple[TaskAnalysis, str, pd.DataFrame]]:
+    """Per task: the PTB-order line and the ranking table."""
+    out = []
+    for t in a.tasks:
+        ranked = ranking(a.comparison, t.task)
+        out.append((t, ptb_check(ranked, t), ranking_view(ranked, t)))
+    return out
+
+
 RANKING_INTRO = (f"Variants best first by the best-{PCT} % mean test metric (a rank alone is no "
                  "finding: the verdict is Welch's on the best 10 %), beside what the paper found "
                  "on the dataset the task stands for (PAPER.md §7) and the order of the public "
                  f"reproduction on Penn Treebank, {PTB_ORDER}.")
 
 
-def _ranking_html(a: Analysis) -> str:
+def _ranking_html(rankings: list[tuple[TaskAnalysis, str, pd.DataFrame]]) -> str:
     return f"<p>{html.escape(RANKING_INTRO)}</p>" + "".join(
         f"<h3>{html.escape(t.label)} <small>— {html.escape(metric_label(t.metric))}</small></h3>"
-        f"<p>PTB order {html.escape(PTB_ORDER)}: "
-        f"{html.escape(ptb_check(ranking(a.comparison, t.task), t))}</p>"
-        + _html_table(ranking_view(a.comparison, t, PCT)) for t in a.tasks)
+        f"<p>PTB order {html.escape(PTB_ORDER)}: {html.escape(line)}</p>" + _html_table(view)
+        for t, line, view in rankings)
 
 
-def _ranking_md(a: Analysis) -> list[str]:
-    return [RANKING_INTRO, *[
-        f"### {t.label}\n\nPTB order {PTB_ORDER}: {ptb_check(ranking(a.comparison, t.task), t)}"
-        f"\n\n{_md(ranking_view(a.comparison, t, PCT))}" for t in a.tasks]]
+def _ranking_md(rankings: list[tuple[TaskAnalysis, str, pd.DataFrame]]) -> list[str]:
+    return [RANKING_INTRO, *[f"### {t.label}\n\nPTB order {PTB_ORDER}: {line}\n\n{_md(view)}"
+                             for t, line, view in rankings]]
 
 
 def write_report(a: Analysis, out_dir: str | Path) -> Path:
@@ -603,6 +629,7 @@ def write_report(a: Analysis, out_dir: str | Path) -> Path:
     a.findings.to_csv(out / "findings.csv", index=False)
     overview(a).to_csv(out / "overview.csv", index=False)
     figs = _figures(a, out / "figures")
+    rankings = _rankings(a)
     over = overview(a).drop(columns="key")
     finished_n = len(finished(a.trials))
     planned = pd.to_numeric(a.results.studies.get("trials"), errors="coerce").sum() \
@@ -619,7 +646,7 @@ def write_report(a: Analysis, out_dir: str | Path) -> Path:
          + "</ul>"),
         ("variants", "Variants per task", _task_tables(a, variants_view)),
         ("ranking", "Ranking of the variants, beside the paper and the PTB reproduction",
-         _ranking_html(a)),
+         _ranking_html(rankings)),
         ("significance", f"Variant vs vanilla (Welch on the best {PCT} %)",
          f"<p>Δ = variant − vanilla of the best-{PCT} % mean test metric (lower is better, Δ "
          f"&gt; 0 is worse); an n.s. with fewer than {POWER_N} trials per arm (and no "
@@ -672,7 +699,7 @@ def write_report(a: Analysis, out_dir: str | Path) -> Path:
         "## Findings of the paper against ours", _md(findings_view(a)),
         f"## Variants against vanilla (Δ of the best-{PCT} % mean, n)", _answer_md(a),
         "## Ranking of the variants, beside the paper and the PTB reproduction",
-        *_ranking_md(a),
+        *_ranking_md(rankings),
         "## Overview", _md(over), "\n".join(f"- {r}" for r in RULES),
         f"## Variant vs vanilla (Welch on the best {PCT} %)",
         *[f"### {t.label}\n\n{_md(significance_view(a, t.task))}" for t in a.tasks],

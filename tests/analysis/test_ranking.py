@@ -9,7 +9,8 @@ import math
 import pandas as pd
 
 from lstm_odyssey.analysis.findings import TaskAnalysis
-from lstm_odyssey.analysis.ranking import ptb_check, ranking, ranking_view
+from lstm_odyssey.analysis.ranking import ptb_check, ranking
+from lstm_odyssey.analysis.report import ranking_view
 from lstm_odyssey.analysis.stats import Learnability
 
 REF_MEAN = 10.0
@@ -72,13 +73,14 @@ def test_missing_variants_and_unlearned_tasks_are_not_testable() -> None:
 
 def test_the_view_names_the_papers_finding_for_the_tasks_dataset() -> None:
     means = {**PTB_LIKE, "NIG": 11.0, "NP+CIFG": 10.2}
-    jsb = ranking_view(_comparison(means, PTB_VERDICTS), _task(metric="nll_per_step"), 10)
+    cmp = _comparison(means, PTB_VERDICTS)
+    jsb = ranking_view(ranking(cmp, "t"), _task(metric="nll_per_step"))
     paper = jsb.set_index("variant")["paper (JSB)"]
     assert paper["NOG"] == paper["NIG"] == "not worse"  # finding 3: not on JSB
     assert paper["NFG"] == "worse" and paper["FGR"] == "worse" and paper["NP"] == \
         "no significant difference"
     assert paper["V"] == "reference" and paper["NP+CIFG"] == "–"  # the paper ran no combinations
-    timit = ranking_view(_comparison(means, PTB_VERDICTS), _task(), 10).set_index("variant")
+    timit = ranking_view(ranking(cmp, "t"), _task()).set_index("variant")
     assert timit.loc["NOG", "paper (TIMIT)"] == "worse" and timit.loc["FGR", "paper (TIMIT)"] \
         == "not better"
     assert timit.loc["NOG", "PTB reproduction"] == "behind (≫)" and \
