@@ -1,0 +1,30 @@
+"""benchmarks/study_criteria.py's measure of what the epoch cap cost a trial."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "study_criteria.py"
+_spec = importlib.util.spec_from_file_location("study_criteria", SCRIPT)
+criteria = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(criteria)
+
+
+def _history(metrics: list[float | None]) -> list[dict]:
+    return [{"epoch": i + 1, "valid_metric": m} for i, m in enumerate(metrics)]
+
+
+def test_gain_after_is_the_improvement_made_after_the_epoch() -> None:
+    h = _history([30.0, 25.0, 24.0, 26.0, 23.5, 23.0])
+    # best before epoch 4 is 24.0 (epochs 1-3), best overall 23.0
+    assert criteria.gain_after(h, 4) == 1.0
+    # the best came before epoch 7: nothing gained after it
+    assert criteria.gain_after(h, 7) == 0.0
+
+
+def test_gain_after_skips_unvalidated_epochs_and_needs_one_before() -> None:
+    h = _history([None, 25.0, None, 24.0])
+    assert criteria.gain_after(h, 3) == 1.0
+    assert criteria.gain_after(h, 2) == math.inf
