@@ -30,10 +30,13 @@ sns.set_theme(style="whitegrid", context="notebook")
 
 
 def save(fig: plt.Figure, out_dir: Path, name: str) -> Path:
-    """Write ``name``.png and ``name``.svg into ``out_dir`` and close the figure."""
+    """Write ``name``.png and ``name``.svg into ``out_dir`` and close the figure; neither file
+    carries the date it was written, so a report regenerated from the same storage is the
+    same bytes."""
     out_dir.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_dir / f"{name}.png", dpi=100, bbox_inches="tight")
-    fig.savefig(out_dir / f"{name}.svg", bbox_inches="tight")
+    with matplotlib.rc_context({"svg.hashsalt": "lstm-odyssey"}):  # SVG ids not random
+        fig.savefig(out_dir / f"{name}.svg", bbox_inches="tight", metadata={"Date": None})
     plt.close(fig)
     return out_dir / f"{name}.png"
 

@@ -9,7 +9,6 @@ column names) and ``figures/*.png|svg``; :func:`build_report` does both.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import html
 import importlib.metadata as md
 import json
@@ -681,7 +680,8 @@ def write_report(a: Analysis, out_dir: str | Path) -> Path:
     if a.notes:
         sections.append(("notes", "Notes", "<ul>" + "".join(
             f"<li>{html.escape(n)}</li>" for n in a.notes) + "</ul>"))
-    when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    last = a.results.last_finished
+    when = f"last trial finished {last:%Y-%m-%d %H:%M}" if last else "no trial finished yet"
     toc = "".join(f'<li><a href="#{sid}">{html.escape(title)}</a></li>'
                   for sid, title, _ in sections)
     body = "".join(f'<section id="{sid}"><h2>{html.escape(title)}</h2>{content}</section>'
@@ -690,12 +690,12 @@ def write_report(a: Analysis, out_dir: str | Path) -> Path:
             f"<meta name=\"viewport\" content=\"width=device-width\">"
             f"<title>lstm-odyssey report</title><style>{CSS}</style></head><body>"
             f"<h1>lstm-odyssey report</h1><p class=\"note\">{html.escape(progress)}; "
-            f"{html.escape(a.results.storage)}, written {when}</p>"
+            f"{html.escape(a.results.storage)}, {when}</p>"
             f'<div id="answer">{answer}</div>'
             f"<nav><strong>Details</strong><ol>{toc}</ol></nav>{body}</body></html>")
     (out / "report.html").write_text(page, encoding="utf-8")
     md_parts = [
-        "# lstm-odyssey report", f"{progress}; storage `{a.results.storage}`, written {when}.",
+        "# lstm-odyssey report", f"{progress}; storage `{a.results.storage}`, {when}.",
         "## Findings of the paper against ours", _md(findings_view(a)),
         f"## Variants against vanilla (Δ of the best-{PCT} % mean, n)", _answer_md(a),
         "## Ranking of the variants, beside the paper and the PTB reproduction",

@@ -8,6 +8,7 @@ Optuna study (``studies``) and the search space read from the trials' distributi
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -40,6 +41,9 @@ class Results:
     studies: pd.DataFrame
     space: dict[str, Dim] = field(default_factory=dict)
     storage: str = ""          # the URL with any password masked
+    # when the last of the read trials finished (the storage's clock): a report states this
+    # rather than when it was written, so that the same storage gives the same report
+    last_finished: dt.datetime | None = None
 
     @property
     def tasks(self) -> list[str]:
@@ -78,6 +82,7 @@ def load_results(storage: str, study: str | None = None,
     rows: list[dict] = []
     study_rows: list[dict] = []
     space: dict[str, Dim] = {}
+    finished: list[dt.datetime] = []
     for summary in optuna.get_all_study_summaries(store, include_best_trial=False):
         meta = StudyMeta.from_user_attrs(summary.user_attrs)
         if meta is None or not _selected(meta.study, summary.study_name, study, searches):
@@ -85,6 +90,7 @@ def load_results(storage: str, study: str | None = None,
         ostudy = optuna.load_study(study_name=summary.study_name, storage=store)
         trials = ostudy.get_trials(deepcopy=False)
         versions: dict = {}
+        finished += [t.datetime_complete for t in trials if t.datetime_complete]
         for t in trials:
             record = TrialRecord.from_user_attrs(t.user_attrs)
             versions = versions or dict(record.versions or {})
@@ -123,4 +129,5 @@ def load_results(storage: str, study: str | None = None,
     trials_df = pd.DataFrame(rows, columns=[*TRIAL_COLUMNS, *_IN_MEMORY])
     numeric = list(NUMERIC)
     trials_df[numeric] = trials_df[numeric].apply(pd.to_numeric, errors="coerce")
-    return Results(trials_df, pd.DataFrame(study_rows), space, url.masked)
+    return Results(trials_df, pd.DataFrame(study_rows), space, url.masked,
+                   max(finished, default=None))

@@ -18,7 +18,7 @@ from lstm_odyssey.analysis.findings import (
     UNDERPOWERED,
     FindingVerdict,
 )
-from lstm_odyssey.analysis.report import build_report, write_report
+from lstm_odyssey.analysis.report import analyze, build_report, write_report
 from lstm_odyssey.analysis.synthetic import write_synthetic_study
 from lstm_odyssey.cli import cli
 
@@ -52,6 +52,20 @@ def test_report_has_every_section_and_file(report_dir: Path) -> None:
     for p in pngs:  # no blank figure, even where no browser exists
         rgb = plt.imread(p)[..., :3]
         assert (rgb.min(axis=-1) < 0.9).mean() > 0.02, p.name
+
+
+def test_the_same_storage_gives_the_same_report(synthetic_storage: str, report_dir: Path,
+                                                tmp_path: Path) -> None:
+    """A committed report can be checked by regenerating it: a second analysis of the same
+    storage writes every file byte for byte the same (no date of writing, seeded forests,
+    SVG ids from a fixed salt), and the report dates its data by the last finished trial."""
+    again = tmp_path / "again"
+    write_report(analyze(synthetic_storage, n_trees=24), again)
+    files = sorted(p.relative_to(report_dir) for p in report_dir.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    differ = [str(f) for f in files if (report_dir / f).read_bytes() != (again / f).read_bytes()]
+    assert differ == []
+    assert "last trial finished 20" in (again / "report.md").read_text()
 
 
 def test_known_structure_is_recovered(analysis) -> None:
