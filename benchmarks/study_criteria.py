@@ -15,7 +15,9 @@ metric), the *best 10 %* are the ⌈n/10⌉ trials with the lowest validation me
     The column after it says what the cap cost where it bit: how many of the best 10 % ran to
     max_epochs (stopped by the cap, not by patience) and the largest gain in validation metric
     any of them made after epoch 0.8 × max_epochs (best so far before it − best overall), to be
-    read against the epoch-to-epoch noise of the validation metric.
+    read against the epoch-to-epoch noise of the validation metric: the median and 90th
+    percentile of |change| between consecutive validation metrics over the last 10 epochs of
+    the best 10 %.
 (c) *valid ≈ test*: the best 10 %'s validation and test metrics agree to within a few points
     (the mean and the largest |valid − test| are printed; the criterion is judged by a reader,
     the issue gives no number).
@@ -29,6 +31,8 @@ from __future__ import annotations
 
 import argparse
 import math
+
+import numpy as np
 
 from lstm_odyssey.analysis import load_results
 from lstm_odyssey.records import RESULTS
@@ -50,6 +54,12 @@ def gain_after(history: list[dict], epoch: float) -> float:
     return min(before) - min(overall) if before else math.inf
 
 
+def wobble(history: list[dict], last: int = 10) -> list[float]:
+    """|change| between consecutive validation metrics over the last ``last`` epochs."""
+    metrics = [e["valid_metric"] for e in history[-last:] if e["valid_metric"] is not None]
+    return [abs(b - a) for a, b in zip(metrics, metrics[1:])]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("study_file")
@@ -65,18 +75,20 @@ def main() -> None:
     print(f"| task | {args.variant} trials | trivial baseline | (a) best valid (target) "
           "| best 10 %: n | median valid | (b) best epoch < 0.8 × cap "
           "| (b) ran to the cap; largest gain after 0.8 × cap "
+          "| epoch-to-epoch \\|Δ valid\\|: median / 90th pct "
           "| (c) mean / max \\|valid − test\\| |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for task in spec.tasks:
         rows = done[done["task"] == task.name].sort_values("valid_metric")
         if rows.empty:
-            print(f"| {task.name} | 0 | | | | | | | |")
+            print(f"| {task.name} | 0 | | | | | | | | |")
             continue
         top = rows.head(math.ceil(len(rows) / 10))
         cap = task.protocol["max_epochs"]
         early = int((top["best_epoch"] < CAP_FRACTION * cap).sum())
         capped = int((top["epochs"] >= cap).sum())
         gain = max(gain_after(h, CAP_FRACTION * cap) for h in top["history"])
+        noise = np.array([d for h in top["history"] for d in wobble(h)] or [np.nan])
         gap = (top["valid_metric"] - top["test_metric"]).abs()
         best = rows["valid_metric"].iloc[0]
         target = TARGET.get(task.name)
@@ -87,6 +99,7 @@ def main() -> None:
               f"| {len(top)} | {top['valid_metric'].median():.3g} "
               f"| {early} / {len(top)} (cap {cap}: {verdict_b}) "
               f"| {capped} / {len(top)}; {gain:.2g} "
+              f"| {np.median(noise):.2g} / {np.percentile(noise, 90):.2g} "
               f"| {gap.mean():.2g} / {gap.max():.2g} |")
 
 

@@ -28,3 +28,9 @@ def test_gain_after_skips_unvalidated_epochs_and_needs_one_before() -> None:
     h = _history([None, 25.0, None, 24.0])
     assert criteria.gain_after(h, 3) == 1.0
     assert criteria.gain_after(h, 2) == math.inf
+
+
+def test_wobble_is_the_change_between_consecutive_validations_at_the_end() -> None:
+    h = _history([40.0, 30.0, 25.0, None, 24.0, 24.5])
+    assert criteria.wobble(h, last=3) == [0.5]  # epochs 4-6, the unvalidated one skipped
+    assert criteria.wobble(h) == [10.0, 5.0, 1.0, 0.5]
