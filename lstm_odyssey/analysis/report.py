@@ -206,6 +206,8 @@ def variants_view(a: Analysis, task: str) -> pd.DataFrame:
         f"best-{PCT} % mean (n)": [_mean_n(m, n) for m, n in
                                   zip(v[f"mean_test_top{PCT}"], v[f"n_top{PCT}"])],
         "best test": v["best_test"],
+        f"best {PCT} % run to the epoch cap": [f"{c} of {n}" for c, n in
+                                             zip(v[f"capped_top{PCT}"], v[f"n_top{PCT}"])],
         f"params, best {PCT} % (k)": v[f"mean_params_top{PCT}"] / 1e3,
         "mean time (min)": v["mean_wall_time_s"] / 60,
     })

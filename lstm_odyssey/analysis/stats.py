@@ -190,7 +190,9 @@ def paired(variant: pd.DataFrame, reference: pd.DataFrame,
 def variant_summary(trials: pd.DataFrame, fraction: float = 0.1) -> pd.DataFrame:
     """Per task and variant: trial counts (``running`` = not finished yet, ``counted`` = with an
     outcome), failure and divergence rates among the finished trials, the median test outcome
-    of all counted trials and the mean of the best ``fraction``, and the best ``fraction``'s mean
+    of all counted trials and the mean of the best ``fraction``, how many of the best
+    ``fraction`` ran to the protocol's epoch cap (``epochs`` ≥ ``max_epochs``: stopped by the
+    cap, not by early stopping, so possibly still improving), and the best ``fraction``'s mean
     parameters."""
     rows = []
     trials = scored(trials)
@@ -208,6 +210,7 @@ def variant_summary(trials: pd.DataFrame, fraction: float = 0.1) -> pd.DataFrame
             f"n_top{pct}": len(top),
             f"mean_test_top{pct}": float(top[TEST].mean()),
             "best_test": float(top[TEST].min()) if len(top) else math.nan,
+            f"capped_top{pct}": int((top["epochs"] >= top["max_epochs"]).sum()),
             f"mean_params_top{pct}": float(top["n_parameters"].mean()),
             "mean_wall_time_s": float(g[g["status"].isin(RESULTS)]["wall_time_s"].mean()),
         })

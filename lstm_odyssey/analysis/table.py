@@ -28,9 +28,10 @@ _LABELS = ["status", "failure_reason", "config_id", "seed"]  # come first, then 
 # Columns of the trials table, in order.
 TRIAL_COLUMNS = (
     "study", "task", "variant", "source", "metric", "optuna_study", "trial", "state", *_LABELS,
-    *schema.PARAMS, *(k for k in _RECORD if k not in _LABELS),
+    *schema.PARAMS, *(k for k in _RECORD if k not in _LABELS), "max_epochs",
 )
-NUMERIC = (*schema.PARAMS, *(k for k in _RECORD if k not in ("status", "failure_reason")))
+NUMERIC = (*schema.PARAMS, *(k for k in _RECORD if k not in ("status", "failure_reason")),
+           "max_epochs")
 
 
 @dataclass
@@ -110,6 +111,7 @@ def load_results(storage: str, study: str | None = None,
                 row["momentum"] = 1.0 - row[schema.ONE_MINUS_MOMENTUM]
             if row["valid_metric"] is None and t.state == optuna.trial.TrialState.COMPLETE:
                 row["valid_metric"] = t.value
+            row["max_epochs"] = (meta.protocol or {}).get("max_epochs")  # the protocol's cap
             row["history"] = record.history or []
             rows.append(row)
         study_rows.append({

@@ -33,7 +33,7 @@ def table() -> pd.DataFrame:
             rows.append({"task": "t", "variant": variant, "config_id": cid,
                          "status": "diverged" if failed else "complete",
                          "valid_metric": v, "test_metric": t, "n_parameters": 100.0,
-                         "wall_time_s": 1.0})
+                         "wall_time_s": 1.0, "epochs": 20, "max_epochs": 30})
     return pd.DataFrame(rows)
 
 
@@ -108,6 +108,15 @@ def test_variant_summary_rates() -> None:
     assert s.loc["NFG", "complete"] == 9 and s.loc["NFG", "divergence_rate"] == pytest.approx(0.1)
     assert s.loc["V", "mean_test_top30"] == pytest.approx(np.mean([10.0, 21.0, 30.0]))
     assert s.loc["V", "median_test_all"] == pytest.approx(np.median(V_TEST))
+
+
+def test_variant_summary_counts_the_best_trials_run_to_the_epoch_cap() -> None:
+    df = table()
+    # V's best three by validation are configurations 1, 4, 2; two of them ran all 30 epochs,
+    # and so did configuration 9, which is not among the best
+    df.loc[(df.variant == "V") & df.config_id.isin([1, 2, 9]), "epochs"] = 30
+    s = variant_summary(df, fraction=0.3).set_index("variant")
+    assert s.loc["V", "capped_top30"] == 2 and s.loc["NFG", "capped_top30"] == 0
 
 
 def test_a_run_stopped_at_the_time_budget_is_a_result() -> None:
