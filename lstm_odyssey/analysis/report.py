@@ -703,6 +703,8 @@ def write_report(a: Analysis, out_dir: str | Path) -> Path:
         "## Ranking of the variants, beside the paper and the PTB reproduction",
         *_ranking_md(rankings),
         "## Overview", _md(over), "\n".join(f"- {r}" for r in RULES),
+        "## Variants",
+        *[f"### {t.label}\n\n{_md(variants_view(a, t.task))}" for t in a.tasks],
         f"## Variant vs vanilla (Welch on the best {PCT} %)",
         *[f"### {t.label}\n\n{_md(significance_view(a, t.task))}" for t in a.tasks],
         "## Hyperparameter importance (vanilla's fANOVA)", gate_note(a),
