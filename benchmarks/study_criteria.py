@@ -30,6 +30,7 @@ single trial and the line says so. ``--variant NAME`` checks another variant's t
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 
 import numpy as np
@@ -57,7 +58,7 @@ def gain_after(history: list[dict], epoch: float) -> float:
 def wobble(history: list[dict], last: int = 10) -> list[float]:
     """|change| between consecutive validation metrics over the last ``last`` epochs."""
     metrics = [e["valid_metric"] for e in history[-last:] if e["valid_metric"] is not None]
-    return [abs(b - a) for a, b in zip(metrics, metrics[1:])]
+    return [abs(b - a) for a, b in itertools.pairwise(metrics)]
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from ..errors import UserError
 from ..records import UNFINISHED, journal_in
 from ..sweep import schema
 from . import figures, importance
+from .cap import CUT, cap_sensitivity
 from .findings import EVIDENCE_SEP, TaskAnalysis, findings_table, forest_gate, holm_corrected
 from .labels import metric_label, param_label
 from .outcomes import Rule, finished, rule_counts, score, strict
@@ -56,6 +57,7 @@ class Analysis:
     variants: pd.DataFrame
     comparison: pd.DataFrame
     comparison_strict: pd.DataFrame
+    cap: pd.DataFrame             # the verdicts replayed under a lower epoch cap (.cap)
     importance: pd.DataFrame      # per task, variant, target: fANOVA main and pair effects
     pooled: pd.DataFrame          # per task: the forest over all variants, main effects
     ped: pd.DataFrame             # per task and variant: PED-ANOVA of the best 10 %
@@ -127,12 +129,16 @@ def analyze(storage: str, study: str | None = None, n_trees: int = 100, seed: in
     left_out = findings_table(trials, comparison_strict, tasks_strict)
     found["verdict_strict"] = left_out["verdict"]
     found["reason_strict"] = left_out["reason"]
+    cap = cap_sensitivity(trials, fraction)
+    notes += [f"{r.task}: {r.variant}'s verdict on the validation metric is {r.verdict} at the "
+              f"epoch cap of {r.max_epochs} but {r.verdict_lower} at {r.lower_cap} epochs: it "
+              "depends on where the cap sits" for r in cap[cap["changed"]].itertuples()]
     corrected = findings_table(trials, holm_corrected(comparison), tasks)
     found["verdict_holm"] = corrected["verdict"]
     found["reason_holm"] = corrected["reason"]
     return Analysis(
         results=results, trials=trials, variants=variant_summary(trials, fraction),
-        comparison=comparison, comparison_strict=comparison_strict,
+        comparison=comparison, comparison_strict=comparison_strict, cap=cap,
         importance=pd.DataFrame(imp_rows, columns=["task", "variant", "target", "effect", "mean",
                                                    "std", "oob_r2", "n_configs"]),
         pooled=pd.DataFrame(pooled_rows, columns=["task", "effect", "mean", "std", "oob_r2",
@@ -241,6 +247,34 @@ def robust_view(a: Analysis, task: str) -> pd.DataFrame:
         "paired configs": c["paired_n"], "paired Wilcoxon p": c["paired_p"],
         **{f"verdict, best {col.removeprefix('verdict_top')} %": c[col] for col in others},
     })
+
+
+def cap_view(a: Analysis, task: str) -> pd.DataFrame:
+    """The verdicts of one task on the validation metric at the epoch cap and at a lower one."""
+    c = a.cap[a.cap["task"] == task]
+    return pd.DataFrame({
+        "variant": c["variant"], "n (variant/vanilla)": [f"{x}/{y}" for x, y in
+                                                         zip(c["n_top"], c["n_top_ref"])],
+        "best epoch after the lower cap (variant/vanilla)": [
+            f"{x}/{y}" for x, y in zip(c["moved"], c["moved_ref"])],
+        "Δ valid at the cap": c["diff"], "verdict at the cap": c["verdict"].astype(str),
+        "Δ valid at the lower cap": c["diff_lower"],
+        "verdict at the lower cap": c["verdict_lower"].astype(str),
+    })
+
+
+def cap_intro(a: Analysis) -> str:
+    """What the cap table shows, with each task's caps."""
+    caps = "; ".join(f"{t}: {int(g['max_epochs'].iloc[0])} → {int(g['lower_cap'].iloc[0])}"
+                     for t, g in a.cap.groupby("task", sort=False))
+    return (f"Each run replayed from its history as if the epoch cap were {CUT:.0%} of the "
+            f"protocol's ({caps or 'no task records its cap'}): early stopping depends only "
+            "on the validation metrics so far, so the replay is exact, but only the validation "
+            f"metric is known per epoch, so this compares validation outcomes (best {PCT} % "
+            "by validation, Welch, the outcome rules as above; the power rule is not applied, "
+            "the table asks only whether a verdict moves). A verdict that differs "
+            "between the two caps depends on where the cap sits; Δ moving little against its "
+            "size says the cap is not what decides it.")
 
 
 def variant_effects_view(a: Analysis, task: str) -> pd.DataFrame:
@@ -624,6 +658,7 @@ def write_report(a: Analysis, out_dir: str | Path) -> Path:
     a.variants.to_csv(out / "variants.csv", index=False)
     a.comparison.to_csv(out / "significance.csv", index=False)
     a.comparison_strict.to_csv(out / "significance_left_out.csv", index=False)
+    a.cap.to_csv(out / "cap_sensitivity.csv", index=False)
     a.importance.to_csv(out / "importance.csv", index=False)
     a.pooled.to_csv(out / "importance_pooled.csv", index=False)
     a.ped.to_csv(out / "ped_anova.csv", index=False)
@@ -657,6 +692,8 @@ def write_report(a: Analysis, out_dir: str | Path) -> Path:
          + "<h3>Robust companions</h3><p>Holm across the variants of a task, Mann–Whitney U, "
          "bootstrap 95 % CI of Δ, Wilcoxon signed-rank on matched configurations, the verdict "
          "at other top fractions.</p>" + _task_tables(a, robust_view)),
+        ("cap", "Does the epoch cap decide a verdict?",
+         f"<p>{html.escape(cap_intro(a))}</p>" + _task_tables(a, cap_view)),
         ("fig3", "Figure 3: test metric per variant", "".join(_img(p) for p in figs["fig3"])),
         ("importance", "Hyperparameter importance (fANOVA, PED-ANOVA)",
          f"<p>fANOVA on a random forest of {a.n_trees} trees per (task, variant), fitted on "
@@ -707,6 +744,8 @@ def write_report(a: Analysis, out_dir: str | Path) -> Path:
         *[f"### {t.label}\n\n{_md(variants_view(a, t.task))}" for t in a.tasks],
         f"## Variant vs vanilla (Welch on the best {PCT} %)",
         *[f"### {t.label}\n\n{_md(significance_view(a, t.task))}" for t in a.tasks],
+        "## Does the epoch cap decide a verdict?", cap_intro(a),
+        *[f"### {t.label}\n\n{_md(cap_view(a, t.task))}" for t in a.tasks],
         "## Hyperparameter importance (vanilla's fANOVA)", gate_note(a),
         *[f"### {t.label}\n\n{_md(vanilla_effects_view(a, t.task))}" for t in a.tasks],
         "## The variant's share (one forest over all variants)", _md(pooled_view(a)),
@@ -793,6 +832,7 @@ def summary(a: Analysis) -> dict:
         "overview": records(overview(a)),
         "significance": records(a.comparison),
         "significance_left_out": records(a.comparison_strict),
+        "cap_sensitivity": records(a.cap),
         "importance": records(a.importance),
         "importance_pooled": records(a.pooled),
         "ped_anova": records(a.ped),

@@ -24,8 +24,8 @@ from lstm_odyssey.cli import cli
 
 pytestmark = pytest.mark.slow
 
-SECTIONS = ("overview", "variants", "ranking", "significance", "fig3", "importance", "fig4", "fig6",
-            "curves", "evidence", "protocol")
+SECTIONS = ("overview", "variants", "ranking", "significance", "cap", "fig3", "importance",
+            "fig4", "fig6", "curves", "evidence", "protocol")
 
 
 def test_report_has_every_section_and_file(report_dir: Path) -> None:
@@ -39,12 +39,13 @@ def test_report_has_every_section_and_file(report_dir: Path) -> None:
     assert "mean_params_top10" not in page and "welch_p" not in page  # human column names
     md = (report_dir / "report.md").read_text()
     assert "run to the epoch cap" in md  # the variant tables, in both formats
-    for heading in ("## Overview", "## Variants\n", "## Variant vs vanilla", "## Hyperparameter importance",
+    for heading in ("## Overview", "## Variants\n", "## Variant vs vanilla",
+                    "## Hyperparameter importance", "## Does the epoch cap decide a verdict?",
                     "## Findings of the paper against ours", "## Ranking of the variants"):
         assert heading in md
     assert md.index("## Findings of the paper against ours") < md.index("## Overview")
-    for csv in ("trials", "variants", "significance", "significance_left_out", "importance",
-                "importance_pooled", "ped_anova", "findings", "overview"):
+    for csv in ("trials", "variants", "significance", "significance_left_out", "cap_sensitivity",
+                "importance", "importance_pooled", "ped_anova", "findings", "overview"):
         assert (report_dir / f"{csv}.csv").stat().st_size > 100
     assert "welch_p" in (report_dir / "significance.csv").read_text()  # CSVs: machine names
     pngs = sorted((report_dir / "figures").glob("*.png"))
