@@ -24,7 +24,7 @@ import math
 import pandas as pd
 
 from .outcomes import VALID, counted, scored
-from .stats import REFERENCE, _verdict_of, n_top
+from .stats import REFERENCE, n_top, welch_verdict
 
 CUT = 0.8   # the lower cap, as a fraction of the protocol's max_epochs
 EARLY = "outcome_valid_early"   # the column :func:`under_lower_cap` adds
@@ -62,6 +62,11 @@ def under_lower_cap(trials: pd.DataFrame, cut: float = CUT) -> pd.DataFrame:
     return df
 
 
+def _best(trials: pd.DataFrame, column: str, fraction: float) -> pd.DataFrame:
+    """The best ⌈fraction·n⌉ of ``trials`` by ``column`` (lower is better)."""
+    return trials.nsmallest(n_top(len(trials), fraction), column)
+
+
 def cap_sensitivity(trials: pd.DataFrame, fraction: float = 0.1, cut: float = CUT,
                     alpha: float = 0.05, reference: str = REFERENCE) -> pd.DataFrame:
     """One row per (task, variant ≠ reference) of a task with a recorded cap: Welch on the
@@ -81,18 +86,14 @@ def cap_sensitivity(trials: pd.DataFrame, fraction: float = 0.1, cut: float = CU
             continue
         cap = int(caps.max())
         c = lower_cap(cap, cut)
-
-        def best(g: pd.DataFrame, column: str) -> pd.DataFrame:
-            return g.nsmallest(n_top(len(g), fraction), column) if len(g) else g
-
-        ref_top, ref_low = best(ref, VALID), best(ref, EARLY)
+        ref_top, ref_low = _best(ref, VALID, fraction), _best(ref, EARLY, fraction)
         for variant, g in tg.groupby("variant", sort=False):
             if variant == reference:
                 continue
-            top, low = best(g, VALID), best(g, EARLY)
+            top, low = _best(g, VALID, fraction), _best(g, EARLY, fraction)
             a, b = top[VALID].to_numpy(), ref_top[VALID].to_numpy()
             a_low, b_low = low[EARLY].to_numpy(), ref_low[EARLY].to_numpy()
-            v, v_low = _verdict_of(a, b, alpha)[2], _verdict_of(a_low, b_low, alpha)[2]
+            v, v_low = welch_verdict(a, b, alpha)[2], welch_verdict(a_low, b_low, alpha)[2]
             rows.append({
                 "task": task, "variant": variant, "max_epochs": cap, "lower_cap": c,
                 "n_top": len(a), "n_top_ref": len(b),

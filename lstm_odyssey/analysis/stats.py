@@ -155,7 +155,7 @@ def bootstrap_ci(a: np.ndarray, b: np.ndarray, n_resamples: int = 2000, seed: in
     return float(r.confidence_interval.low), float(r.confidence_interval.high)
 
 
-def _verdict_of(a: np.ndarray, b: np.ndarray, alpha: float) -> tuple[float, float, Verdict]:
+def welch_verdict(a: np.ndarray, b: np.ndarray, alpha: float) -> tuple[float, float, Verdict]:
     """(t, p, verdict) of Welch's test; constant samples are :attr:`Verdict.CONSTANT`."""
     t, p = welch(a, b)
     if (len(a) >= MIN_SAMPLES and len(b) >= MIN_SAMPLES and np.ptp(a) == 0
@@ -247,7 +247,7 @@ def compare_variants(
             if variant == reference:
                 continue
             top = top_trials(g, fraction, sample)[TEST].to_numpy()
-            t, p, v = _verdict_of(top, ref_top, alpha)
+            t, p, v = welch_verdict(top, ref_top, alpha)
             diff = float(top.mean() - ref_top.mean()) if len(top) and len(ref_top) else math.nan
             ref_mean = float(ref_top.mean()) if len(ref_top) else math.nan
             ci = bootstrap_ci(top, ref_top, n_resamples, seed)
@@ -265,7 +265,7 @@ def compare_variants(
             for q in fractions:
                 a = top_trials(g, q, sample)[TEST].to_numpy()
                 b = top_trials(ref, q, sample)[TEST].to_numpy()
-                row[f"verdict_top{round(q * 100)}"] = _verdict_of(a, b, alpha)[2]
+                row[f"verdict_top{round(q * 100)}"] = welch_verdict(a, b, alpha)[2]
             task_rows.append(row)
         adjusted = holm([r["welch_p"] for r in task_rows])
         for r, ph in zip(task_rows, adjusted):

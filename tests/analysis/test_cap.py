@@ -48,7 +48,7 @@ def test_lower_cap_and_best_until() -> None:
 def test_the_replay_keeps_runs_that_peaked_before_the_lower_cap() -> None:
     df = pd.DataFrame([
         trial("V", 0, settled(10.0)),            # best at epoch 3: unchanged
-        trial("V", 1, slow(12.0)),               # best at epoch 10: 40 at epoch 8
+        trial("V", 1, slow(12.0)),               # best at epoch 10: 42 at epoch 8
         trial("V", 2, [60.0] * 7 + [55.0, 54.0, 10.0]),  # worse than the baseline until 10
         trial("V", 3, slow(12.0)[:9], status="diverged"),  # diverged at 10, best at 9
         trial("V", 4, [], status="diverged"),     # before its first validation: baseline
