@@ -569,9 +569,12 @@ def gate_note(a: Analysis) -> str:
             if notes else "")
 
 
+def _warn(text: str) -> str:
+    return f'<p class="warn">{html.escape(text)}</p>' if text else ""
+
+
 def _gate_notes(a: Analysis) -> str:
-    note = gate_note(a)
-    return f'<p class="warn">{html.escape(note)}</p>' if note else ""
+    return _warn(gate_note(a))
 
 
 def _verdict_span(verdict: str) -> str:
@@ -649,6 +652,32 @@ def _ranking_md(rankings: list[tuple[TaskAnalysis, str, pd.DataFrame]]) -> list[
                              for t, line, view in rankings]]
 
 
+def trial_counts(a: Analysis) -> tuple[int, int | None]:
+    """Finished trials and the trials the study files planned (None where no study recorded
+    a plan, e.g. a storage written by hand)."""
+    planned = pd.to_numeric(a.results.studies.get("trials"), errors="coerce").sum() \
+        if "trials" in a.results.studies else 0
+    return len(finished(a.trials)), int(planned) or None
+
+
+def progress_line(a: Analysis) -> str:
+    """How far the study is: finished trials of the planned."""
+    done, planned = trial_counts(a)
+    return (f"{done} trials finished" if planned is None
+            else f"{done} of {planned} planned trials finished")
+
+
+def incomplete_warning(a: Analysis) -> str:
+    """While planned trials are still to run, the warning that leads the report: a verdict on
+    part of the trials can change as the rest finish. Empty once the study is complete."""
+    done, planned = trial_counts(a)
+    if planned is None or done >= planned:
+        return ""
+    return (f"The study is not complete ({planned - done} of its {planned} planned trials "
+            "still to run): every verdict here describes only the trials finished so far and "
+            "may change as the rest finish.")
+
+
 def write_report(a: Analysis, out_dir: str | Path) -> Path:
     """Write report.html, report.md, the CSVs and the figures into ``out_dir``; returns the
     path of report.html."""
@@ -667,11 +696,7 @@ def write_report(a: Analysis, out_dir: str | Path) -> Path:
     figs = _figures(a, out / "figures")
     rankings = _rankings(a)
     over = overview(a).drop(columns="key")
-    finished_n = len(finished(a.trials))
-    planned = pd.to_numeric(a.results.studies.get("trials"), errors="coerce").sum() \
-        if "trials" in a.results.studies else 0
-    progress = (f"{finished_n} of {int(planned)} planned trials finished" if planned
-                else f"{finished_n} trials finished")
+    progress = progress_line(a)
     answer = ("<h2>Findings of the paper (PAPER.md §7) against ours</h2>"
               + _html_table(findings_view(a), "tbl findings")
               + f"<h2>Variants against vanilla (Welch on the best {PCT} %)</h2>"
@@ -729,12 +754,13 @@ def write_report(a: Analysis, out_dir: str | Path) -> Path:
             f"<meta name=\"viewport\" content=\"width=device-width\">"
             f"<title>lstm-odyssey report</title><style>{CSS}</style></head><body>"
             f"<h1>lstm-odyssey report</h1><p class=\"note\">{html.escape(progress)}; "
-            f"{html.escape(a.results.storage)}, {when}</p>"
+            f"{html.escape(a.results.storage)}, {when}</p>{_warn(incomplete_warning(a))}"
             f'<div id="answer">{answer}</div>'
             f"<nav><strong>Details</strong><ol>{toc}</ol></nav>{body}</body></html>")
     (out / "report.html").write_text(page, encoding="utf-8")
     md_parts = [
         "# lstm-odyssey report", f"{progress}; storage `{a.results.storage}`, {when}.",
+        *([f"**{w}**"] if (w := incomplete_warning(a)) else []),
         "## Findings of the paper against ours", _md(findings_view(a)),
         f"## Variants against vanilla (Δ of the best-{PCT} % mean, n)", _answer_md(a),
         "## Ranking of the variants, beside the paper and the PTB reproduction",
@@ -826,8 +852,11 @@ def summary(a: Analysis) -> dict:
     def records(df: pd.DataFrame) -> list[dict]:
         return json.loads(df.to_json(orient="records"))
 
+    done, planned = trial_counts(a)
     return {
         "storage": a.results.storage,
+        "finished": done,
+        "planned": planned,
         "findings": records(a.findings),
         "overview": records(overview(a)),
         "significance": records(a.comparison),
@@ -843,7 +872,9 @@ def summary(a: Analysis) -> dict:
 def summary_text(a: Analysis) -> str:
     """The findings, the significance table and vanilla's importances for a terminal."""
     f = findings_view(a)[["#", "verdict", "why"]]
-    parts = ["Findings of the paper against ours", f.to_string(index=False), ""]
+    parts = [progress_line(a), *filter(None, [incomplete_warning(a)]), "",
+             "Findings of the paper against ours",
+             f.to_string(index=False), ""]
     sig = a.comparison[["task", "variant", "n_top", "diff", "welch_p", "verdict", "powered",
                         "holm_p", "mwu_p", "ci_low", "ci_high", "paired_p"]]
     parts += [f"Variant vs vanilla, Welch on the best {PCT} % (Δ > 0: worse than vanilla)",

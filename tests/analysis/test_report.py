@@ -36,6 +36,7 @@ def test_report_has_every_section_and_file(report_dir: Path) -> None:
     assert "synthetic" in page and "Welch" in page and "src=\"http" not in page
     # the answer comes first: findings and the matrix before any detail section
     assert page.index('id="answer"') < page.index("<section") and "matrix" in page
+    assert "not complete" not in page  # every planned trial finished: no provisional warning
     assert "mean_params_top10" not in page and "welch_p" not in page  # human column names
     md = (report_dir / "report.md").read_text()
     assert "run to the epoch cap" in md  # the variant tables, in both formats
@@ -124,7 +125,7 @@ def test_live_sweep_with_failures_and_empty_tasks(tmp_path: Path) -> None:
     import optuna
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
-    from lstm_odyssey.analysis.report import analyze
+    from lstm_odyssey.analysis.report import analyze, summary, summary_text
     from lstm_odyssey.analysis.synthetic import SPACE
     from lstm_odyssey.records.study import SCHEMA_VERSION, STUDY_ATTR
     from lstm_odyssey.sweep import schema
@@ -138,7 +139,7 @@ def test_live_sweep_with_failures_and_empty_tasks(tmp_path: Path) -> None:
         s.set_user_attr(STUDY_ATTR, {
             "study": "synthetic", "task": task, "variant": variant, "source": source,
             "data": "-", "metric": "frame_error_pct" if task == "t" else "nll_per_step",
-            "protocol": {}, "schema": SCHEMA_VERSION})
+            "protocol": {}, "schema": SCHEMA_VERSION, "trials": 5})
         return s
 
     nfg = new("jsb-synth", "NFG")
@@ -160,6 +161,13 @@ def test_live_sweep_with_failures_and_empty_tasks(tmp_path: Path) -> None:
     assert (f["verdict"] == NOT_TESTABLE).all(), f
     page = write_report(a, tmp_path / "out").read_text()
     assert "too few trials" in page and "no trials with an outcome" in page
+    # 20 planned (5 per study), 13 ended (V's and NP's 5 each, NFG's 3 failed): the report
+    # leads with the warning that its verdicts are provisional, in every format
+    warning = "The study is not complete (7 of its 20 planned trials still to run)"
+    assert page.index(warning) < page.index('id="answer"')
+    assert warning in (tmp_path / "out" / "report.md").read_text()
+    assert summary(a)["finished"] == 13 and summary(a)["planned"] == 20
+    assert summary_text(a).startswith(f"13 of 20 planned trials finished\n{warning}")
 
 
 def test_fixed_hyperparameters_are_left_out(tmp_path: Path) -> None:
