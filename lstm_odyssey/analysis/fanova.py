@@ -187,19 +187,32 @@ class Fanova:
         f[total <= 0] = np.nan
         return f
 
+    def tree_main_effects(self) -> pd.DataFrame:
+        """Per tree (rows), the fraction of variance of each hyperparameter alone (columns);
+        NaN for a constant tree. Each tree is fit on a bootstrap sample of the data, so the
+        spread across trees is how much a fraction moves with the sample."""
+        return pd.DataFrame(self._fractions(self._main), columns=self.params)
+
+    def tree_pair_effects(self) -> pd.DataFrame:
+        """Per tree (rows), the fraction of variance of each pair's interaction; columns
+        (param_a, param_b)."""
+        pairs = [(self.params[j], self.params[k]) for j, k in self._pairs]
+        return pd.DataFrame(self._fractions(self._pair),
+                            columns=pd.MultiIndex.from_tuples(pairs))
+
     def main_effects(self) -> pd.DataFrame:
-        """Fraction of variance of each hyperparameter alone: columns param, mean, std."""
-        f = self._fractions(self._main)
-        return pd.DataFrame({"param": self.params, "mean": np.nanmean(f, axis=0),
-                             "std": np.nanstd(f, axis=0)})
+        """Fraction of variance of each hyperparameter alone: columns param, mean, std (across
+        trees)."""
+        f = self.tree_main_effects()
+        return pd.DataFrame({"param": self.params, "mean": f.mean().to_numpy(),
+                             "std": f.std(ddof=0).to_numpy()})
 
     def pair_effects(self) -> pd.DataFrame:
         """Fraction of variance of each pair's interaction: columns param_a, param_b, mean, std."""
-        f = self._fractions(self._pair)
+        f = self.tree_pair_effects()
         return pd.DataFrame({
-            "param_a": [self.params[j] for j, _ in self._pairs],
-            "param_b": [self.params[k] for _, k in self._pairs],
-            "mean": np.nanmean(f, axis=0), "std": np.nanstd(f, axis=0),
+            "param_a": [a for a, _ in f.columns], "param_b": [b for _, b in f.columns],
+            "mean": f.mean().to_numpy(), "std": f.std(ddof=0).to_numpy(),
         })
 
     def unexplained(self) -> tuple[float, float]:
@@ -212,9 +225,9 @@ class Fanova:
         lo, hi = self.bounds[j]
         return np.linspace(lo, hi, n)
 
-    def marginal(self, param: str, n: int = 50) -> pd.DataFrame:
+    def tree_marginals(self, param: str, n: int = 50) -> tuple[np.ndarray, np.ndarray]:
         """The marginal prediction over ``param`` on ``n`` points (log-spaced for log
-        dimensions): columns x (raw units), mean, std across trees."""
+        dimensions), per tree: (x in raw units, array of shape (trees, n))."""
         j = self.params.index(param)
         z = self._grid(j, n)
         vals = []
@@ -222,9 +235,13 @@ class Fanova:
             a = self._marginal1(t, e, j)
             idx = np.clip(np.searchsorted(e[j], z, side="right") - 1, 0, len(a) - 1)
             vals.append(a[idx])
-        vals = np.array(vals)
-        return pd.DataFrame({"x": self._untransform(j, z), "mean": vals.mean(0),
-                             "std": vals.std(0)})
+        return self._untransform(j, z), np.array(vals)
+
+    def marginal(self, param: str, n: int = 50) -> pd.DataFrame:
+        """The marginal prediction over ``param`` on ``n`` points: columns x (raw units), mean,
+        std across trees."""
+        x, vals = self.tree_marginals(param, n)
+        return pd.DataFrame({"x": x, "mean": vals.mean(0), "std": vals.std(0)})
 
     def marginal_pair(self, a: str, b: str, n: int = 30) -> tuple[np.ndarray, np.ndarray,
                                                                   np.ndarray, np.ndarray]:

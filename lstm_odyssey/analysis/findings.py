@@ -20,12 +20,19 @@ Rules, in order:
 * The thresholds of the hyperparameter findings: 6 — the learning rate's main effect is ≥ 2× the
   next one, its basin (the contiguous range where vanilla's marginal is within 10 % of the
   marginal's range from its minimum) is ≥ 1 decade wide, and the lr × hidden size interaction
-  is < 10 % of the variance; 7 — the marginal falls from the smallest to the largest hidden size,
-  more in the lower half of the (log) range than in the upper, and the time marginal rises;
-  8 — momentum < 1 % of the variance of the metric and of the training time; 9 — the marginal
-  and the time marginal rise from no noise to the largest noise (on TIMIT a gain is allowed when
+  is < 10 % of the variance; 7 — the marginal falls from the lower to the upper third of the
+  hidden sizes (thirds of the log range, each averaged), less from the middle third to the
+  upper than from the lower to the middle, and the time marginal rises; 8 — momentum < 1 % of
+  the variance of the metric and of the training time; 9 — the marginal and the time marginal
+  rise from the lower to the upper third of the noise range (on TIMIT a gain is allowed when
   the noise explains < 1 % of the variance: "possibly a small gain on TIMIT"); 10 — all pairs
   together < 10 %.
+* Each of those statistics is computed per tree of vanilla's forest (shares, ``lr − 2 × next``,
+  differences of the marginal, the basin's width) and decides only when the central 68 % of the
+  trees (16th to 84th percentile) lie on one side of its threshold: each tree is fit on a
+  bootstrap sample of the configurations, so that spread is how far the statistic moves with
+  the sample. Otherwise the task's cell is not testable ("cannot tell"): a threshold crossed
+  within the forest's own uncertainty is no evidence either way.
 """
 
 from __future__ import annotations
@@ -199,6 +206,63 @@ def _variant_finding(comparison: pd.DataFrame, tasks: list[TaskAnalysis], varian
 
 
 # -- hyperparameter findings (vanilla's fANOVA) --------------------------------------------------
+# A check decides only where the central 68 % of the trees agree (module docstring); 68 % is
+# the ±1 std band of a normal spread, as percentiles because shares near 0 are skewed.
+Decision = bool | None  # True: holds, False: fails, None: the forest cannot tell
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A statistic computed on each tree of a forest: the median and the 16th and 84th
+    percentiles across the trees."""
+
+    median: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, per_tree: np.ndarray | pd.Series) -> Estimate:
+        v = np.asarray(per_tree, dtype=float)
+        v = v[np.isfinite(v)]
+        if not len(v):
+            return cls(math.nan, math.nan, math.nan)
+        low, median, high = np.percentile(v, [16, 50, 84])
+        return cls(float(median), float(low), float(high))
+
+    def above(self, threshold: float) -> Decision:
+        """Whether the statistic is ≥ ``threshold``: True when 84 % of the trees put it there,
+        False when 84 % put it below, else None."""
+        if self.low >= threshold:
+            return True
+        return False if self.high < threshold else None
+
+    def below(self, threshold: float) -> Decision:
+        above = self.above(threshold)
+        return None if above is None else not above
+
+    def text(self, spec: str = ".1%") -> str:
+        return (f"{self.median:{spec}} (68 % of trees: {self.low:{spec}} to "
+                f"{self.high:{spec}})")
+
+
+def all_hold(*ds: Decision) -> Decision:
+    """Three-valued "and": fails if any fails, undecided if any is undecided."""
+    if any(d is False for d in ds):
+        return False
+    return None if any(d is None for d in ds) else True
+
+
+def any_holds(*ds: Decision) -> Decision:
+    """Three-valued "or": holds if any holds, undecided if any is undecided."""
+    if any(d is True for d in ds):
+        return True
+    return None if any(d is None for d in ds) else False
+
+
+def _say(d: Decision) -> str:
+    return {True: "yes", False: "no", None: "cannot tell"}[d]
+
+
 def forest_gate(t: TaskAnalysis, forest: Forest | None, what: str) -> str | None:
     """Why ``forest`` cannot carry a verdict for ``t``, or None when it can."""
     if t.learn.learned is not True:
@@ -211,7 +275,8 @@ def forest_gate(t: TaskAnalysis, forest: Forest | None, what: str) -> str | None
     return None
 
 
-def _hp_finding(tasks: list[TaskAnalysis], check: Callable[[TaskAnalysis], tuple[bool, str]],
+def _hp_finding(tasks: list[TaskAnalysis],
+                check: Callable[[TaskAnalysis], tuple[Decision, str]],
                 params: tuple[str, ...], needs_time: bool) -> tuple[FindingVerdict, str, str]:
     checks = []
     for t in tasks:
@@ -225,28 +290,25 @@ def _hp_finding(tasks: list[TaskAnalysis], check: Callable[[TaskAnalysis], tuple
             checks.append(Check(t, Cell.UNTESTABLE, why))
             continue
         ok, text = check(t)
-        checks.append(Check(t, Cell.AGREES if ok else Cell.CONTRADICTS, f"{t.label}: {text}",
-                            t.metric_fanova.n_configs))
+        cell = {True: Cell.AGREES, False: Cell.CONTRADICTS, None: Cell.UNTESTABLE}[ok]
+        if ok is None:
+            text += "; fewer than 84 % of the trees on one side of a threshold: cannot tell"
+        checks.append(Check(t, cell, f"{t.label}: {text}", t.metric_fanova.n_configs))
     return _combine(checks, FOREST_SAMPLE)
 
 
-def _main(fa: Forest) -> pd.Series:
-    return fa.fanova.main_effects().set_index("param")["mean"]
+def _thirds(fa: Forest, param: str, n: int = 60) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                          str]:
+    """Each tree's marginal averaged over the lower, middle and upper third of ``param``'s
+    range (thirds of the log scale for log parameters; averages, because a forest's marginal
+    is least certain at the very ends of the range), and the range as text."""
+    x, m = fa.fanova.tree_marginals(param, n)
+    low, mid, high = (b.mean(axis=1) for b in np.array_split(m, 3, axis=1))
+    return low, mid, high, f"{x[0]:.3g}–{x[-1]:.3g}"
 
 
-def _ends(fa: Forest, param: str) -> tuple[float, float, float, str]:
-    """Marginal at the low end, the middle and the high end of ``param``'s range (the middle
-    on the log scale for log parameters), and those three points as text."""
-    m = fa.fanova.marginal(param, 21)
-    y, x = m["mean"].to_numpy(), m["x"].to_numpy()
-    return float(y[0]), float(y[10]), float(y[-1]), "/".join(f"{v:.3g}" for v in x[[0, 10, -1]])
-
-
-def basin(fa: Forest, param: str = schema.LEARNING_RATE, n: int = 81) -> tuple[float, float]:
-    """(best x, width in decades) of the contiguous range around the marginal's minimum where
-    the marginal is within 10 % of its range (max − min) from the minimum."""
-    m = fa.fanova.marginal(param, n)
-    y, x = m["mean"].to_numpy(), m["x"].to_numpy()
+def _basin_of(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(best x, width in decades) of one marginal curve (see :func:`basin`)."""
     lo, hi = y.min(), y.max()
     inside = y <= lo + 0.1 * (hi - lo)
     i = j = int(np.argmin(y))
@@ -254,67 +316,94 @@ def basin(fa: Forest, param: str = schema.LEARNING_RATE, n: int = 81) -> tuple[f
         i -= 1
     while j < len(y) - 1 and inside[j + 1]:
         j += 1
-    return float(x[int(np.argmin(y))]), float(np.log10(x[j] / x[i]))
+    # rounded: a width of whole grid steps must not miss a threshold by float error
+    return float(x[int(np.argmin(y))]), round(float(np.log10(x[j] / x[i])), 9)
 
 
-def _pair(fa: Forest, a: str, b: str) -> float:
-    pairs = fa.fanova.pair_effects()
-    both = pairs.param_a.isin((a, b)) & pairs.param_b.isin((a, b))
-    return float(pairs[both]["mean"].sum())
+def basin(fa: Forest, param: str = schema.LEARNING_RATE, n: int = 81) -> tuple[float, Estimate]:
+    """(best x of the mean marginal, width in decades per tree) of the contiguous range around
+    the marginal's minimum where the marginal is within 10 % of its range (max − min) from the
+    minimum."""
+    x, m = fa.fanova.tree_marginals(param, n)
+    return _basin_of(x, m.mean(0))[0], Estimate.of([_basin_of(x, y)[1] for y in m])
 
 
-def _lr(t: TaskAnalysis) -> tuple[bool, str]:
-    main = _main(t.metric_fanova).sort_values(ascending=False)
-    lr = main[schema.LEARNING_RATE]
-    nxt = main.drop(schema.LEARNING_RATE)
-    ratio = lr / nxt.iloc[0] if nxt.iloc[0] > 0 else math.inf
+def _pair(fa: Forest, a: str, b: str) -> pd.Series:
+    """Each tree's fraction of variance of the a × b interaction."""
+    pairs = fa.fanova.tree_pair_effects()
+    return pairs[[c for c in pairs.columns if set(c) == {a, b}]].sum(axis=1, min_count=1)
+
+
+def _lr(t: TaskAnalysis) -> tuple[Decision, str]:
+    main = t.metric_fanova.fanova.tree_main_effects()
+    lr, others = main[schema.LEARNING_RATE], main.drop(columns=schema.LEARNING_RATE)
+    nxt = others.mean().idxmax()
+    ratio = lr.mean() / main[nxt].mean() if main[nxt].mean() > 0 else math.inf
+    dominant = Estimate.of(lr - 2 * main[nxt]).above(0)
     best, width = basin(t.metric_fanova)
-    inter = _pair(t.metric_fanova, schema.LEARNING_RATE, schema.HIDDEN_SIZE)
-    ok = ratio >= 2 and width >= 1 and inter < 0.10
-    return ok, (f"learning rate {lr:.0%} of variance, {ratio:.1f}× the next "
-                f"({param_label(nxt.index[0])}, needs ≥ 2×); basin around {best:.1e} spans "
-                f"{width:.1f} decades (needs ≥ 1); "
-                f"lr × hidden size {inter:.1%} (needs < 10 %)")
+    wide = width.above(1)
+    inter = Estimate.of(_pair(t.metric_fanova, schema.LEARNING_RATE, schema.HIDDEN_SIZE))
+    apart = inter.below(0.10)
+    return all_hold(dominant, wide, apart), (
+        f"learning rate {Estimate.of(lr).text()} of variance, {ratio:.1f}× the next "
+        f"({param_label(nxt)}; ≥ 2×: {_say(dominant)}); basin around {best:.1e} spans "
+        f"{width.text('.2f')} decades (≥ 1: {_say(wide)}); "
+        f"lr × hidden size {inter.text()} (< 10 %: {_say(apart)})")
 
 
-def _hidden(t: TaskAnalysis) -> tuple[bool, str]:
-    low, mid, high, at = _ends(t.metric_fanova, schema.HIDDEN_SIZE)
-    tl, _, th, _ = _ends(t.time_fanova, schema.HIDDEN_SIZE)
-    ok = high < low and (low - mid) > (mid - high) and th > tl
-    return ok, (f"metric at {at} units {low:.3g}/{mid:.3g}/{high:.3g} (falls, less in the upper "
-                f"half?), time {tl / 3600:.2g} h → {th / 3600:.2g} h")
+def _hidden(t: TaskAnalysis) -> tuple[Decision, str]:
+    low, mid, high, span = _thirds(t.metric_fanova, schema.HIDDEN_SIZE)
+    tl, _, th, _ = _thirds(t.time_fanova, schema.HIDDEN_SIZE)
+    falls = Estimate.of(low - high).above(0)
+    diminishing = Estimate.of((low - mid) - (mid - high)).above(0)
+    slower = Estimate.of(th - tl).above(0)
+    return all_hold(falls, diminishing, slower), (
+        f"metric {low.mean():.3g} / {mid.mean():.3g} / {high.mean():.3g} over the lower, "
+        f"middle and upper third of {span} units (falls: {_say(falls)}; less from the middle "
+        f"to the upper third: {_say(diminishing)}), time {tl.mean() / 3600:.2g} h → "
+        f"{th.mean() / 3600:.2g} h (rises: {_say(slower)})")
 
 
-def _momentum(t: TaskAnalysis) -> tuple[bool, str]:
-    fm = _main(t.metric_fanova)[schema.ONE_MINUS_MOMENTUM]
-    ft = _main(t.time_fanova).get(schema.ONE_MINUS_MOMENTUM, 0.0)
-    return fm < 0.01 and ft < 0.01, (f"{fm:.1%} of metric and {ft:.1%} of time variance "
-                                     "(needs < 1 % each)")
+def _share(fa: Forest, param: str) -> Estimate:
+    main = fa.fanova.tree_main_effects()
+    return Estimate.of(main[param] if param in main else np.zeros(len(main)))
+
+
+def _momentum(t: TaskAnalysis) -> tuple[Decision, str]:
+    fm = _share(t.metric_fanova, schema.ONE_MINUS_MOMENTUM)
+    ft = _share(t.time_fanova, schema.ONE_MINUS_MOMENTUM)
+    small_m, small_t = fm.below(0.01), ft.below(0.01)
+    return all_hold(small_m, small_t), (
+        f"{fm.text()} of metric variance (< 1 %: {_say(small_m)}) and {ft.text()} of time "
+        f"variance (< 1 %: {_say(small_t)})")
 
 
 SMALL_GAIN = 0.01  # finding 9: a gain from noise on TIMIT is "small" below 1 % of the variance
 
 
-def _noise(t: TaskAnalysis) -> tuple[bool, str]:
-    low, _, high, at = _ends(t.metric_fanova, schema.INPUT_NOISE)
-    lo_x, _, hi_x = at.split("/")
-    tl, _, th, _ = _ends(t.time_fanova, schema.INPUT_NOISE)
-    share = _main(t.metric_fanova)[schema.INPUT_NOISE]
-    small_gain = t.dataset == "TIMIT" and share < SMALL_GAIN  # "possibly a small gain on TIMIT"
-    text = (f"metric at noise std {lo_x} → {hi_x}: {low:.3g} → {high:.3g} ({share:.1%} of "
-            f"variance), time {tl / 3600:.2g} h → {th / 3600:.2g} h")
-    if high <= low and small_gain:
+def _noise(t: TaskAnalysis) -> tuple[Decision, str]:
+    low, _, high, span = _thirds(t.metric_fanova, schema.INPUT_NOISE)
+    tl, _, th, _ = _thirds(t.time_fanova, schema.INPUT_NOISE)
+    share = _share(t.metric_fanova, schema.INPUT_NOISE)
+    hurts = Estimate.of(high - low).above(0)
+    # "possibly a small gain on TIMIT": there a gain is allowed when it explains little
+    small_gain = share.below(SMALL_GAIN) if t.dataset == "TIMIT" else False
+    slower = Estimate.of(th - tl).above(0)
+    text = (f"metric {low.mean():.3g} → {high.mean():.3g} from the lower to the upper third of "
+            f"noise std {span} (rises: {_say(hurts)}; {share.text()} of variance), time "
+            f"{tl.mean() / 3600:.2g} h → {th.mean() / 3600:.2g} h (rises: {_say(slower)})")
+    if hurts is not True and small_gain is True:
         text += f" (a small gain, < {SMALL_GAIN:.0%} of variance, is allowed on TIMIT)"
-    return (high > low or small_gain) and th > tl, text
+    return all_hold(any_holds(hurts, small_gain), slower), text
 
 
-def _interactions(t: TaskAnalysis) -> tuple[bool, str]:
-    pairs = t.metric_fanova.fanova.pair_effects()
-    total = float(pairs["mean"].sum())
-    top = pairs.loc[pairs["mean"].idxmax()]
-    return total < 0.10, (f"all pairs {total:.1%} of variance (needs < 10 %), largest "
-                          f"{param_label(top.param_a)} × {param_label(top.param_b)} "
-                          f"{top['mean']:.1%}")
+def _interactions(t: TaskAnalysis) -> tuple[Decision, str]:
+    pairs = t.metric_fanova.fanova.tree_pair_effects()
+    total = Estimate.of(pairs.sum(axis=1, min_count=1))
+    a, b = pairs.mean().idxmax()
+    small = total.below(0.10)
+    return small, (f"all pairs {total.text()} of variance (< 10 %: {_say(small)}), largest "
+                   f"{param_label(a)} × {param_label(b)} {pairs[(a, b)].mean():.1%}")
 
 
 def _ranges(trials: pd.DataFrame, tasks: list[TaskAnalysis]) -> tuple[FindingVerdict, str, str]:

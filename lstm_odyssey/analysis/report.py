@@ -443,6 +443,9 @@ RULES = [
     "trivial baseline; otherwise (or without a recorded baseline) its findings are not testable."),
     ("fANOVA per (task, variant) on distinct configurations; vanilla's drives Figs. 4–6 and "
     "findings 6–10, which need ≥ 30 distinct vanilla configurations and OOB R² ≥ 0.5."),
+    ("A threshold of findings 6–10 decides only when the central 68 % of the forest's trees "
+    "(each fit on a bootstrap sample) put the statistic on one side of it; otherwise that task "
+    "cannot tell and is not testable."),
     ("Findings 1–10 are claims about the paper's three datasets: each needs a testable task for "
     "TIMIT, IAM and JSB (a synthetic task stands in, named as such)."),
     ("Sensitivity (\"verdict without diverged or clipped trials\"): every verdict again with the "

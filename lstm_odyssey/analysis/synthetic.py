@@ -69,7 +69,7 @@ TASKS: dict[str, SyntheticTask] = {
         SyntheticTask("timit-synth", "frame_error_pct", 39, 61, True, 30.0, -3.0, 6.0, 6.0, 3.0,
                       0.8, 3600.0, {"NFG": 6.0, "NOAF": 8.0, "NIG": 3.0, "NOG": 3.0,
                                     "NIAF": 3.0}, baseline=85.0),
-        SyntheticTask("iam-synth", "cer_pct", 4, 82, True, 12.0, -3.5, 12.0, 16.0, 6.0, 1.0,
+        SyntheticTask("iam-synth", "cer_pct", 4, 82, True, 12.0, -3.5, 12.0, 24.0, 6.0, 1.0,
                       7200.0, {"NFG": 15.0, "NOAF": 20.0, "NIG": 8.0, "NOG": 6.0,
                                "NIAF": 7.0}, baseline=100.0),
         SyntheticTask("jsb-synth", "nll_per_step", 88, 88, False, 8.5, -2.5, 1.2, 0.6, 0.4, 0.08,

@@ -1,16 +1,24 @@
 """The PAPER.md §7 variant findings on hand-made comparison tables: every verdict level, the
-power rule, the learnability gate, the three-datasets rule and the stand-in names."""
+power rule, the learnability gate, the three-datasets rule and the stand-in names; the rule by
+which a forest statistic decides a hyperparameter check."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pandas as pd
+import pytest
 
 from lstm_odyssey.analysis.findings import (
     NOT_REPRODUCED,
     NOT_TESTABLE,
     REPRODUCED,
     UNDERPOWERED,
+    Estimate,
     TaskAnalysis,
+    all_hold,
+    any_holds,
     findings_table,
     holm_corrected,
 )
@@ -145,3 +153,25 @@ def test_a_verdict_that_does_not_survive_holms_correction_is_shown_as_such() -> 
     corrected = verdicts(holm_corrected(cmp))
     assert corrected[3] == REPRODUCED and corrected[2] == REPRODUCED
     assert (cmp["verdict"][nig] == "worse").all()  # the input is left as it was
+
+
+def test_a_forest_statistic_decides_only_outside_the_trees_central_68_percent() -> None:
+    """A share or a difference is compared with its threshold by the 16th–84th percentile of
+    its per-tree values: on one side it decides, straddling it the forest cannot tell."""
+    trees = np.linspace(0.005, 0.03, 101)  # shares from 0.5 % to 3 % across 101 trees
+    e = Estimate.of(trees)
+    assert (e.low, e.median, e.high) == pytest.approx((0.009, 0.0175, 0.026))
+    assert e.below(0.01) is None and e.above(0.01) is None  # 1 % lies inside the band
+    assert e.below(0.05) is True and e.above(0.05) is False
+    assert e.above(0.009) is True  # "≥": the band's low end on the threshold holds
+    skewed = Estimate.of(np.r_[np.full(90, 0.01), np.full(10, 0.5)])  # a few outlier trees
+    assert skewed.below(0.10) is True  # the median and 84 % of the trees, not the mean
+    assert Estimate.of([math.nan] * 4).above(0) is None  # no tree: undecided, not a verdict
+    assert "68 % of trees: 0.9% to 2.6%" in e.text()
+
+
+def test_undecided_conditions_combine_three_valued() -> None:
+    assert all_hold(True, True) is True and all_hold(True, None) is None
+    assert all_hold(None, False) is False  # one failing condition decides
+    assert any_holds(False, False) is False and any_holds(False, None) is None
+    assert any_holds(None, True) is True  # one holding alternative decides

@@ -83,7 +83,7 @@ def test_a_planted_contradiction_is_not_reproduced(tmp_path: Path, offsets: dict
 
 
 @pytest.mark.parametrize("changes,findings", [
-    ({"interaction_amp": 2.0}, (6, 10)),   # the basin moves with the hidden size
+    ({"interaction_amp": 3.0}, (6, 10)),   # the basin moves 3 decades per decade of hidden size
     ({"lr_amp": 0.5}, (6,)),               # the learning rate is not dominant
     ({"hidden_amp": -6.0}, (7,)),          # larger is worse
     ({"momentum_amp": 6.0}, (8,)),         # momentum matters
@@ -103,11 +103,13 @@ def test_a_narrow_basin_alone_turns_finding_6(tmp_path: Path) -> None:
     tasks = [replace(t, lr_width=0.6, lr_amp=3 * t.lr_amp) for t in TASKS.values()]
     a = run(tmp_path, "well", tasks=tasks, variants=("V",))
     v = verdicts(a)
-    assert v[6] == NOT_REPRODUCED and v[10] == REPRODUCED, a.findings.loc[5, "evidence"]
-    for t in a.tasks:
+    evidence = a.findings.loc[5, "evidence"]
+    assert v[6] == NOT_REPRODUCED and v[10] != NOT_REPRODUCED, evidence
+    for t, line in zip(a.tasks, evidence.split("\n")):  # each task's three conditions
+        assert "≥ 2×: yes" in line and "(≥ 1: no)" in line and "(< 10 %: yes)" in line, line
         main = t.metric_fanova.fanova.main_effects().set_index("param")["mean"]
         assert main["learning_rate"] >= 2 * main.drop("learning_rate").max()
-        assert basin(t.metric_fanova)[1] < 1
+        assert basin(t.metric_fanova)[1].high < 1  # narrow in 84 % of the trees
 
 
 @pytest.mark.parametrize("gain,verdict", [(-0.5, REPRODUCED), (-4.0, NOT_REPRODUCED)])
