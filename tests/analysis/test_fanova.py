@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from lstm_odyssey.analysis.fanova import Fanova, FanovaError
+from lstm_odyssey.analysis.importance import training_time
 from lstm_odyssey.analysis.table import Dim
 
 N, TREES = 300, 32
@@ -157,3 +158,28 @@ def test_marginal_plots_span_the_studys_own_search_space(tmp_path, monkeypatch) 
             assert ax.get_xlim() == pytest.approx((1e-3, 1e-1))
             param = {v: k for k, v in figures.LABELS.items()}[ax.get_ylabel()]
             assert ax.get_ylim() == pytest.approx((space[param].low, space[param].high))
+
+
+def test_per_tree_effects_and_marginals_are_what_the_summaries_average() -> None:
+    X = cube()
+    fa = Fanova(X, 3 * X.x1 + X.x2 + 3 * X.x1 * X.x3, CUBE, n_trees=TREES)
+    trees = fa.tree_main_effects()
+    assert trees.shape == (TREES, 3)
+    assert np.allclose(trees.mean().to_numpy(), fa.main_effects()["mean"])
+    assert np.allclose(trees.std(ddof=0).to_numpy(), fa.main_effects()["std"])
+    pairs = fa.tree_pair_effects()
+    assert list(pairs.columns) == [("x1", "x2"), ("x1", "x3"), ("x2", "x3")]
+    assert np.allclose(pairs.mean().to_numpy(), fa.pair_effects()["mean"])
+    assert pairs[("x1", "x3")].min() > pairs[("x1", "x2")].max()  # the planted pair, per tree
+    x, per_tree = fa.tree_marginals("x1", 11)
+    assert per_tree.shape == (TREES, 11)
+    assert np.allclose(per_tree.mean(0), fa.marginal("x1", 11)["mean"]) and x[0] == -1.0
+
+
+def test_training_time_is_cpu_time_where_recorded() -> None:
+    """The time forest's target: CPU time of the training process (the compute, whatever
+    else loads the machine), wall time only for a trial without a recorded CPU time."""
+    trials = pd.DataFrame({"wall_time_s": [100.0, 90.0, 80.0],
+                           "cpu_time_s": [60.0, None, 70.0]})
+    assert training_time(trials).tolist() == [60.0, 90.0, 70.0]
+    assert training_time(trials.drop(columns="cpu_time_s")).tolist() == [100.0, 90.0, 80.0]
