@@ -87,14 +87,15 @@ TRAINING_TIME = "training_time_s"
 
 
 def training_time(trials: pd.DataFrame) -> pd.Series:
-    """Each trial's training time: the CPU time of its training process where recorded (one
-    thread per worker: the compute the configuration needs, however loaded the machine was —
-    wall time on a shared machine grows with the load, up to 2× in the flagship study), else
-    its wall time (trials recorded before CPU time was, fabricated ones)."""
+    """Each trial's training time: the CPU time of its training process (one thread per
+    worker: the compute the configuration needs, however loaded the machine was — wall time on
+    a shared machine grows with the load, up to 2× in the flagship study). Where no trial
+    recorded a CPU time (older or fabricated storages), the wall time; where only some did, the
+    others are NaN (left out), so that one forest never mixes the two."""
     wall = pd.to_numeric(trials["wall_time_s"], errors="coerce")
-    if "cpu_time_s" not in trials:
-        return wall
-    return pd.to_numeric(trials["cpu_time_s"], errors="coerce").fillna(wall)
+    cpu = pd.to_numeric(trials.get("cpu_time_s", pd.Series(np.nan, index=trials.index)),
+                        errors="coerce")
+    return cpu if cpu.notna().any() else wall
 
 
 def time_forest(trials: pd.DataFrame, space: dict[str, Dim], n_trees: int = 100,

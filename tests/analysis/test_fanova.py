@@ -178,8 +178,9 @@ def test_per_tree_effects_and_marginals_are_what_the_summaries_average() -> None
 
 def test_training_time_is_cpu_time_where_recorded() -> None:
     """The time forest's target: CPU time of the training process (the compute, whatever
-    else loads the machine), wall time only for a trial without a recorded CPU time."""
+    else loads the machine); wall time only where no trial recorded CPU time; never a mix."""
     trials = pd.DataFrame({"wall_time_s": [100.0, 90.0, 80.0],
                            "cpu_time_s": [60.0, None, 70.0]})
-    assert training_time(trials).tolist() == [60.0, 90.0, 70.0]
+    assert training_time(trials).fillna(-1).tolist() == [60.0, -1, 70.0]
     assert training_time(trials.drop(columns="cpu_time_s")).tolist() == [100.0, 90.0, 80.0]
+    assert training_time(trials.assign(cpu_time_s=None)).tolist() == [100.0, 90.0, 80.0]
