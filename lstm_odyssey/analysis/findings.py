@@ -108,6 +108,7 @@ class Check:
     cell: Cell
     text: str
     n: int = 0
+    brief: str = ""  # the reason on the first screen where ``text`` is too long for it
 
 
 VARIANT_SAMPLE = (f"trials per arm in the best 10 %; every test powered: significant, or n.s. "
@@ -176,7 +177,7 @@ def _combine(checks: list[Check], sample: str) -> tuple[FindingVerdict, str, str
     tested = {d for d, cs in by_ds.items() if all(c.cell != Cell.UNTESTABLE for c in cs)}
     missing = [d for d in DATASETS if d not in tested]
     if missing:
-        untestable = [c.text for c in checks if c.cell == Cell.UNTESTABLE
+        untestable = [c.brief or c.text for c in checks if c.cell == Cell.UNTESTABLE
                       and c.task.dataset in missing]
         absent = [d for d in missing if d not in by_ds]
         untestable = list(dict.fromkeys(untestable))
@@ -241,8 +242,8 @@ class Estimate:
         return None if above is None else not above
 
     def text(self, spec: str = ".1%") -> str:
-        return (f"{self.median:{spec}} (68 % of trees: {self.low:{spec}} to "
-                f"{self.high:{spec}})")
+        """Median (16th–84th percentile across the trees)."""
+        return f"{self.median:{spec}} ({self.low:{spec}}–{self.high:{spec}})"
 
 
 def all_hold(*ds: Decision) -> Decision:
@@ -291,9 +292,11 @@ def _hp_finding(tasks: list[TaskAnalysis],
             continue
         ok, text = check(t)
         cell = {True: Cell.AGREES, False: Cell.CONTRADICTS, None: Cell.UNTESTABLE}[ok]
+        brief = ""
         if ok is None:
-            text += "; fewer than 84 % of the trees on one side of a threshold: cannot tell"
-        checks.append(Check(t, cell, f"{t.label}: {text}", t.metric_fanova.n_configs))
+            text += "; cannot tell within the trees' spread"
+            brief = f"{t.label}: within the trees' spread, cannot tell"
+        checks.append(Check(t, cell, f"{t.label}: {text}", t.metric_fanova.n_configs, brief))
     return _combine(checks, FOREST_SAMPLE)
 
 

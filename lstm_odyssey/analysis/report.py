@@ -445,7 +445,8 @@ RULES = [
     "findings 6–10, which need ≥ 30 distinct vanilla configurations and OOB R² ≥ 0.5."),
     ("A threshold of findings 6–10 decides only when the central 68 % of the forest's trees "
     "(each fit on a bootstrap sample) put the statistic on one side of it; otherwise that task "
-    "cannot tell and is not testable."),
+    "cannot tell and is not testable. Such statistics read median (16th–84th percentile "
+    "across the trees)."),
     ("Findings 1–10 are claims about the paper's three datasets: each needs a testable task for "
     "TIMIT, IAM and JSB (a synthetic task stands in, named as such)."),
     ("Sensitivity (\"verdict without diverged or clipped trials\"): every verdict again with the "

@@ -167,7 +167,7 @@ def test_a_forest_statistic_decides_only_outside_the_trees_central_68_percent() 
     skewed = Estimate.of(np.r_[np.full(90, 0.01), np.full(10, 0.5)])  # a few outlier trees
     assert skewed.below(0.10) is True  # the median and 84 % of the trees, not the mean
     assert Estimate.of([math.nan] * 4).above(0) is None  # no tree: undecided, not a verdict
-    assert "68 % of trees: 0.9% to 2.6%" in e.text()
+    assert e.text() == "1.8% (0.9%–2.6%)"
 
 
 def test_undecided_conditions_combine_three_valued() -> None:
