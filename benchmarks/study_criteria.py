@@ -32,10 +32,12 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
+import sys
 
 import numpy as np
 
 from lstm_odyssey.analysis import load_results
+from lstm_odyssey.errors import UserError
 from lstm_odyssey.records import RESULTS
 from lstm_odyssey.sweep.status import open_status
 
@@ -105,4 +107,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except UserError as e:  # one line, as the CLI prints it
+        sys.exit(f"error: {e}")

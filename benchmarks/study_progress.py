@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 
 from lstm_odyssey.analysis import load_results
+from lstm_odyssey.errors import UserError
 from lstm_odyssey.records import Status
 from lstm_odyssey.sweep.status import open_status
 
@@ -59,4 +61,7 @@ def _num(x: float, fmt: str) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except UserError as e:  # one line, as the CLI prints it
+        sys.exit(f"error: {e}")
