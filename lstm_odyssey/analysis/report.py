@@ -292,19 +292,22 @@ def variant_effects_view(a: Analysis, task: str) -> pd.DataFrame:
 
 
 def vanilla_effects_view(a: Analysis, task: str) -> pd.DataFrame:
-    """Vanilla's fANOVA for one task: every effect, for the test metric and the time."""
+    """Vanilla's fANOVA for one task: every effect, for the test metric and the time, each
+    column headed by its forest's fit (OOB R², distinct configurations), so that a share is
+    never read without how well the forest that gives it fits."""
     imp = a.importance[(a.importance["task"] == task) & (a.importance["variant"] == REFERENCE)]
-
-    def col(target: str) -> pd.Series:
+    columns = {}
+    for target in ("test metric", "training time"):
         g = imp[imp["target"] == target].set_index("effect")
-        return pd.Series({e: f"{100 * m:.1f} ± {100 * s:.1f}" for e, m, s in
-                          zip(g.index, g["mean"], g["std"])}, dtype=object)
-
-    metric, time = col("test metric"), col("training time")
-    effects = list(dict.fromkeys([*metric.index, *time.index]))
+        fit = (f" (OOB R² {g['oob_r2'].iloc[0]:.2f}, {g['n_configs'].iloc[0]} configurations)"
+               if len(g) else "")
+        columns[f"{target}, % of variance{fit}"] = pd.Series(
+            {e: f"{100 * m:.1f} ± {100 * s:.1f}" for e, m, s in
+             zip(g.index, g["mean"], g["std"])}, dtype=object)
+    effects = list(dict.fromkeys(e for col in columns.values() for e in col.index))
     return pd.DataFrame({"effect": [_effect_label(e) for e in effects],
-                         "test metric, % of variance": [metric.get(e, "–") for e in effects],
-                         "training time, % of variance": [time.get(e, "–") for e in effects]})
+                         **{name: [col.get(e, "–") for e in effects]
+                            for name, col in columns.items()}})
 
 
 def _effect_label(effect: str) -> str:
@@ -566,11 +569,17 @@ def _task_tables(a: Analysis, view) -> str:
 
 
 def gate_note(a: Analysis) -> str:
-    """Why the tasks' vanilla forests (their figures and tables) are no evidence for findings
-    6–10; empty when every forest passes the gate."""
-    notes = [why for t in a.tasks if (why := forest_gate(t, t.metric_fanova, "metric"))]
-    return ("Not evidence for findings 6–10 (shown for inspection only): " + "; ".join(notes)
-            if notes else "")
+    """Which of the tasks' vanilla forests (their figures and tables) are no evidence for the
+    findings that rest on them: a metric forest for findings 6–10, a training-time forest (of a
+    task whose metric forest passes) for findings 7–9; empty when every forest passes."""
+    metric = [why for t in a.tasks if (why := forest_gate(t, t.metric_fanova, "metric"))]
+    time = [why for t in a.tasks if not forest_gate(t, t.metric_fanova, "metric")
+            and (why := forest_gate(t, t.time_fanova, "training-time"))]
+    return " ".join(
+        [*(["Not evidence for findings 6–10 (shown for inspection only): "
+            + "; ".join(metric) + "."] if metric else []),
+         *(["Training times not evidence for findings 7–9 (shown for inspection only): "
+            + "; ".join(time) + "."] if time else [])])
 
 
 def _warn(text: str) -> str:
@@ -789,7 +798,8 @@ def write_report(a: Analysis, out_dir: str | Path) -> Path:
     ]
     if a.notes:
         md_parts += ["## Notes", "\n".join(f"- {n}" for n in a.notes)]
-    (out / "report.md").write_text("\n\n".join(md_parts) + "\n", encoding="utf-8")
+    (out / "report.md").write_text("\n\n".join(p for p in md_parts if p) + "\n",
+                                   encoding="utf-8")
     return out / "report.html"
 
 

@@ -6,6 +6,7 @@ import json
 import math
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -18,7 +19,14 @@ from lstm_odyssey.analysis.findings import (
     UNDERPOWERED,
     FindingVerdict,
 )
-from lstm_odyssey.analysis.report import analyze, build_report, write_report
+from lstm_odyssey.analysis.importance import Forest
+from lstm_odyssey.analysis.report import (
+    analyze,
+    build_report,
+    gate_note,
+    vanilla_effects_view,
+    write_report,
+)
 from lstm_odyssey.analysis.synthetic import write_synthetic_study
 from lstm_odyssey.cli import cli
 
@@ -107,6 +115,36 @@ def test_known_structure_is_recovered(analysis) -> None:
     assert pooled.loc[("timit-synth", "variant"), "mean"] > 0.05  # NFG, NOAF, ... differ
     ped = analysis.ped[analysis.ped["variant"] == "V"]
     assert len(ped) == 12 and ped["importance"].between(0, 1).all()
+
+
+def test_importance_tables_name_each_forests_fit_and_gate_the_time_forest(analysis) -> None:
+    """A share of variance is shown with its forest's fit, and a training-time forest that
+    fails the gate is marked as no evidence for findings 7–9 even where the metric forest
+    passes (here: jsb-synth's time forest cut to 10 configurations)."""
+    view = vanilla_effects_view(analysis, "jsb-synth")
+    t = next(t for t in analysis.tasks if t.task == "jsb-synth")
+    metric, time = view.columns[1:]
+    assert metric == (f"test metric, % of variance (OOB R² {t.metric_fanova.oob_r2:.2f}, "
+                      f"{t.metric_fanova.n_configs} configurations)")
+    assert time.startswith("training time, % of variance (OOB R² ")
+    assert t.label not in gate_note(analysis)  # jsb-synth's forests pass the gate
+
+    def note(**forests: Forest) -> str:
+        u = replace(t, **forests)
+        return gate_note(replace(analysis, tasks=[u if v is t else v for v in analysis.tasks]))
+
+    cut = note(time_fanova=Forest(t.time_fanova.fanova, n_configs=10))
+    assert cut.startswith("Training times not evidence for findings 7–9 (shown for inspection "
+                          "only): ") and "findings 6–10" not in cut
+    assert (f"{t.label}: training-time forest on 10 distinct vanilla configurations, "
+            f"OOB R² {t.time_fanova.oob_r2:.2f} (needs ≥ 30 and ≥ 0.5)") in cut
+    # a failing metric forest takes the task out of findings 6–10; its time forest is not
+    # listed again
+    cut = note(metric_fanova=Forest(t.metric_fanova.fanova, n_configs=10),
+               time_fanova=Forest(t.time_fanova.fanova, n_configs=10))
+    assert cut.startswith("Not evidence for findings 6–10 (shown for inspection only): ")
+    assert f"{t.label}: metric forest on 10" in cut
+    assert f"{t.label}: training-time forest" not in cut
 
 
 def test_smoke_sized_study_does_not_crash(tmp_path: Path) -> None:
