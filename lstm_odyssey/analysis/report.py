@@ -568,12 +568,13 @@ def _task_tables(a: Analysis, view) -> str:
                    f"</small></h3>{_html_table(view(a, t.task))}" for t in a.tasks)
 
 
-def gate_note(a: Analysis) -> str:
+def gate_note(a: Analysis, times: bool = True) -> str:
     """Which of the tasks' vanilla forests (their figures and tables) are no evidence for the
     findings that rest on them: a metric forest for findings 6–10, a training-time forest (of a
-    task whose metric forest passes) for findings 7–9; empty when every forest passes."""
+    task whose metric forest passes; unless ``times`` is False, for a figure without times)
+    for findings 7–9; empty when every forest passes."""
     metric = [why for t in a.tasks if (why := forest_gate(t, t.metric_fanova, "metric"))]
-    time = [why for t in a.tasks if not forest_gate(t, t.metric_fanova, "metric")
+    time = [why for t in a.tasks if times and not forest_gate(t, t.metric_fanova, "metric")
             and (why := forest_gate(t, t.time_fanova, "training-time"))]
     return " ".join(
         [*(["Not evidence for findings 6–10 (shown for inspection only): "
@@ -586,8 +587,8 @@ def _warn(text: str) -> str:
     return f'<p class="warn">{html.escape(text)}</p>' if text else ""
 
 
-def _gate_notes(a: Analysis) -> str:
-    return _warn(gate_note(a))
+def _gate_notes(a: Analysis, times: bool = True) -> str:
+    return _warn(gate_note(a, times))
 
 
 def _verdict_span(verdict: str) -> str:
@@ -748,7 +749,7 @@ def write_report(a: Analysis, out_dir: str | Path) -> Path:
         ("fig4", "Figure 4: marginal effects (vanilla)",
          _gate_notes(a) + "".join(_img(p) for p in figs["fig4"])),
         ("fig6", "Figure 6: interactions (vanilla)",
-         _gate_notes(a) + "".join(_img(p) for p in figs["fig6"])),
+         _gate_notes(a, times=False) + "".join(_img(p) for p in figs["fig6"])),
         ("curves", "Learning curves", "".join(_img(p) for p in figs["curves"])),
         ("evidence", "Findings: the numbers behind each verdict", _evidence_html(a)),
         ("protocol", "Protocol and versions",

@@ -129,15 +129,18 @@ def test_importance_tables_name_each_forests_fit_and_gate_the_time_forest(analys
     assert time.startswith("training time, % of variance (OOB R² ")
     assert t.label not in gate_note(analysis)  # jsb-synth's forests pass the gate
 
-    def note(**forests: Forest) -> str:
+    def note(times: bool = True, **forests: Forest) -> str:
         u = replace(t, **forests)
-        return gate_note(replace(analysis, tasks=[u if v is t else v for v in analysis.tasks]))
+        return gate_note(replace(analysis, tasks=[u if v is t else v for v in analysis.tasks]),
+                         times)
 
     cut = note(time_fanova=Forest(t.time_fanova.fanova, n_configs=10))
     assert cut.startswith("Training times not evidence for findings 7–9 (shown for inspection "
                           "only): ") and "findings 6–10" not in cut
     assert (f"{t.label}: training-time forest on 10 distinct vanilla configurations, "
             f"OOB R² {t.time_fanova.oob_r2:.2f} (needs ≥ 30 and ≥ 0.5)") in cut
+    # Fig. 6 (interactions of the metric) shows no times: no time note there
+    assert t.label not in note(False, time_fanova=Forest(t.time_fanova.fanova, n_configs=10))
     # a failing metric forest takes the task out of findings 6–10; its time forest is not
     # listed again
     cut = note(metric_fanova=Forest(t.metric_fanova.fanova, n_configs=10),
