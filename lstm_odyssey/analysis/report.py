@@ -573,14 +573,17 @@ def gate_note(a: Analysis, times: bool = True) -> str:
     findings that rest on them: a metric forest for findings 6–10, a training-time forest (of a
     task whose metric forest passes; unless ``times`` is False, for a figure without times)
     for findings 7–9; empty when every forest passes."""
-    metric = [why for t in a.tasks if (why := forest_gate(t, t.metric_fanova, "metric"))]
-    time = [why for t in a.tasks if times and not forest_gate(t, t.metric_fanova, "metric")
+    metric = {t.task: why for t in a.tasks if (why := forest_gate(t, t.metric_fanova, "metric"))}
+    time = [why for t in a.tasks if times and t.task not in metric
             and (why := forest_gate(t, t.time_fanova, "training-time"))]
-    return " ".join(
-        [*(["Not evidence for findings 6–10 (shown for inspection only): "
-            + "; ".join(metric) + "."] if metric else []),
-         *(["Training times not evidence for findings 7–9 (shown for inspection only): "
-            + "; ".join(time) + "."] if time else [])])
+    notes = []
+    if metric:
+        notes.append("Not evidence for findings 6–10 (shown for inspection only): "
+                     + "; ".join(metric.values()) + ".")
+    if time:
+        notes.append("Training times not evidence for findings 7–9 (shown for inspection "
+                     "only): " + "; ".join(time) + ".")
+    return " ".join(notes)
 
 
 def _warn(text: str) -> str:
