@@ -102,7 +102,9 @@ def finished(trials: pd.DataFrame) -> pd.DataFrame:
 
 def rule_counts(trials: pd.DataFrame) -> dict[str, int]:
     """How many finished trials each rule touched: diverged at best epoch, diverged at the
-    baseline, left out without a baseline, clipped at the baseline, not an outcome."""
+    baseline, left out without a baseline, clipped at the baseline, not an outcome; and how
+    many trials were lost with their worker (not finished: left out, their configuration
+    re-run)."""
     df = finished(scored(trials))
     return {
         "best_epoch": int((df["rule"] == Rule.BEST_EPOCH).sum()),
@@ -110,4 +112,5 @@ def rule_counts(trials: pd.DataFrame) -> dict[str, int]:
         "no_baseline": int((df["rule"] == Rule.NO_BASELINE).sum()),
         "clipped": int(df["clipped"].sum()),
         "no_outcome": int((df["rule"] == Rule.NONE).sum()),
+        "lost": int((trials["status"] == Status.LOST).sum()),
     }

@@ -171,7 +171,8 @@ def overview(a: Analysis) -> pd.DataFrame:
         ("at_baseline", "diverged before validation: counted at the baseline"),
         ("clipped", "worse than the baseline: clipped at it"),
         ("no_baseline", "diverged, no baseline recorded: left out"),
-        ("no_outcome", "failed, pruned or lost: no outcome"),
+        ("no_outcome", "failed or pruned: no outcome"),
+        ("lost", "lost with a stopped or killed worker: left out, re-run"),
         ("baseline", "trivial baseline (validation)"),
         ("vanilla_top", f"vanilla best-{PCT} % mean (test)"), ("learned", "learned?"),
     ]
@@ -431,8 +432,9 @@ def versions_view(a: Analysis) -> pd.DataFrame:
 RULES = [
     ("Every trial with an outcome counts: results as recorded; a run that diverged counts with "
     "the metrics of its best epoch; one that diverged before its first validation (or has no "
-    "finite metric) counts at the task's trivial baseline. Failed (an error), pruned and lost "
-    "runs are no outcome."),
+    "finite metric) counts at the task's trivial baseline. Failed (an error) and pruned runs "
+    "are no outcome; a run lost with its worker (stopped or killed) is left out, and its "
+    "configuration was run again."),
     ("Any outcome worse than the trivial baseline is clipped at it, so one exploded run cannot "
     "dominate a mean or a forest."),
     (f"Best {PCT} %: the best ⌈n/{round(1 / FRACTION)}⌉ of the n trials with an outcome, chosen "

@@ -188,12 +188,13 @@ def paired(variant: pd.DataFrame, reference: pd.DataFrame,
 
 
 def variant_summary(trials: pd.DataFrame, fraction: float = 0.1) -> pd.DataFrame:
-    """Per task and variant: trial counts (``running`` = not finished yet, ``counted`` = with an
-    outcome), failure and divergence rates among the finished trials, the median test outcome
-    of all counted trials and the mean of the best ``fraction``, how many of the best
-    ``fraction`` ran to the protocol's epoch cap (``epochs`` ≥ ``max_epochs``: stopped by the
-    cap, not by early stopping, so possibly still improving), and the best ``fraction``'s mean
-    parameters."""
+    """Per task and variant: trial counts (``trials`` = the search's trials, leaving out those
+    lost with their worker, whose configurations were re-run; ``running`` = not finished yet;
+    ``counted`` = with an outcome), failure and divergence rates among the finished trials,
+    the median test outcome of all counted trials and the mean of the best ``fraction``, how
+    many of the best ``fraction`` ran to the protocol's epoch cap (``epochs`` ≥ ``max_epochs``:
+    stopped by the cap, not by early stopping, so possibly still improving), and the best
+    ``fraction``'s mean parameters."""
     rows = []
     trials = scored(trials)
     pct = round(fraction * 100)
@@ -202,7 +203,8 @@ def variant_summary(trials: pd.DataFrame, fraction: float = 0.1) -> pd.DataFrame
         done = counted(g)
         fail, div = rates(g)
         rows.append({
-            "task": task, "variant": variant, "trials": len(g), "counted": len(done),
+            "task": task, "variant": variant,
+            "trials": int((g["status"] != Status.LOST).sum()), "counted": len(done),
             "complete": int(g["status"].isin(RESULTS).sum()),
             "running": int(g["status"].isin(UNFINISHED).sum()),
             "failure_rate": fail, "divergence_rate": div,

@@ -39,16 +39,17 @@ def test_every_rule_on_one_table() -> None:
         trial("time_limit", 2.0, NAN),        # no finite test metric: the baseline
         trial("failed", 1.0, 1.0),            # an error: no outcome
         trial("diverged", NAN, NAN, baseline=NAN),  # and no baseline anywhere... see below
+        trial("lost", NAN, NAN),              # its worker was stopped: left out, re-run
     ]))
     assert list(df["rule"]) == [Rule.RECORDED, Rule.BEST_EPOCH, Rule.AT_BASELINE, Rule.RECORDED,
-                                Rule.AT_BASELINE, Rule.NONE, Rule.AT_BASELINE]
-    # the last trial has no own baseline: it takes the task's median of the recorded ones
-    assert list(df[TEST].fillna(-1)) == [4.0, 6.0, 10.0, 10.0, 10.0, -1, 10.0]
-    assert list(df["clipped"]) == [False, False, False, True, False, False, False]
+                                Rule.AT_BASELINE, Rule.NONE, Rule.AT_BASELINE, Rule.NONE]
+    # the seventh trial has no own baseline: it takes the task's median of the recorded ones
+    assert list(df[TEST].fillna(-1)) == [4.0, 6.0, 10.0, 10.0, 10.0, -1, 10.0, -1]
+    assert list(df["clipped"]) == [False, False, False, True, False, False, False, False]
     assert list(strict(df).index) == [0]
     counts = rule_counts(df)
     assert counts == {"best_epoch": 1, "at_baseline": 3, "no_baseline": 0, "clipped": 1,
-                      "no_outcome": 1}
+                      "no_outcome": 1, "lost": 1}
 
 
 def test_without_any_baseline_an_early_divergence_is_left_out_and_counted() -> None:

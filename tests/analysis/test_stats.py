@@ -104,7 +104,11 @@ def test_tiny_samples_say_too_few_trials() -> None:
 
 
 def test_variant_summary_rates() -> None:
-    s = variant_summary(table(), fraction=0.3).set_index("variant")
+    df = table()
+    lost = df.iloc[[0]].assign(status="lost", valid_metric=math.nan, test_metric=math.nan)
+    s = variant_summary(pd.concat([df, lost], ignore_index=True), fraction=0.3)
+    s = s.set_index("variant")
+    assert s.loc["V", "trials"] == 10  # the trial lost with its worker was re-run: not one more
     assert s.loc["NFG", "complete"] == 9 and s.loc["NFG", "divergence_rate"] == pytest.approx(0.1)
     assert s.loc["V", "mean_test_top30"] == pytest.approx(np.mean([10.0, 21.0, 30.0]))
     assert s.loc["V", "median_test_all"] == pytest.approx(np.median(V_TEST))
