@@ -74,8 +74,8 @@ def cap_sensitivity(trials: pd.DataFrame, fraction: float = 0.1, cut: float = CU
 
     Columns: task, variant, max_epochs, lower_cap, n_top, n_top_ref, moved (how many of the
     variant's best trials at the cap had their best epoch after the lower cap), moved_ref
-    (vanilla's), diff (Δ of the mean validation outcome at the cap), verdict, diff_lower,
-    verdict_lower, changed (the two verdicts differ).
+    (vanilla's), diff (Δ of the mean validation outcome at the cap), p (Welch's p-value there),
+    verdict, diff_lower, p_lower, verdict_lower, changed (the two verdicts differ).
     """
     df = under_lower_cap(trials, cut)
     rows = []
@@ -93,18 +93,20 @@ def cap_sensitivity(trials: pd.DataFrame, fraction: float = 0.1, cut: float = CU
             top, low = _best(g, VALID, fraction), _best(g, EARLY, fraction)
             a, b = top[VALID].to_numpy(), ref_top[VALID].to_numpy()
             a_low, b_low = low[EARLY].to_numpy(), ref_low[EARLY].to_numpy()
-            v, v_low = welch_verdict(a, b, alpha)[2], welch_verdict(a_low, b_low, alpha)[2]
+            _, p, v = welch_verdict(a, b, alpha)
+            _, p_low, v_low = welch_verdict(a_low, b_low, alpha)
             rows.append({
                 "task": task, "variant": variant, "max_epochs": cap, "lower_cap": c,
                 "n_top": len(a), "n_top_ref": len(b),
                 "moved": int((top["best_epoch"] > c).sum()),
                 "moved_ref": int((ref_top["best_epoch"] > c).sum()),
                 "diff": float(a.mean() - b.mean()) if len(a) and len(b) else math.nan,
-                "verdict": v,
+                "p": p, "verdict": v,
                 "diff_lower": (float(a_low.mean() - b_low.mean()) if len(a_low) and len(b_low)
                                else math.nan),
-                "verdict_lower": v_low, "changed": v != v_low,
+                "p_lower": p_low, "verdict_lower": v_low, "changed": v != v_low,
             })
     return pd.DataFrame(rows, columns=[
         "task", "variant", "max_epochs", "lower_cap", "n_top", "n_top_ref", "moved",
-        "moved_ref", "diff", "verdict", "diff_lower", "verdict_lower", "changed"])
+        "moved_ref", "diff", "p", "verdict", "diff_lower", "p_lower", "verdict_lower",
+        "changed"])

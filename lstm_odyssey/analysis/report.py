@@ -131,8 +131,9 @@ def analyze(storage: str, study: str | None = None, n_trees: int = 100, seed: in
     found["reason_strict"] = left_out["reason"]
     cap = cap_sensitivity(trials, fraction)
     notes += [f"{r.task}: {r.variant}'s verdict on the validation metric is {r.verdict} at the "
-              f"epoch cap of {r.max_epochs} but {r.verdict_lower} at {r.lower_cap} epochs: it "
-              "depends on where the cap sits" for r in cap[cap["changed"]].itertuples()]
+              f"epoch cap of {r.max_epochs} (p = {r.p:.2g}) but {r.verdict_lower} at "
+              f"{r.lower_cap} epochs (p = {r.p_lower:.2g}): it depends on where the cap sits"
+              for r in cap[cap["changed"]].itertuples()]
     corrected = findings_table(trials, holm_corrected(comparison), tasks)
     found["verdict_holm"] = corrected["verdict"]
     found["reason_holm"] = corrected["reason"]
@@ -258,8 +259,9 @@ def cap_view(a: Analysis, task: str) -> pd.DataFrame:
                                                          zip(c["n_top"], c["n_top_ref"])],
         "best epoch after the lower cap (variant/vanilla)": [
             f"{x}/{y}" for x, y in zip(c["moved"], c["moved_ref"])],
-        "Δ valid at the cap": c["diff"], "verdict at the cap": c["verdict"].astype(str),
-        "Δ valid at the lower cap": c["diff_lower"],
+        "Δ valid at the cap": c["diff"], "Welch p at the cap": c["p"],
+        "verdict at the cap": c["verdict"].astype(str),
+        "Δ valid at the lower cap": c["diff_lower"], "Welch p at the lower cap": c["p_lower"],
         "verdict at the lower cap": c["verdict_lower"].astype(str),
     })
 

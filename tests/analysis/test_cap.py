@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from lstm_odyssey.analysis.cap import EARLY, best_until, cap_sensitivity, lower_cap, under_lower_cap
 from lstm_odyssey.analysis.outcomes import VALID
@@ -83,5 +84,9 @@ def test_a_verdict_that_rests_on_late_epochs_is_flagged() -> None:
     assert nig["diff"] == pytest.approx(0.05)
     assert nig["verdict"] == "n.s." and nig["verdict_lower"] == "worse" and nig["changed"]
     assert nig["diff_lower"] == pytest.approx(30.05)
+    top = [10.05, 10.25, 10.45]  # NIG's best 3 at the cap against vanilla's 10.0, 10.2, 10.4
+    assert nig["p"] == pytest.approx(stats.ttest_ind(top, [10.0, 10.2, 10.4],
+                                                     equal_var=False).pvalue)
+    assert nig["p"] > 0.05 > nig["p_lower"]
     assert nfg["verdict"] == nfg["verdict_lower"] == "worse" and not nfg["changed"]
     assert nfg["diff"] == nfg["diff_lower"] == pytest.approx(20.0)
