@@ -21,6 +21,7 @@ from lstm_odyssey.records import (
     TrialRecord,
 )
 from lstm_odyssey.records.storage import Kind
+from lstm_odyssey.sweep.studyfile import load_study
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -88,10 +89,14 @@ def test_an_unknown_status_is_not_trusted() -> None:
 
 @pytest.mark.parametrize("journal", ["odyssey-reduced", "odyssey-free"])
 def test_the_committed_journals_trials_load_as_records(journal: str, tmp_path: Path) -> None:
-    """Every trial of the committed journals (a copy) loads; records written before
-    cpu_time_s and baseline_metric existed load with None there; stored values come back."""
-    copy = tmp_path / "journal.log"
-    shutil.copy(ROOT / "results" / journal / "journal.log", copy)
+    """Every trial of the committed journals (a copy; wherever the study file puts it, plain or
+    xz-compressed as shipped) loads; records written before cpu_time_s and baseline_metric
+    existed load with None there; stored values come back."""
+    study_file = {"odyssey-reduced": ROOT / "results" / "odyssey-reduced" / "study.toml",
+                  "odyssey-free": ROOT / "studies" / "odyssey-free.toml"}[journal]
+    committed = ROOT / load_study(study_file).storage().path
+    copy = tmp_path / committed.name
+    shutil.copy(committed, copy)
     storage = StorageURL.parse(str(copy)).open(create=False)
     loaded = missing_new_keys = 0
     for summary in optuna.get_all_study_summaries(storage, include_best_trial=False):
