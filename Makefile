@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 CLI    := $(VENV)/bin/lstm-odyssey
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test demo bench lint clean
+.PHONY: install test demo bench lint docs clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -d $(VENV) || python3 -m venv $(VENV)
@@ -37,6 +37,10 @@ bench: install
 
 lint: install
 	$(VENV)/bin/ruff check lstm_odyssey tests benchmarks
+
+# the documentation site (docs/, mkdocs.yml) into site/; strict: a broken link or reference fails
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 clean:
 	rm -rf $(VENV) build *.egg-info
