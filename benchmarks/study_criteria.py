@@ -2,7 +2,7 @@
 
     python benchmarks/study_criteria.py studies/odyssey-free.toml [--storage JOURNAL]
 
-Issue 15 fixes three criteria for the protocol of every task, to be shown on the study's own
+Three criteria judge the protocol of every task, on the study's own
 trials and not only on the pilot runs of ``benchmarks/calibrate.py``. For the vanilla LSTM's
 finished trials of each task (complete or stopped at the time limit; diverged trials have no
 metric), the *best 10 %* are the ⌈n/10⌉ trials with the lowest validation metric, and:

@@ -1,6 +1,7 @@
 """The LSTM variants of "LSTM: A Search Space Odyssey" as independent switches.
 
-A :class:`CellSpec` says which parts of the LSTM block exist. The vanilla block (PAPER.md §1):
+A :class:`CellSpec` says which parts of the LSTM block exist. The vanilla block
+(docs/paper.md §The LSTM block):
 
     z_t = g(W_z x_t + R_z y_{t-1} + b_z)                       block input
     i_t = σ(W_i x_t + R_i y_{t-1} + p_i ⊙ c_{t-1} + b_i)       input gate
@@ -9,7 +10,7 @@ A :class:`CellSpec` says which parts of the LSTM block exist. The vanilla block 
     o_t = σ(W_o x_t + R_o y_{t-1} + p_o ⊙ c_t + b_o)           output gate (peeks at the NEW cell)
     y_t = h(c_t) ⊙ o_t                                         block output
 
-Each preset changes exactly one thing (PAPER.md §2); the switches combine freely
+Each preset changes exactly one thing (docs/paper.md §Variants); the switches combine freely
 (``CellSpec.parse("cifg+np")``) as long as they do not contradict each other.
 
 Parameter layout shared by every backend (per layer and direction):
@@ -127,7 +128,7 @@ class CellSpec:
         return self.name
 
 
-# One change from vanilla per preset (PAPER.md §2), in the order canonical names use.
+# One change from vanilla per preset (docs/paper.md §Variants), in the order canonical names use.
 _CHANGES: dict[str, dict[str, object]] = {
     "NIG": {"input_gate": False},
     "NFG": {"forget_gate": False},

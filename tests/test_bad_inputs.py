@@ -1,4 +1,4 @@
-"""The bad-input table (issue 11, issue 17 items 4–6): every bad study-file value, command-line
+"""The bad-input table: every bad study-file value, command-line
 option, storage URL and corpus path we could think of, through the real ``lstm-odyssey``
 command line. Each case must exit with status 2 and print exactly one line on stderr, naming the
 offending key, option or path, and no traceback anywhere.

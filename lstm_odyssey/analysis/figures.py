@@ -1,4 +1,5 @@
-"""The paper's figures (PAPER.md §6) with matplotlib (Agg) and seaborn; each is written as PNG
+"""The paper's figures (docs/paper.md §Analysis) with matplotlib (Agg) and seaborn; each is
+written as PNG
 and SVG and the PNG path is returned."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""PAPER.md §7, finding by finding, against our results, with a one-line reason and the numbers.
+"""The findings of docs/paper.md §Findings, one by one, against our results, with a one-line
+reason and the numbers.
 
 Verdicts (:class:`FindingVerdict`): *reproduced*, *not reproduced*, *consistent, underpowered
 (n = …)* (agrees, but rests on a "no significant difference" without power, see
@@ -127,7 +128,8 @@ class Expect(enum.Enum):
 
 def paper_expectation(variant: str, dataset: str) -> Expect | None:
     """What the paper found for ``variant`` against vanilla on ``dataset`` (findings 2–5 of
-    PAPER.md §7; finding 1, "not better", holds for every variant); None for vanilla and for
+    docs/paper.md §Findings; finding 1, "not better", holds for every variant); None for vanilla
+    and for
     variants the paper did not run (combinations)."""
     if variant in ("NFG", "NOAF"):
         return Expect.WORSE
@@ -459,7 +461,8 @@ def holm_corrected(comparison: pd.DataFrame) -> pd.DataFrame:
 
 def findings_table(trials: pd.DataFrame, comparison: pd.DataFrame,
                    tasks: list[TaskAnalysis]) -> pd.DataFrame:
-    """One row per finding of PAPER.md §7: number, finding, verdict, reason, evidence."""
+    """One row per finding of docs/paper.md §Findings: number, finding, verdict, reason,
+    evidence."""
     variants = sorted(set(comparison["variant"]))
     hp = schema
     rows = [

@@ -1,12 +1,12 @@
 """The variants of each task ranked by their best-10 % mean, beside what the paper found and
-what the public reproduction on Penn Treebank found (the two comparisons issue 15 asks for).
+what the public reproduction on Penn Treebank found.
 
 * **Our rank**: the order of the best-10 % mean test metric (lower is better; equal means share
   a rank; a variant without an outcome is not ranked). A rank is no finding by itself: the
   Welch verdict beside it (with the power rule, :mod:`.stats`) says whether the difference to
   vanilla is significant.
 * **The paper**: what it found for the variant on the dataset the task stands for
-  (:func:`.findings.paper_expectation`, PAPER.md §7 findings 2–5).
+  (:func:`.findings.paper_expectation`, docs/paper.md §Findings 2–5).
 * **The PTB reproduction** ordered ``NP ≈ V ≈ CIFG ≫ NFG, NOAF, NOG``. On one task that order
   *holds in rank* when each of NP, V and CIFG ranks ahead of each of NFG, NOAF and NOG, and
   *holds in the tests* when NP and CIFG are not significantly different from vanilla and NFG,

@@ -85,7 +85,8 @@ def analyze(storage: str, study: str | None = None, n_trees: int = 100, seed: in
     ``searches``) and compute every table:
     variant summary, significance tests (and their sensitivity to the outcome rules), fANOVA per
     (task, variant) on distinct configurations (test outcome; training time for vanilla), the
-    pooled forest with the variant as an input, PED-ANOVA, and the PAPER.md §7 findings."""
+    pooled forest with the variant as an input, PED-ANOVA, and the findings of docs/paper.md
+    §Findings."""
     results = load_results(storage, study, searches)
     trials = score(results.trials)
     space = results.space
@@ -657,7 +658,8 @@ def _rankings(a: Analysis) -> list[tuple[TaskAnalysis, str, pd.DataFrame]]:
 
 RANKING_INTRO = (f"Variants best first by the best-{PCT} % mean test metric (a rank alone is no "
                  "finding: the verdict is Welch's on the best 10 %), beside what the paper found "
-                 "on the dataset the task stands for (PAPER.md §7) and the order of the public "
+                 "on the dataset the task stands for (docs/paper.md §Findings) and the order of "
+                 "the public "
                  f"reproduction on Penn Treebank, {PTB_ORDER}.")
 
 
@@ -718,7 +720,7 @@ def write_report(a: Analysis, out_dir: str | Path) -> Path:
     rankings = _rankings(a)
     over = overview(a).drop(columns="key")
     progress = progress_line(a)
-    answer = ("<h2>Findings of the paper (PAPER.md §7) against ours</h2>"
+    answer = ("<h2>Findings of the paper (docs/paper.md §Findings) against ours</h2>"
               + _html_table(findings_view(a), "tbl findings")
               + f"<h2>Variants against vanilla (Welch on the best {PCT} %)</h2>"
               + _matrix_html(a))

@@ -1,4 +1,5 @@
-"""Variant-vs-vanilla statistics per task (PAPER.md §6), their robust companions, the power rule
+"""Variant-vs-vanilla statistics per task (docs/paper.md §Analysis), their robust companions,
+the power rule
 and the learnability gate.
 
 Every trial enters by the rules of :mod:`.outcomes` (diverged runs count, outcomes are clipped

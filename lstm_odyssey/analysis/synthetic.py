@@ -11,7 +11,8 @@ or, with a well width w > 0, a·(1 − exp(−((x − x*(h))/w)²)) in place of 
 (a narrow basin: within 10 % of the range from the best only for |x − x*| ≲ w/3)
 
 and its training time is ``t0·(h/100)^1.5·(1 + ν)``. By default m = k = 0 (momentum has no
-effect, nothing interacts) and the variant offsets follow PAPER.md §7 (NFG and NOAF worse
+effect, nothing interacts) and the variant offsets follow docs/paper.md §Findings (NFG and
+NOAF worse
 everywhere; NIG, NOG, NIAF worse on the speech and handwriting tasks; FGR worse on JSB; CIFG
 and NP unchanged), so a correct analysis reproduces those findings. Every trial records the
 task's trivial baseline as ``baseline_metric``. Trials with ``x > x* + 1.2`` diverge before

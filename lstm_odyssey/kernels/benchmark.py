@@ -1,6 +1,6 @@
 """Kernel benchmark: every preset on every fast backend vs torch.nn.LSTM and the reference loop.
 
-Method (KERNELS.md): one process, the same shapes and data for every candidate, a warm-up call,
+Method: one process, the same shapes and data for every candidate, a warm-up call,
 then rounds in which each candidate runs once (interleaved, so that load from other processes
 hits all candidates alike); the median over rounds is reported, with ratios to torch.nn.LSTM
 (the vendor kernel, which computes the NP variant), to the reference autograd loop and to our

@@ -6,8 +6,8 @@ one fused, vectorised pointwise pass. ``Rext = [R | Rg']`` where ``Rg'`` is ``Rg
 zero rows for the z block, so full gate recurrence is the same product with a wider operand
 (the C++ side skips the zero block).
 
-Backward (hand-written, PAPER.md §1 and KERNELS.md): a reverse loop of one pointwise pass and
-one GEMM ``dS_{t-1} = dPre_t·Rext`` per step, then, after the loop,
+Backward (hand-written, docs/paper.md §Backpropagation through time, docs/kernels.md): a reverse
+loop of one pointwise pass and one GEMM ``dS_{t-1} = dPre_t·Rext`` per step, then, after the loop,
 ``dW = dPreᵀ·X``, ``dRext = dPreᵀ·S_prev``, ``dX = dPre·W``, ``db = Σ dPre`` and the peephole
 gradients ``dp_i = Σ dī ⊙ c_{t-1}``, ``dp_f = Σ df̄ ⊙ c_{t-1}``, ``dp_o = Σ dō ⊙ c_t``.
 

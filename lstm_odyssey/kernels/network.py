@@ -1,7 +1,7 @@
 """The loss and gradient of the paper's network on one sequence, in one C++ call
 (``csrc/network_cpu.cpp``).
 
-The network (PAPER.md §3): one LSTM layer of one or two directions (the second reads the
+The network (docs/paper.md §Tasks): one LSTM layer of one or two directions (the second reads the
 sequence backwards), a linear output layer at every step, and the loss of the sequence:
 ``bernoulli`` (Σ over steps and classes of the sigmoid cross-entropy), ``framewise_ce`` (Σ over
 steps of the softmax cross-entropy) or ``ctc`` (the CTC loss of the log-softmax, blank 0).

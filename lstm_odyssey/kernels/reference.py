@@ -1,4 +1,5 @@
-"""The reference LSTM: the equations of PAPER.md §1–2 in plain PyTorch autograd.
+"""The reference LSTM: the equations of docs/paper.md (§The LSTM block, §Variants) in plain
+PyTorch autograd.
 
 This is the oracle every fast backend is tested against. It favours clarity over speed: one
 Python step per time step, gradients from autograd.

@@ -1,6 +1,6 @@
 """The CUDA backend: cuBLAS GEMMs from torch plus Triton pointwise kernels, one op per sequence.
 
-Forward (KERNELS.md recipe), with K = ``len(spec.blocks)`` and G = ``len(spec.gates)``:
+Forward (docs/kernels.md), with K = ``len(spec.blocks)`` and G = ``len(spec.gates)``:
 
     Pre = X·Wᵀ + b                                  one GEMM for all T·B rows
     for t:  Pre_t += S_{t-1}·R_extᵀ                 torch GEMM accumulating in place (cuBLAS)
@@ -17,7 +17,7 @@ Saved for backward, per step (slot 0 holds the initial state):
 tanh' = 1 − t² and identity' = 1 are derived — and ``c_t``. That is (K + 2)·(T + 1)·B·N
 numbers; h(c_t) is recomputed. Without gradients only two slots of each are kept.
 
-Backward (PAPER.md §1, KERNELS.md), per step in reverse order, ``dS`` being the gradient on
+Backward (docs/kernels.md), per step in reverse order, ``dS`` being the gradient on
 ``S_t`` coming from step t + 1:
 
     _bwd_step: dPre_t and dc_{t-1} from dy_t = Δ_t + dS_t[y], da_t = dS_t[a], dc_t

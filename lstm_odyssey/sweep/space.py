@@ -1,6 +1,6 @@
 """The search space and the planned configurations of a study.
 
-The paper's space (PAPER.md §5), the default of every study file:
+The paper's space (docs/paper.md §Search space), the default of every study file:
 
     hidden_size          N  ~ round(exp(U(log 19.5, log 200.5)))   log-uniform integer in [20, 200]
     learning_rate        η  ~ exp(U(log 1e-6, log 1e-2))          log-uniform in [1e-6, 1e-2]

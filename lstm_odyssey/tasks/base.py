@@ -1,7 +1,7 @@
 """The Task API: what training needs to know about a dataset.
 
 A task is three splits of variable-length sequences plus the facts that fix the network and
-the loss (PAPER.md §3):
+the loss (docs/paper.md §Tasks):
 
 ========================  ============================  ===================================
 loss                      targets of one sequence       metric

@@ -1,4 +1,4 @@
-"""Speech features as in the paper (PAPER.md §3): 13 MFCCs including c0, plus Δ and ΔΔ.
+"""Speech features as in the paper (docs/paper.md §Tasks): 13 MFCCs including c0, plus Δ and ΔΔ.
 
 16 kHz audio, pre-emphasis ``x'_n = x_n − 0.97 x_{n−1}``, 25 ms Hamming windows every 10 ms,
 512-point power spectrum, 26 triangular mel filters over 0–8 kHz

@@ -1,4 +1,4 @@
-"""JSB chorales: Bach's four-part chorales as 88-note piano rolls (PAPER.md §3).
+"""JSB chorales: Bach's four-part chorales as 88-note piano rolls (docs/paper.md §Tasks).
 
 Free default: the chorales that ship with ``music21``, parsed into rolls. A roll has one row
 per grid point t and one column per MIDI pitch 21–108; note n sounds at t iff

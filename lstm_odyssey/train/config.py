@@ -1,4 +1,5 @@
-"""The configuration of one training run (the paper's protocol by default, PAPER.md §4)."""
+"""The configuration of one training run (the paper's protocol by default, docs/paper.md
+§Training protocol)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The three loss kinds of PAPER.md §3, one object each: what the targets look like, the loss,
-the metric and the trivial predictor.
+"""The three loss kinds of docs/paper.md §Tasks, one object each: what the targets look like,
+the loss, the metric and the trivial predictor.
 
 The loss of one sequence (logits a, summed over its time steps):
 

@@ -1,4 +1,4 @@
-"""The training loop: the paper's protocol (PAPER.md §4), top to bottom.
+"""The training loop: the paper's protocol (docs/paper.md §Training protocol), top to bottom.
 
     build the task's network, NesterovSGD(lr, momentum)
     for epoch = 1 … max_epochs:

@@ -1,4 +1,4 @@
-"""The paper's metrics (PAPER.md §3), computed over a whole split; lower is better for all.
+"""The paper's metrics (docs/paper.md §Tasks), computed over a whole split; lower is better for all.
 Each metric is defined with its loss kind in :mod:`.kinds`; here they are looked up by the
 task's ``loss`` name and accumulated over a split as ``(total, count)`` pairs per batch, so a
 split's metric does not depend on how it was batched.

@@ -1,4 +1,4 @@
-"""The paper's networks (PAPER.md §3): one LSTM layer and a linear output layer per frame.
+"""The paper's networks (docs/paper.md §Tasks): one LSTM layer and a linear output layer per frame.
 
 * music (``bernoulli``): a unidirectional LSTM; the output layer's logits go through a sigmoid
   per note (inside the loss);

@@ -1,7 +1,7 @@
 """The paper's optimiser: SGD with Nesterov-style momentum and a (1 − m)-rescaled learning rate.
 
-The update of the authors' libraries (PAPER.md §4), for momentum m and learning rate α, with
-η = (1 − m)·α::
+The update of the authors' libraries (docs/paper.md §Training protocol), for momentum m and
+learning rate α, with η = (1 − m)·α::
 
     v ← m·v
     θ ← θ + v              (look ahead along the velocity)

@@ -1,4 +1,5 @@
-"""The PAPER.md §7 variant findings on hand-made comparison tables: every verdict level, the
+"""The variant findings of docs/paper.md §Findings on hand-made comparison tables: every
+verdict level, the
 power rule, the learnability gate, the three-datasets rule and the stand-in names; the rule by
 which a forest statistic decides a hyperparameter check."""
 

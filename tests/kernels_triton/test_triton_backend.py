@@ -107,7 +107,7 @@ def test_float32_matches_float64_reference(name):
 
 def test_peephole_gradients():
     """Each peephole's gradient reads the right cell: p_i and p_f see c_{t-1}, p_o the new c_t
-    (KERNELS.md: TF #34171 added a peephole term twice). Large peepholes make every term count;
+    (a fused GPU LSTM once added a peephole term twice). Large peepholes make every term count;
     checked against the reference and against central differences, gate by gate."""
     spec = CellSpec()
     T, B, M, N = 4, 2, 3, 2
@@ -283,7 +283,7 @@ def test_kernels_compile_for_cuda():
 
 @pytest.mark.parametrize("name", ["V", "cifg+np", "fgr"])
 def test_saved_for_backward_is_k_plus_2_states_per_step(name):
-    """Besides its inputs and R_ext, the op saves (K + 2)·(T + 1)·B·N numbers (KERNELS.md):
+    """Besides its inputs and R_ext, the op saves (K + 2)·(T + 1)·B·N numbers (docs/kernels.md):
     [y | gates | z] and c per step, nothing else of length T."""
     spec = CellSpec.parse(name)
     T, B, M, N = 4, 2, 3, 2

@@ -10,7 +10,8 @@ BACKENDS = ["auto", *available_backends("cpu")]
 
 
 def paper_step(spec, g, x, y_prev, c_prev, a_prev=None):
-    """One step written directly from PAPER.md §1–2 with the paper-notation weight dict ``g``
+    """One step written directly from docs/paper.md (§The LSTM block, §Variants) with the
+    paper-notation weight dict ``g``
     (single sample, explicit per-gate formulas; independent of the kernels' block layout)."""
     sig, one = torch.sigmoid, torch.ones_like(c_prev)
     act = {"tanh": torch.tanh, "identity": lambda v: v}

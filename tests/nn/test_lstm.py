@@ -30,7 +30,7 @@ def _paper_sequence(spec, g, x, y, c):
 @pytest.mark.parametrize("variant", ALL_SPECS)
 def test_module_matches_the_paper_equations(variant, backend):
     """Each variant's defining property (i ≡ 1 for NIG, f = 1 − i for CIFG, y = c ⊙ o for NOAF,
-    previous gates fed back for FGR, ...) as written in PAPER.md, per sample."""
+    previous gates fed back for FGR, ...) as written in docs/paper.md, per sample."""
     torch.manual_seed(1)
     lstm = LSTM(3, 4, variant=variant, backend=backend, init="normal", init_std=0.5).double()
     g = lstm.gate_weights()
@@ -232,7 +232,7 @@ def test_bad_constructor_arguments():
     (lambda: LSTM(3, 4, dropout="0.1"), "dropout must be a number"),
 ])
 def test_sizes_are_checked_alike_by_lstm_and_cell(make, match):
-    """Issue 17 item 6: one check for both modules, a one-line InputError instead of
+    """One check for both modules, a one-line InputError instead of
     ZeroDivisionError or torch's TypeError."""
     with pytest.raises(InputError, match=match) as e:
         make()

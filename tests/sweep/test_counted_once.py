@@ -1,4 +1,4 @@
-"""A worker that dies after writing its record but before ``tell()`` (issue 17 item 2): the
+"""A worker that dies after writing its record but before ``tell()``: the
 trial is lost, its configuration re-run, and the configuration counted exactly once by
 recovery, ``status`` and the analysis."""
 

@@ -1,4 +1,4 @@
-"""The fault test of issue 11 (and issue 17's "under repeated random kills"): a sweep of 30
+"""The fault test under repeated random kills: a sweep of 30
 short trials with two local workers, on the journal file and on PostgreSQL; a random worker is
 killed with SIGKILL twice while it runs a trial; the sweep replaces it and finishes. Every
 planned configuration is COMPLETE exactly once, and each trial a killed worker was running is

@@ -1,4 +1,4 @@
-"""The journal file under a crash in mid-append (issue 17 item 3): a torn last line is cut off
+"""The journal file under a crash in mid-append: a torn last line is cut off
 (and saved) before the next append; a corrupt line in the middle is a one-line error with its
 line number; ``repair-journal`` salvages every readable record into a new file. A journal
 compressed with xz (how a finished study is shipped) reads like the plain one and takes no

@@ -1,4 +1,4 @@
-"""Local worker processes under faults (issue 11 item 6, issue 17 items 4 and 7): a killed
+"""Local worker processes under faults: a killed
 worker is replaced and nothing leaks; a killed coordinator takes its workers with it; a sweep
 whose trials all fail says why and exits non-zero; ``status`` shows a dead worker's trial as
 lost and never creates a storage."""

@@ -50,7 +50,7 @@ def error(data: dict) -> str:
     ({"tasks": {"jsb": {}}}, ["no trial count"]),
     ({"trials": 2}, ["no tasks"]),
     ({**BASE, "storage": {"uri": "x"}}, ["unknown key 'storage.uri'", "'storage.url'"]),
-    # issue 11 item 5 / issue 17 item 4: ranges that draw() cannot sample, and wrong types
+    # ranges that draw() cannot sample, and wrong types
     ({**BASE, "space": {"learning_rate": [1e-3, INF]}}, ["'space.learning_rate'", "finite"]),
     ({**BASE, "space": {"learning_rate": [NAN, 1e-2]}}, ["'space.learning_rate'", "finite"]),
     ({**BASE, "space": {"input_noise": [0, INF]}}, ["'space.input_noise'", "finite"]),
@@ -74,8 +74,8 @@ def test_bad_study_files_name_the_key(data: dict, words: list[str]) -> None:
 
 
 def test_every_accepted_range_can_be_drawn() -> None:
-    """The edges that validation accepts plan without error (issue 11: [1e-3, inf] passed and
-    then overflowed in draw)."""
+    """The edges that validation accepts plan without error ([1e-3, inf] once passed
+    validation and then overflowed in draw)."""
     space = {"hidden_size": [1, 1], "learning_rate": [1e-300, 1e300],
              "one_minus_momentum": [1e-9, 1.0], "input_noise": [0, 0]}
     spec = parse_study({**BASE, "space": space}, "s.toml", "s")

@@ -1,4 +1,4 @@
-"""No storage-URL form prints its password (issue 17 item 1): masked URLs, and the one-line
+"""No storage-URL form prints its password: masked URLs, and the one-line
 errors of a storage that cannot be opened (the driver's own message included)."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""The cache under faults (issue 17 items 5 and 7): temp files of a killed writer are removed,
+"""The cache under faults: temp files of a killed writer are removed,
 a manifest of the wrong shape is rebuilt, a data.npz that is a folder is a one-line error."""
 
 import json

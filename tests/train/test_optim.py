@@ -1,4 +1,4 @@
-"""NesterovSGD against the update of PAPER.md §4."""
+"""NesterovSGD against the update of docs/paper.md §Training protocol."""
 
 import copy
 
@@ -67,7 +67,7 @@ def test_matches_formula_on_random_quadratic():
     A, b, theta0 = Q @ Q.T + np.eye(5), rng.standard_normal(5), rng.standard_normal(5)
     lr, m = 0.05, 0.9
     theta, v, expected = theta0.copy(), np.zeros(5), []
-    for _ in range(20):  # the update exactly as written in PAPER.md §4
+    for _ in range(20):  # the update exactly as written in docs/paper.md §Training protocol
         v = m * v
         theta = theta + v
         g = A @ theta - b
@@ -130,7 +130,7 @@ def test_rejects_bad_hyperparameters(lr, m):
 # -- one flat buffer: views survive the module's API, and re-flattening keeps the update exact --
 
 class PerTensorNesterov(torch.optim.Optimizer):
-    """The update of PAPER.md §4 written per parameter tensor (the optimiser before issue 14)."""
+    """The update written per parameter tensor, as the optimiser once computed it."""
 
     def __init__(self, params, lr, momentum):
         super().__init__(params, {"lr": lr, "momentum": momentum})

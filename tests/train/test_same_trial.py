@@ -1,4 +1,4 @@
-"""The pieces replaced for training throughput (issue 14) leave a trial's meaning unchanged:
+"""The pieces replaced for training throughput leave a trial's meaning unchanged:
 a trial run with the new piece equals the trial run with the old one (torch's CTC loss, the
 per-tensor optimiser), within float32 rounding."""
 

@@ -1,6 +1,7 @@
 // Fused variant-LSTM for CPU: one forward and one backward call per sequence and direction.
 //
-// Layout (KERNELS.md). K = number of pre-activation blocks (gates with weights, then z), G = K-1.
+// Layout (docs/kernels.md). K = number of pre-activation blocks (gates with weights, then z),
+// G = K-1.
 // The per-step record S[t] is [y | a (G·N) | z (N)] for every batch row; S[0] holds (h0, a0 = 0).
 // The input projection X·Wᵀ + b is written straight into the gate/z region of S[1..T], so each
 // step only adds the recurrent term in place and one pointwise pass turns the pre-activations
@@ -134,7 +135,7 @@ void forward_row(const Layout& L, T* pre, const T* c_prev, T* c_out, T* y_state,
   }
 }
 
-// Backward pointwise pass for one batch row at one step (KERNELS.md, all switches):
+// Backward pointwise pass for one batch row at one step (docs/kernels.md, all switches):
 //   dy = Δ_t + dS_y; do = dy ⊙ h(c_t) (+ da_o); dō = do ⊙ o(1−o)
 //   dc = dc_next + dy ⊙ o ⊙ h'(c_t) + p_o ⊙ dō
 //   di = dc ⊙ z (+ da_i) (− dc ⊙ c_{t−1} with CIFG); df = dc ⊙ c_{t−1} (+ da_f)

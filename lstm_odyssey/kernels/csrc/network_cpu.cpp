@@ -1,4 +1,4 @@
-// One training step of the paper's network (PAPER.md §3) on one sequence, in one call.
+// One training step of the paper's network (docs/paper.md §Tasks) on one sequence, in one call.
 //
 // With D = 1 or 2 directions of one LSTM layer, hidden size N, C classes:
 //   Y = [LSTM_1(x) | rev(LSTM_2(rev(x)))]                 (T × D·N; rev reverses time)

@@ -1,4 +1,4 @@
-// The two halves of the NesterovSGD update (PAPER.md §4, lstm_odyssey/train/optim.py) on the
+// The two halves of the NesterovSGD update (lstm_odyssey/train/optim.py) on the
 // optimiser's flat buffers, each in one pass over memory (torch ops take two passes per half):
 //
 //   look-ahead:  v ← μ·v,       θ ← θ + v           (two roundings, as v.mul_(μ); θ.add_(v))
