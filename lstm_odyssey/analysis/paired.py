@@ -66,6 +66,7 @@ from statsmodels.stats.weightstats import DescrStatsW
 MIN_PAIRS = 3
 N_MAX = 10**7                # sample sizes beyond this are reported as unreachable (None)
 TEST, VALID = "outcome_test", "outcome_valid"
+REPLICATE = "replicate"
 
 
 class Pairing(enum.StrEnum):
@@ -152,11 +153,22 @@ class Differences:
         return len(self.delta)
 
 
+def replicate_outcomes(trials: pd.DataFrame, column: str = TEST,
+                       keys: Sequence[str] = ("config_id", "variant")) -> pd.Series:
+    """``column`` per (``keys``, replicate), rows without an outcome left out. A missing
+    ``replicate`` column or value is the planned seed, replicate 0; rows of one replicate (the
+    same seed run twice) are averaged, so that each seed counts once."""
+    done = trials[np.isfinite(trials[column].astype(float))]
+    rep = (done[REPLICATE].fillna(0).astype(int) if REPLICATE in done
+           else pd.Series(0, index=done.index))
+    return done.assign(**{REPLICATE: rep}).groupby([*keys, REPLICATE])[column].mean()
+
+
 def seed_means(trials: pd.DataFrame, column: str = TEST) -> pd.DataFrame:
     """Per (config_id, variant): the mean of ``column`` over the configuration's replicates
-    (rows without an outcome left out); a table configurations × variants."""
-    done = trials[np.isfinite(trials[column].astype(float))]
-    return done.groupby(["config_id", "variant"])[column].mean().unstack("variant")
+    (:func:`replicate_outcomes`); a table configurations × variants."""
+    per_seed = replicate_outcomes(trials, column)
+    return per_seed.groupby(["config_id", "variant"]).mean().unstack("variant")
 
 
 def _top(valid: pd.Series, fraction: float) -> set:
@@ -265,8 +277,10 @@ def _t_tests(delta: np.ndarray, margin: float, alpha: float) -> _TTests:
 
 
 def paired_test(diff: Differences, margin: float, alpha: float = 0.05, task: str = "",
-                n_resamples: int = 2000, seed: int = 0) -> PairedTest:
-    """The tests of the module docstring on one :class:`Differences` sample."""
+                n_resamples: int = 2000, seed: int = 0, companions: bool = True) -> PairedTest:
+    """The tests of the module docstring on one :class:`Differences` sample
+    (``companions`` = False: no Wilcoxon tests and bootstrap intervals, NaN there — the
+    verdict does not use them; for simulations)."""
     d = diff.delta
     nan2 = (math.nan, math.nan)
     common = {"task": task, "variant": diff.variant, "reference": diff.reference,
@@ -280,14 +294,17 @@ def paired_test(diff: Differences, margin: float, alpha: float = 0.05, task: str
                           wilcoxon_p=math.nan, wilcoxon_p_worse=math.nan,
                           wilcoxon_p_better=math.nan, ci_mean=nan2, ci_median=nan2)
     t = _t_tests(d, margin, alpha)
+    wilcoxon = ([_wilcoxon(d, side) for side in ("two-sided", "greater", "less")] if companions
+                else [math.nan] * 3)
+    boot = ((_bootstrap(d, np.mean, "BCa", 1 - alpha, n_resamples, seed),
+             _bootstrap(d, np.median, "percentile", 1 - alpha, n_resamples, seed))
+            if companions else (nan2, nan2))
     return PairedTest(
         **common, mean=float(d.mean()), median=float(np.median(d)), sd=float(d.std(ddof=1)),
         p_difference=t.p, p_worse=t.p_worse, p_better=t.p_better, equivalence_ci=t.interval,
-        p_equivalence=t.p_tost, p_no_gain=t.p_no_gain,
-        wilcoxon_p=_wilcoxon(d, "two-sided"), wilcoxon_p_worse=_wilcoxon(d, "greater"),
-        wilcoxon_p_better=_wilcoxon(d, "less"),
-        ci_mean=_bootstrap(d, np.mean, "BCa", 1 - alpha, n_resamples, seed),
-        ci_median=_bootstrap(d, np.median, "percentile", 1 - alpha, n_resamples, seed))
+        p_equivalence=t.p_tost, p_no_gain=t.p_no_gain, wilcoxon_p=wilcoxon[0],
+        wilcoxon_p_worse=wilcoxon[1], wilcoxon_p_better=wilcoxon[2], ci_mean=boot[0],
+        ci_median=boot[1])
 
 
 # --- power and sample size -------------------------------------------------------------------
@@ -445,11 +462,13 @@ def decide(tests: Sequence[PairedTest], family: Family, power: float = 0.8,
 
 def compare_task(trials: pd.DataFrame, task: str, margin: float, reference: str = "V",
                  alpha: float = 0.05, power: float = 0.8, pairing: Pairing = Pairing.ALL,
-                 fraction: float = 0.1, n_resamples: int = 2000, seed: int = 0
-                 ) -> tuple[Decision, ...]:
+                 fraction: float = 0.1, n_resamples: int = 2000, seed: int = 0,
+                 difference: bool = True, equivalence: bool = True) -> tuple[Decision, ...]:
     """Every variant of one task's trials against ``reference``, one Holm family
-    (:meth:`Family.per_task`); variants in order of first appearance."""
+    (:meth:`Family.per_task`); variants in order of first appearance; ``difference`` /
+    ``equivalence`` as in :func:`decide`."""
     variants = [v for v in pd.unique(trials["variant"]) if v != reference]
     tests = [paired_test(paired_differences(trials, v, reference, pairing, fraction), margin,
                          alpha, task, n_resamples, seed) for v in variants]
-    return decide(tests, Family.per_task(task, reference, variants), power)
+    return decide(tests, Family.per_task(task, reference, variants), power, difference,
+                  equivalence)

@@ -135,12 +135,18 @@ def _number(where: str, key: str, value: Any, low: float, high: float, what: str
     return float(value)
 
 
+def _hint(value: Any, names: Sequence[str]) -> str:
+    """A "did you mean" for ``value`` among ``names``, case-insensitive ('v' → 'V')."""
+    lower = {n.lower(): n for n in names}
+    close = difflib.get_close_matches(str(value).lower(), list(lower), n=1)
+    return f"did you mean '{lower[close[0]]}'? " if close else ""
+
+
 def _choice(where: str, key: str, value: Any, kind: type[enum.StrEnum]) -> enum.StrEnum:
     names = [str(k) for k in kind]
     if isinstance(value, str) and value in names:
         return kind(value)
-    close = difflib.get_close_matches(str(value), names, n=1)
-    hint = f"did you mean '{close[0]}'? " if close else ""
+    hint = _hint(value, names)
     raise _fail(where, f"'{key}' = {value!r} is not known; {hint}use one of {', '.join(names)}")
 
 
@@ -174,10 +180,9 @@ def parse_analysis(table: dict, where: str, tasks: list[str],
         raise _fail(where, f"'analysis.reference' = {reference!r} must be a variant name, "
                            f"e.g. \"V\"")
     if variants is not None and reference not in variants:
-        close = difflib.get_close_matches(reference, list(variants), n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
         raise _fail(where, f"'analysis.reference' = {reference!r} is not a variant of the "
-                           f"study; {hint}use one of {', '.join(variants)}")
+                           f"study; {_hint(reference, variants)}use one of "
+                           f"{', '.join(variants)}")
     tests = table.get("tests", [str(k) for k in TestKind])
     if not isinstance(tests, list) or not tests:
         raise _fail(where, f"'analysis.tests' = {tests!r} must be a non-empty list, e.g. "
