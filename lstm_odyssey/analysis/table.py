@@ -3,7 +3,9 @@ and :mod:`lstm_odyssey.sweep.schema`).
 
 :func:`load_results` returns a :class:`Results`: one row per trial (``trials``), one row per
 Optuna study (``studies``) and the search space read from the trials' distributions
-(``space``), so the analysis needs neither the study file nor torch.
+(``space``), so the analysis needs neither the study file nor torch. A trial of a replicate set
+(:mod:`lstm_odyssey.sweep.replicates`) has the set's name in ``replicate_set`` ("" for a
+search's own trials) and its seed index in ``replicate`` (0: the planned seed).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ _LABELS = ["status", "failure_reason", "config_id", "seed"]  # come first, then 
 # Columns of the trials table, in order.
 TRIAL_COLUMNS = (
     "study", "task", "variant", "source", "metric", "optuna_study", "trial", "state", *_LABELS,
-    *schema.PARAMS, *(k for k in _RECORD if k not in _LABELS), "max_epochs",
+    *schema.PARAMS, *(k for k in _RECORD if k not in _LABELS), "max_epochs", "replicate_set",
 )
 NUMERIC = (*schema.PARAMS, *(k for k in _RECORD if k not in ("status", "failure_reason")),
            "max_epochs")
@@ -68,7 +70,7 @@ def _selected(stored_under: str | None, name: str, study: str | None,
         searches is not None and name in searches)
 
 
-def load_results(storage: str, study: str | None = None,
+def load_results(storage: str | StorageURL, study: str | None = None,
                  searches: Collection[str] | None = None) -> Results:
     """Load every lstm-odyssey study of ``storage``, or only those stored under the study file
     name ``study`` and/or the Optuna studies named in ``searches`` (given both, a study is kept
@@ -78,7 +80,7 @@ def load_results(storage: str, study: str | None = None,
     Optuna studies without :class:`~lstm_odyssey.records.StudyMeta` are ignored. Raises
     :class:`StorageError` when nothing is left.
     """
-    url = StorageURL.parse(storage)
+    url = storage if isinstance(storage, StorageURL) else StorageURL.parse(storage)
     store = url.open(create=False)
     rows: list[dict] = []
     study_rows: list[dict] = []
@@ -112,6 +114,8 @@ def load_results(storage: str, study: str | None = None,
             if row["valid_metric"] is None and t.state == optuna.trial.TrialState.COMPLETE:
                 row["valid_metric"] = t.value
             row["max_epochs"] = (meta.protocol or {}).get("max_epochs")  # the protocol's cap
+            row["replicate"] = record.replicate or 0  # 0: the planned seed
+            row["replicate_set"] = (meta.replicates or {}).get("set", "")  # "": a search
             row["history"] = record.history or []
             rows.append(row)
         study_rows.append({

@@ -15,7 +15,9 @@ every read fails. So:
   the original;
 * a journal compressed with ``xz`` (``journal.log.xz``, how a finished study is shipped) is read
   by :class:`CompressedJournal`, which refuses to append: a sweep resumes only on the
-  decompressed file.
+  decompressed file;
+* :class:`LayeredJournal` reads a base journal (plain or compressed, never written) and then a
+  study's own journal, to which it appends: a study that extends a shipped one.
 """
 
 from __future__ import annotations
@@ -144,9 +146,14 @@ class CompressedJournal(BaseJournalBackend):
 
     def __init__(self, path: Path) -> None:
         self._path = path
-        data = read_bytes(path)
+        self._records = self.records_of(path, read_bytes(path))
+
+    @staticmethod
+    def records_of(path: Path, data: bytes) -> list[dict[str, Any]]:
+        """The records of the journal bytes ``data`` (read from ``path``); a line that is not
+        one record is a :class:`JournalCorrupt` naming it."""
         try:  # a torn last line (no newline) is skipped, as Optuna's file reader does
-            self._records = [json.loads(line) for line in data.split(b"\n")[:-1]]
+            return [json.loads(line) for line in data.split(b"\n")[:-1]]
         except ValueError:
             _raise_bad(path, _bad_lines(data))
             raise
@@ -242,3 +249,51 @@ def _parse(line: bytes) -> dict | None:
     except ValueError:
         return None
     return record if isinstance(record, dict) and "op_code" in record else None
+
+
+class LayeredJournal(BaseJournalBackend):
+    """A base journal followed by an own journal, as one journal: records ``0 … B−1`` are the
+    base's (read once; it is never written), records from ``B`` on are the own file's, where
+    every append goes. ``own`` None (a reader before the first sweep) or compressed: read-only.
+
+    The base must not change once records were appended after it (their ids follow the
+    base's): the own journal's first use writes ``<own>.base`` with the base's record count and
+    SHA-256, and every later open checks them."""
+
+    def __init__(self, base: Path, own: Path | None) -> None:
+        import hashlib
+
+        data = read_bytes(base)
+        self._base = CompressedJournal.records_of(base, data)
+        self._own: BaseJournalBackend | None = None
+        if own is None:
+            return
+        stamp = own.with_name(own.name.removesuffix(COMPRESSED_SUFFIX) + ".base")
+        expected = {"records": len(self._base), "sha256": hashlib.sha256(data).hexdigest()}
+        if stamp.is_file():
+            try:
+                found = json.loads(stamp.read_text())
+            except ValueError:
+                found = None
+            if found != expected:
+                raise JournalCorrupt(
+                    f"journal {own} continues a base journal that has since changed ({base}: "
+                    f"{stamp} records {found}, the base now has {expected}); restore the base "
+                    "journal or start the study under a new name")
+        elif is_compressed(own):
+            raise JournalCorrupt(f"journal {own} has no {stamp.name} beside it naming its base "
+                                 f"journal; restore {stamp} from where the study was shipped")
+        else:
+            stamp.write_text(json.dumps(expected) + "\n")
+        self._own = CompressedJournal(own) if is_compressed(own) else JournalBackend(str(own))
+
+    def read_logs(self, log_number_from: int) -> list[dict[str, Any]]:
+        n = len(self._base)
+        head = self._base[log_number_from:] if log_number_from < n else []
+        tail = self._own.read_logs(max(0, log_number_from - n)) if self._own else []
+        return [*head, *tail]
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        if self._own is None:
+            raise JournalReadOnly("this storage was opened for reading only")
+        self._own.append_logs(logs)

@@ -4,6 +4,10 @@
   an Optuna journal, appended under a file lock, so any number of local worker processes can
   share it; it is for one machine. ``journal.log.xz`` (a finished study as shipped) is read
   directly and refuses new records; it is the default where ``journal.log`` does not exist.
+* A journal on a *base* (``[storage] base`` of a study file): the base journal (plain or
+  compressed) is read first and never written, the study's own journal holds only what came
+  after; together they are one storage (:class:`~.journal.LayeredJournal`). This is how a
+  study extends a shipped one without copying it.
 * ``postgresql://…`` for many machines. Workers send a heartbeat every ``heartbeat_interval``
   seconds while a trial runs; a RUNNING trial without one for ``grace_period`` seconds is failed
   and its configuration re-queued (:mod:`lstm_odyssey.sweep.recovery`).
@@ -75,6 +79,7 @@ class StorageURL:
     text: str
     kind: Kind
     path: Path | None
+    base: Path | None = None  # a journal read before ``path`` (journal storages only)
 
     @classmethod
     def parse(cls, text: str) -> StorageURL:
@@ -97,20 +102,30 @@ class StorageURL:
 
     @property
     def masked(self) -> str:
-        """The text with every password replaced by ``***``."""
-        return mask_url(self.text)
+        """The text with every password replaced by ``***`` (and the base journal, if any)."""
+        return mask_url(self.text) + (f" on base {self.base}" if self.base else "")
+
+    def on_base(self, base: str | Path) -> StorageURL:
+        """The same journal storage on the base journal ``base`` (see the module docstring)."""
+        if self.kind != Kind.JOURNAL:
+            raise StorageError(f"storage {self.masked}: a base journal works with journal "
+                               "storages only")
+        return StorageURL(self.text, self.kind, self.path, Path(base))
 
     def resolved(self) -> StorageURL:
-        """The same storage with a journal path made absolute (so that processes started
+        """The same storage with journal paths made absolute (so that processes started
         elsewhere agree on it)."""
         if self.kind != Kind.JOURNAL:
             return self
         path = self.path.resolve()
-        return StorageURL(str(path), Kind.JOURNAL, path)
+        return StorageURL(str(path), Kind.JOURNAL, path,
+                          None if self.base is None else self.base.resolve())
 
     def exists(self) -> bool:
-        """Whether there is a storage to read: its journal or SQLite file exists (a server
-        database is assumed to)."""
+        """Whether there is a storage to read: its journal (or its base journal) or SQLite
+        file exists (a server database is assumed to)."""
+        if self.base is not None and self.base.is_file():
+            return True
         return self.path is None or self.path.is_file()
 
     def open(self, create: bool, heartbeat_interval: int = 60,
@@ -132,6 +147,20 @@ class StorageURL:
 
         from . import journal
 
+        if self.base is not None:
+            if not self.base.is_file():
+                raise StorageNotFound(f"the base journal {self.base} of storage {self.path} does "
+                                      "not exist; fix 'storage.base' of the study file")
+            own = self.path if create or self.path.is_file() else None
+            if own is not None and create and journal.is_compressed(own):
+                raise journal.read_only_error(own)
+            if own is not None and not journal.is_compressed(own):
+                try:
+                    own.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as e:
+                    raise StorageError(f"cannot create the journal file {own} ({e.strerror}); "
+                                       "choose a writable --storage path") from None
+            return JournalStorage(journal.LayeredJournal(self.base, own))
         if journal.is_compressed(self.path):
             if create:  # only a sweep creates: it would fail at its first record
                 raise journal.read_only_error(self.path)

@@ -3,7 +3,7 @@
 The sweep stores a :class:`TrialRecord` as the Optuna trial's ``user_attrs``, one attribute per
 field, in field order (:meth:`TrialRecord.to_user_attrs`); ``history`` is a list of per-epoch
 dicts with the keys of :data:`EPOCH_KEYS`. Records written before a field existed lack its
-key and load with None there (``cpu_time_s`` and ``baseline_metric`` came later).
+key and load with None there (``cpu_time_s``, ``baseline_metric`` and ``replicate`` came later).
 """
 
 from __future__ import annotations
@@ -78,6 +78,17 @@ class TrialRecord:
     history: list[dict] | None = None   # per-epoch records (EPOCH_KEYS)
     versions: dict | None = None        # {"lstm_odyssey": ..., "torch": ..., "python": ...}
     baseline_metric: float | None = None  # the trivial predictor's validation metric
+    replicate: int | None = None        # which training seed of the configuration: 0 (None in
+                                        # older records) the planned one, r ≥ 1 the r-th extra
+                                        # seed of a replicate set (sweep/replicates.py)
+
+    @property
+    def key(self) -> tuple[int, int] | None:
+        """The trial's place in a plan: (``config_id``, ``replicate``), None without a
+        config_id."""
+        if not isinstance(self.config_id, int):
+            return None
+        return self.config_id, self.replicate if isinstance(self.replicate, int) else 0
 
     @classmethod
     def stored_keys(cls) -> tuple[str, ...]:

@@ -6,10 +6,17 @@ and enqueues only the missing ones, so however many coordinators start at once, 
 configuration is enqueued exactly once. Raising ``trials`` in the study file and running again
 appends configurations; changing the seed, space, protocol or data of a planned study is refused.
 A task shared from an earlier study (``from``) is not planned again: its searches must exist
-with the same plan and trial count.
+with the same plan and trial count. Replicate sets (:mod:`.replicates`) are planned after the
+searches they repeat, under the same lock, once: their chosen configurations are stored with
+them.
+
+:func:`search_plans` is what every reader of a planned study iterates over (workers, progress,
+``status``): each search with the (config_id, replicate) pairs it plans.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import optuna
 from optuna.storages import BaseStorage
@@ -17,16 +24,42 @@ from optuna.trial import FrozenTrial
 
 from ..records import StorageURL, StudyMeta, TrialRecord
 from ..tasks import load_task
-from . import recovery, schema
+from . import recovery, replicates, schema
 from .lock import exclusive
+from .recovery import Planned
+from .replicates import Replicates, ReplicateSet
 from .space import plan_configs
 from .studyfile import PROTOCOL_KEYS, StudyFileError, StudySpec, TaskPlan
 
 
-def effective_protocol(spec: StudySpec, task: TaskPlan) -> dict:
-    """The full protocol of a task's trials (defaults filled in)."""
+@dataclass(frozen=True)
+class SearchPlan:
+    """One Optuna study of a planned study file: its task and variant, the (config_id,
+    replicate) pairs it plans and, for a replicate set's search, the set."""
+
+    task: TaskPlan
+    variant: str
+    name: str
+    planned: Planned
+    replicate_set: ReplicateSet | None = None
+
+    @property
+    def protocol(self) -> dict:
+        """The protocol overrides of its trials beyond the task's (a replicate set's)."""
+        return self.replicate_set.protocol if self.replicate_set else {}
+
+    @property
+    def label(self) -> str:
+        """``task`` or ``task/set``: how progress and ``status`` name its task."""
+        return self.task.name + (f"/{self.replicate_set.name}" if self.replicate_set else "")
+
+
+def effective_protocol(spec: StudySpec, task: TaskPlan, overrides: dict | None = None) -> dict:
+    """The full protocol of a task's trials (defaults filled in), with a replicate set's
+    ``overrides``."""
     cfg = spec.train_config(task, spec.variants[0], {name: spec.space[name].low
-                                                      for name in schema.PARAMS}, 0, 0)
+                                                      for name in schema.PARAMS}, 0, 0,
+                            overrides)
     return {k: getattr(cfg, k) for k in PROTOCOL_KEYS}
 
 
@@ -81,7 +114,7 @@ def plan(spec: StudySpec, storage: BaseStorage, url: StorageURL) -> int:
                     _check_shared(spec, storage, task, name, fingerprint)
                     study = open_search(spec, storage, task, name)
                     added += _requeue_orphans(spec, study, study.get_trials(deepcopy=False),
-                                              task.trials)
+                                              recovery.configs(task.trials))
                 continue
             configs = plan_configs(spec.space, spec.seed, task.name, task.trials)
             loaded = None
@@ -112,8 +145,103 @@ def plan(spec: StudySpec, storage: BaseStorage, url: StorageURL) -> int:
                         label = TrialRecord(config_id=c.config_id, seed=c.seed)
                         study.enqueue_trial(c.params, user_attrs=label.to_user_attrs(partial=True))
                         added += 1
-                added += _requeue_orphans(spec, study, trials, task.trials)
+                added += _requeue_orphans(spec, study, trials, recovery.configs(task.trials))
+        for task in spec.tasks:
+            for rset in task.replicates:
+                added += _plan_replicates(spec, storage, task, rset)
     return added
+
+
+def replicate_fingerprint(spec: StudySpec, task: TaskPlan, rset: ReplicateSet) -> dict:
+    """What a replicate set's search depends on; must not change once planned."""
+    return {**plan_fingerprint(spec, task),
+            "protocol": effective_protocol(spec, task, rset.protocol),
+            "replicates": {"selection": rset.selection, "seeds": list(rset.seeds)}}
+
+
+def _plan_replicates(spec: StudySpec, storage: BaseStorage, task: TaskPlan,
+                     rset: ReplicateSet) -> int:
+    """Plan (once) and enqueue the missing trials of one replicate set, every variant. A set
+    that takes the best of each variant's search waits until that search is complete (a later
+    :func:`plan` call plans it)."""
+    fingerprint = replicate_fingerprint(spec, task, rset)
+    configs = plan_configs(spec.space, spec.seed, task.name, task.trials)
+    added = 0
+    for variant in spec.variants:
+        of = spec.search_name(task, variant)
+        name = replicates.study_name(spec.name, task.name, variant, rset.name)
+        meta = _stored_meta(storage, name)
+        if meta is not None and meta.plan != fingerprint:
+            changed = "; ".join(changes(meta.plan, fingerprint))
+            raise StudyFileError(f"{spec.source}: replicate set {name!r} was planned differently "
+                                 f"({changed}); restore it or give the set a new name")
+        chosen = Replicates.from_dict(meta.replicates) if meta is not None else None
+        if chosen is None:
+            ids = _choose(spec, storage, task, rset, of)
+            if ids is None:
+                continue  # its search is not complete yet
+            chosen = Replicates(rset.name, of, rset.selection, ids, rset.seeds)
+            origin = _stored_meta(storage, of) or StudyMeta()
+            meta = StudyMeta(
+                study=spec.name, task=task.name, variant=variant, source=origin.source,
+                data=origin.data, metric=origin.metric, protocol=fingerprint["protocol"],
+                trials=len(chosen.keys()), seed=spec.seed, pruner=spec.pruner, plan=fingerprint,
+                replicates=chosen.to_dict())
+            study = open_study(spec, storage, name)
+            for key, value in meta.to_user_attrs().items():
+                study.set_user_attr(key, value)
+        else:
+            study = open_study(spec, storage, name)
+        trials = study.get_trials(deepcopy=False)
+        have = {TrialRecord.from_user_attrs(t.user_attrs).key for t in trials}
+        for cid, r in sorted(chosen.keys() - have):
+            c = configs[cid]
+            label = TrialRecord(config_id=cid, replicate=r, seed=replicates.replicate_seed(
+                spec.seed, task.name, cid, r, c.seed))
+            study.enqueue_trial(c.params, user_attrs=label.to_user_attrs(partial=True))
+            added += 1
+        added += _requeue_orphans(spec, study, trials, chosen.keys())
+    return added
+
+
+def _stored_meta(storage: BaseStorage, name: str) -> StudyMeta | None:
+    """The StudyMeta of the Optuna study ``name``; None if absent (never creates it)."""
+    try:
+        return StudyMeta.from_user_attrs(
+            storage.get_study_user_attrs(storage.get_study_id_from_name(name)))
+    except KeyError:
+        return None
+
+
+def _choose(spec: StudySpec, storage: BaseStorage, task: TaskPlan, rset: ReplicateSet,
+            of: str) -> tuple[int, ...] | None:
+    """The configurations a replicate set repeats of the search ``of``: the listed ones, or
+    the best fraction by validation outcome once every planned configuration is done (None
+    before)."""
+    if rset.fraction is None:
+        return rset.configs
+    source = open_search(spec, storage, task, of).get_trials(deepcopy=False)
+    if len(recovery.done_configs(source, recovery.configs(task.trials))) < task.trials:
+        return None
+    baseline = replicates.task_baseline(
+        [t for v in spec.variants
+         for t in open_search(spec, storage, task, spec.search_name(task, v)).get_trials(
+             deepcopy=False)])
+    return replicates.best_configs(source, task.trials, rset.fraction, baseline)
+
+
+def search_plans(spec: StudySpec, storage: BaseStorage) -> list[SearchPlan]:
+    """Every search of a planned study file with what it plans, tasks first, then the
+    replicate sets (whose chosen configurations are read from the storage: a set not yet
+    planned plans nothing)."""
+    out = [SearchPlan(task, variant, name, recovery.configs(task.trials))
+           for task, variant, name in spec.study_names()]
+    for task, rset, variant, name in spec.replicate_names():
+        meta = _stored_meta(storage, name)
+        chosen = Replicates.from_dict(meta.replicates) if meta is not None else None
+        out.append(SearchPlan(task, variant, name, chosen.keys() if chosen else frozenset(),
+                              rset))
+    return out
 
 
 def _check_shared(spec: StudySpec, storage: BaseStorage, task: TaskPlan, name: str,
@@ -121,11 +249,7 @@ def _check_shared(spec: StudySpec, storage: BaseStorage, task: TaskPlan, name: s
     """A shared task's search ``name`` exists, planned with ``fingerprint`` and the task's
     trial count; else a one-line :class:`StudyFileError` saying what differs."""
     where = f"{spec.source}: task {task.name!r} is shared from study {task.origin!r}"
-    try:
-        meta = StudyMeta.from_user_attrs(
-            storage.get_study_user_attrs(storage.get_study_id_from_name(name)))
-    except KeyError:
-        meta = None
+    meta = _stored_meta(storage, name)
     if meta is None:  # absent, or an empty study that a reader opened
         raise StudyFileError(f"{where}, but the storage has no search {name!r}; plan it there "
                              "first, or drop 'from'")
@@ -141,16 +265,16 @@ def _check_shared(spec: StudySpec, storage: BaseStorage, task: TaskPlan, name: s
 
 
 def requeue_orphans(spec: StudySpec, storage: BaseStorage, url: StorageURL,
-                    searches: list[tuple[TaskPlan, optuna.Study]]) -> int:
-    """Re-queue the orphans (:func:`.recovery.orphans`) of the (task, study) ``searches``,
+                    searches: list[tuple[Planned, optuna.Study]]) -> int:
+    """Re-queue the orphans (:func:`.recovery.orphans`) of the (planned, study) ``searches``,
     holding the planning lock so that each is re-queued once; returns how many."""
-    if not any(recovery.orphans(s.get_trials(deepcopy=False), task.trials, orphan_age(spec))
-               for task, s in searches):
+    if not any(recovery.orphans(s.get_trials(deepcopy=False), planned, orphan_age(spec))
+               for planned, s in searches):
         return 0  # the common case, without the lock
     added = 0
     with exclusive(storage, url):
-        for task, study in searches:
-            added += _requeue_orphans(spec, study, study.get_trials(deepcopy=False), task.trials)
+        for planned, study in searches:
+            added += _requeue_orphans(spec, study, study.get_trials(deepcopy=False), planned)
     return added
 
 
@@ -161,8 +285,8 @@ def orphan_age(spec: StudySpec) -> float:
 
 
 def _requeue_orphans(spec: StudySpec, study: optuna.Study, trials: list[FrozenTrial],
-                     n: int) -> int:
-    found = recovery.orphans(trials, n, orphan_age(spec))
+                     planned: Planned) -> int:
+    found = recovery.orphans(trials, planned, orphan_age(spec))
     for t in found:
         recovery.requeue(study, t)
     return len(found)

@@ -9,6 +9,7 @@ from optuna.storages import BaseStorage
 
 from ..records import Status
 from . import recovery, schema
+from .plan import search_plans
 from .studyfile import StudySpec, load_study
 
 # the statuses a row counts (a time limit counts as complete), in column order
@@ -18,7 +19,8 @@ COLUMNS = ("task", "variant", "planned", *(s.value for s in COUNTED), "best")
 
 
 def study_status(spec: StudySpec, storage: BaseStorage) -> list[dict]:
-    """One row per (task, variant): planned trials; trials by :func:`.schema.trial_status`
+    """One row per (task, variant) and per (task/replicate set, variant): planned trials;
+    trials by :func:`.schema.trial_status`
     (complete incl. time limit, running, waiting, failed, diverged, pruned, lost = worker
     stopped, re-queued or about to be: a running trial whose worker is gone by the rule of
     :func:`.recovery.stale_trials` counts as lost); and the best (lowest) validation metric so
@@ -26,9 +28,10 @@ def study_status(spec: StudySpec, storage: BaseStorage) -> list[dict]:
     existing = {s.study_name for s in optuna.get_all_study_summaries(storage,
                                                                      include_best_trial=False)}
     rows = []
-    for task, variant, name in spec.study_names():
+    for p in search_plans(spec, storage):
+        name = p.name
         row = dict.fromkeys(COLUMNS, 0)
-        row.update(task=task.name, variant=variant, planned=task.trials, best=None)
+        row.update(task=p.label, variant=p.variant, planned=len(p.planned), best=None)
         study = optuna.load_study(study_name=name, storage=storage) if name in existing else None
         trials = study.get_trials(deepcopy=False) if study else []
         stale = {t._trial_id for t in recovery.stale_trials(study, storage)} if study else set()

@@ -19,16 +19,29 @@
     protocol = { max_epochs = 3 }   # optional: per-task protocol overrides
     from = "older-study"            # optional: share that study's searches of this task
 
+    [tasks.jsb.replicates.seeds]    # optional: more runs of chosen configurations
+    select = "best 10%"             # each variant's best 10 % by validation, or [0, 7, 19]
+    seeds = 3                       # extra training seeds 1…3 (or a list; 0 = the planned seed)
+    protocol = { max_epochs = 150 } # optional: overrides of the task's protocol
+
     [storage]                       # optional
     url = "postgresql://user@host/db"   # default: the journal file results/<name>/journal.log
     heartbeat_interval = 60         # seconds; RDB storages only
     grace_period = 180              # a RUNNING trial without a heartbeat this long is re-run
+    base = "results/older/journal.log.xz"  # journal storages: read that journal first (never
+                                    # written); new records go to this study's own journal
 
 A task with ``from`` takes its searches from an earlier study in the same storage instead of
 planning its own: they must have been planned with this file's seed, space, pruner, protocol,
 data and trial count (checked against what they stored), so they are exactly the searches
 this file would plan; their trials count for both studies. This is how a study replans one
 task (a new protocol under a new study name) without running the unchanged tasks again.
+
+A journal storage with a ``base`` starts where that journal ends: every study of the base can
+be read and shared (``from``), and this study's records are appended to its own journal only.
+This is how a study extends a shipped (compressed, read-only) one. Replicate sets
+(:mod:`.replicates`) repeat chosen configurations of a task with other seeds or a longer
+protocol, each variant's as its own search.
 """
 
 from __future__ import annotations
@@ -46,13 +59,15 @@ from ..tasks.common import TaskNameError, split_counts
 from ..train import ConfigError, TrainConfig
 from ..variants import PRESET_NAMES, CellSpec, SpecError
 from . import schema
+from .replicates import ReplicateError, ReplicateSet, parse_set
+from .replicates import study_name as replicate_study_name
 from .space import PAPER_SPACE, Dim, RangeError
 
 TOP_KEYS = ("name", "seed", "trials", "variants", "pruner", "protocol", "space", "tasks", "storage")
-TASK_KEYS = ("size", "path", "data_seed", "trials", "protocol", "from")
+TASK_KEYS = ("size", "path", "data_seed", "trials", "protocol", "from", "replicates")
 PROTOCOL_KEYS = ("max_epochs", "patience", "batch_size", "init_std", "time_budget_s", "backend",
                  "eval_batch_size")
-STORAGE_KEYS = ("url", "heartbeat_interval", "grace_period")
+STORAGE_KEYS = ("url", "heartbeat_interval", "grace_period", "base")
 PRUNERS = ("none", "median", "hyperband")
 
 
@@ -75,6 +90,7 @@ class TaskPlan:
     trials: int = 1
     protocol: dict[str, Any] = field(default_factory=dict)
     origin: str | None = None  # the study whose searches of this task are shared (``from``)
+    replicates: tuple[ReplicateSet, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -91,6 +107,7 @@ class StudySpec:
     heartbeat_interval: int = 60
     grace_period: int = 180
     source: str = ""
+    storage_base: str | None = None  # a journal read before the study's own (``storage.base``)
 
     @property
     def paper_mode(self) -> bool:
@@ -106,25 +123,30 @@ class StudySpec:
         """The Optuna study name of the search of (``task``, ``variant``)."""
         return schema.study_name(task.origin or self.name, task.name, variant)
 
-    def searches(self) -> frozenset[str]:
-        """The Optuna study names of every search of this file."""
-        return frozenset(name for _, _, name in self.study_names())
+    def replicate_names(self) -> list[tuple[TaskPlan, ReplicateSet, str, str]]:
+        """(task, replicate set, variant, Optuna study name) of every replicate search."""
+        return [(t, r, v, replicate_study_name(self.name, t.name, v, r.name))
+                for t in self.tasks for r in t.replicates for v in self.variants]
 
-    def planned_total(self) -> int:
-        return sum(t.trials for t in self.tasks) * len(self.variants)
+    def searches(self) -> frozenset[str]:
+        """The Optuna study names of every search of this file, replicate sets included."""
+        return frozenset([*(name for _, _, name in self.study_names()),
+                          *(name for *_, name in self.replicate_names())])
 
     def storage(self, given: str | None = None) -> StorageURL:
         """The study's storage: ``given`` (``--storage``), else the file's ``storage.url``, else
         the embedded journal file ``results/<name>/journal.log``."""
-        return StorageURL.parse(given or self.storage_url or default_location(self.name))
+        url = StorageURL.parse(given or self.storage_url or default_location(self.name))
+        return url.on_base(self.storage_base) if self.storage_base and not given else url
 
     def train_config(self, task: TaskPlan, variant: str, params: dict, seed: int,
-                     config_id: int) -> TrainConfig:
-        """The TrainConfig of one trial (1 thread: sweeps run one process per core)."""
+                     config_id: int, protocol: dict | None = None) -> TrainConfig:
+        """The TrainConfig of one trial (1 thread: sweeps run one process per core);
+        ``protocol``: a replicate set's overrides of the task's protocol."""
         return TrainConfig(
             task=task.name, variant=variant, **searched_config(params), seed=seed,
             size=task.size, path=task.path, data_seed=task.data_seed, threads=1,
-            config_id=config_id, **task.protocol)
+            config_id=config_id, **{**task.protocol, **(protocol or {})})
 
 
 def searched_config(params: dict) -> dict[str, Any]:
@@ -226,12 +248,29 @@ def _task(where: str, study: str, name: str, table: Any, trials: int | None,
     if origin is not None and _study_name(where, f"{prefix}from", origin) == study:
         raise _fail(where, f"'{prefix}from' = {origin!r} names this study; name the earlier "
                            "study whose searches to share, or drop it")
+    sets = table.get("replicates", {})
+    if not isinstance(sets, dict):
+        raise _fail(where, f"'{prefix}replicates' must hold tables of replicate sets, like "
+                           f"[{prefix}replicates.seeds]")
+    replicates = []
+    for set_name, set_table in sets.items():
+        try:
+            rset, own = parse_set(where, f"{prefix}replicates.", set_name, set_table)
+        except ReplicateError as e:
+            raise StudyFileError(str(e)) from None
+        _protocol(where, own, f"{prefix}replicates.{set_name}.protocol.")
+        if isinstance(task_trials, int) and any(c >= task_trials for c in rset.configs):
+            raise _fail(where, f"'{prefix}replicates.{set_name}.select' names configurations "
+                               f"beyond the task's {task_trials} planned ones (ids 0…"
+                               f"{task_trials - 1})")
+        replicates.append(rset)
     return TaskPlan(
         name=name, size=size, path=path,
         data_seed=_int(where, f"{prefix}data_seed", table.get("data_seed", 0), 0),
         trials=_int(where, f"{prefix}trials", task_trials, 1),
         protocol={**protocol, **_protocol(where, table.get("protocol", {}), f"{prefix}protocol.")},
         origin=origin,
+        replicates=tuple(replicates),
     )
 
 
@@ -275,13 +314,20 @@ def parse_study(data: dict, where: str, default_name: str) -> StudySpec:
     url = storage.get("url")
     if url is not None and (not isinstance(url, str) or not url):
         raise _fail(where, "'storage.url' must be a non-empty string")
+    base = storage.get("base")
+    if base is not None:
+        if not isinstance(base, str) or not base or "://" in base:
+            raise _fail(where, "'storage.base' must be the path of a journal file")
+        if url is not None and StorageURL.parse(url).kind != "journal":
+            raise _fail(where, "'storage.base' works with journal storages only; drop it or "
+                               "'storage.url'")
     return StudySpec(
         name=name, seed=seed, variants=tuple(canonical), tasks=tasks, space=space, pruner=pruner,
         storage_url=url,
         heartbeat_interval=_int(where, "storage.heartbeat_interval",
                                 storage.get("heartbeat_interval", 60), 1),
         grace_period=_int(where, "storage.grace_period", storage.get("grace_period", 180), 1),
-        source=where,
+        source=where, storage_base=base,
     )
 
 
