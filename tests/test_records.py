@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # sweep stores fails: the keys in their stored order and the status strings.
 STORED_KEYS = ("config_id", "seed", "momentum", "status", "failure_reason", "valid_metric",
                "test_metric", "train_metric", "best_epoch", "epochs", "wall_time_s",
-               "cpu_time_s", "n_parameters", "history", "versions", "baseline_metric")
+               "cpu_time_s", "n_parameters", "history", "versions", "baseline_metric",
+               "replicate")  # new keys are only ever appended: stored records keep loading
 STORED_STATUSES = {"complete", "time_limit", "diverged", "failed", "pruned", "lost"}
 
 

@@ -63,6 +63,7 @@ class Analysis:
     ped: pd.DataFrame             # per task and variant: PED-ANOVA of the best 10 %
     tasks: list[TaskAnalysis]
     findings: pd.DataFrame
+    replicates: pd.DataFrame      # the replicate sets' trials, scored (empty without sets)
     n_trees: int = 100
     notes: list[str] = field(default_factory=list)
 
@@ -88,6 +89,9 @@ def analyze(storage: str, study: str | None = None, n_trees: int = 100, seed: in
     pooled forest with the variant as an input, PED-ANOVA, and the findings of docs/paper.md
     §Findings."""
     results = load_results(storage, study, searches)
+    # the paper's analysis reads the searches; replicate sets' trials are read apart
+    replicates = score(results.trials[results.trials["replicate_set"] != ""])
+    results.trials = results.trials[results.trials["replicate_set"] == ""]
     trials = score(results.trials)
     space = results.space
     notes: list[str] = []
@@ -147,7 +151,7 @@ def analyze(storage: str, study: str | None = None, n_trees: int = 100, seed: in
                                                   "n_configs"]),
         ped=pd.DataFrame(ped_rows, columns=["task", "variant", "param", "importance",
                                             "n_configs"]),
-        tasks=tasks, findings=found, n_trees=n_trees, notes=notes,
+        tasks=tasks, findings=found, replicates=replicates, n_trees=n_trees, notes=notes,
     )
 
 
@@ -680,7 +684,7 @@ def trial_counts(a: Analysis) -> tuple[int, int | None]:
     a plan, e.g. a storage written by hand)."""
     planned = pd.to_numeric(a.results.studies.get("trials"), errors="coerce").sum() \
         if "trials" in a.results.studies else 0
-    return len(finished(a.trials)), int(planned) or None
+    return len(finished(a.trials)) + len(finished(a.replicates)), int(planned) or None
 
 
 def progress_line(a: Analysis) -> str:
@@ -707,6 +711,9 @@ def write_report(a: Analysis, out_dir: str | Path) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     a.results.to_csv(out / "trials.csv")
+    if not a.replicates.empty:
+        a.replicates.drop(columns=["history", "versions"]).to_csv(out / "replicates.csv",
+                                                                   index=False)
     a.variants.to_csv(out / "variants.csv", index=False)
     a.comparison.to_csv(out / "significance.csv", index=False)
     a.comparison_strict.to_csv(out / "significance_left_out.csv", index=False)
@@ -824,7 +831,7 @@ class ReportTarget:
     ``searches`` (a study file's searches, shared tasks included; both None: all) — and the
     output directory."""
 
-    storage: str
+    storage: str | StorageURL
     study: str | None
     searches: frozenset[str] | None
     out: Path
@@ -849,7 +856,7 @@ def resolve_target(target: str | None, storage: str | None,
             from ..sweep.studyfile import load_study
 
             spec = load_study(path)
-            storage = spec.storage(storage).text
+            storage = spec.storage(storage)  # a StorageURL: it may carry a base journal
             study, searches = spec.name, spec.searches()
             default_out = Path("results") / spec.name / "report"
     if storage is None:

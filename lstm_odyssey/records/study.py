@@ -15,7 +15,7 @@ from typing import Any, Self
 STUDY_ATTR = "lstm_odyssey"
 SCHEMA_VERSION = 1
 # Keys written only when set, so that studies without them keep their stored form.
-_OPTIONAL = ("seed", "pruner", "plan", "replicates")
+_OPTIONAL = ("seed", "pruner", "plan", "replicates", "first")
 
 
 @dataclass
@@ -34,6 +34,8 @@ class StudyMeta:
     seed: int | None = None       # the study seed
     pruner: str | None = None     # "none" (the paper) | "median" | "hyperband" (exploratory)
     plan: dict | None = None      # seed, space, protocol and data the configurations came from
+    first: int | None = None      # the first config_id when it continues a shared search
+                                  # (its ``trials`` are first … first + trials − 1)
     replicates: dict | None = None  # a replicate set's search: Replicates.to_dict() (its set,
                                     # the search it repeats, the chosen configurations, seeds)
 

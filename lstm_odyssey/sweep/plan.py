@@ -108,48 +108,68 @@ def plan(spec: StudySpec, storage: BaseStorage, url: StorageURL) -> int:
     with exclusive(storage, url):
         for task in spec.tasks:
             fingerprint = plan_fingerprint(spec, task)
-            if task.origin is not None:  # planned by the origin: check it, re-queue orphans
-                for variant in spec.variants:
+            loaded: list = []  # the task's data, loaded once when a study is first described
+            for variant in spec.variants:
+                first = 0
+                if task.origin is not None:  # planned by the origin: check it, re-queue orphans
                     name = spec.search_name(task, variant)
-                    _check_shared(spec, storage, task, name, fingerprint)
+                    first = _check_shared(spec, storage, task, name, fingerprint)
                     study = open_search(spec, storage, task, name)
                     added += _requeue_orphans(spec, study, study.get_trials(deepcopy=False),
-                                              recovery.configs(task.trials))
-                continue
-            configs = plan_configs(spec.space, spec.seed, task.name, task.trials)
-            loaded = None
-            for variant in spec.variants:
-                name = spec.search_name(task, variant)
-                study = open_study(spec, storage, name)
-                meta = StudyMeta.from_user_attrs(study.user_attrs)
-                if meta is not None and meta.plan != fingerprint:
-                    changed = "; ".join(changes(meta.plan, fingerprint))
-                    raise StudyFileError(
-                        f"{spec.source}: study {name!r} was planned with a different seed, "
-                        f"space, protocol, pruner or data ({changed}); restore them or give the "
-                        "study a new 'name'")
-                if meta is None or meta.trials != task.trials:
-                    loaded = loaded or load_task(task.name, size=task.size, path=task.path,
-                                                 seed=task.data_seed)
-                    meta = StudyMeta(
-                        study=spec.name, task=task.name, variant=variant, source=loaded.source,
-                        data=loaded.description, metric=loaded.metric,
-                        protocol=fingerprint["protocol"], trials=task.trials, seed=spec.seed,
-                        pruner=spec.pruner, plan=fingerprint)
-                    for key, value in meta.to_user_attrs().items():
-                        study.set_user_attr(key, value)
-                trials = study.get_trials(deepcopy=False)
-                have = {TrialRecord.from_user_attrs(t.user_attrs).config_id for t in trials}
-                for c in configs:
-                    if c.config_id not in have:
-                        label = TrialRecord(config_id=c.config_id, seed=c.seed)
-                        study.enqueue_trial(c.params, user_attrs=label.to_user_attrs(partial=True))
-                        added += 1
-                added += _requeue_orphans(spec, study, trials, recovery.configs(task.trials))
+                                              recovery.configs(first))
+                if first < task.trials:
+                    added += _plan_search(spec, storage, task, variant, first, loaded)
         for task in spec.tasks:
             for rset in task.replicates:
                 added += _plan_replicates(spec, storage, task, rset)
     return added
+
+
+def _plan_search(spec: StudySpec, storage: BaseStorage, task: TaskPlan, variant: str,
+                 first: int, loaded: list) -> int:
+    """Plan this file's own search of (task, variant): configurations ``first`` … trials−1
+    (``first`` > 0 continues a shared search that planned the ones before)."""
+    fingerprint = plan_fingerprint(spec, task)
+    configs = plan_configs(spec.space, spec.seed, task.name, task.trials)[first:]
+    name = schema.study_name(spec.name, task.name, variant)
+    study = open_study(spec, storage, name)
+    meta = StudyMeta.from_user_attrs(study.user_attrs)
+    if meta is not None and meta.plan != fingerprint:
+        changed = "; ".join(changes(meta.plan, fingerprint))
+        raise StudyFileError(
+            f"{spec.source}: study {name!r} was planned with a different seed, space, protocol, "
+            f"pruner or data ({changed}); restore them or give the study a new 'name'")
+    if meta is not None and (meta.first or 0) != first:
+        raise StudyFileError(
+            f"{spec.source}: study {name!r} continues the shared search from configuration "
+            f"{meta.first or 0}, but that search now ends at {first}; restore its trial count "
+            "or give this study a new 'name'")
+    if meta is None or meta.trials != task.trials - first:
+        if not loaded:
+            loaded.append(load_task(task.name, size=task.size, path=task.path,
+                                    seed=task.data_seed))
+        data = loaded[0]
+        meta = StudyMeta(
+            study=spec.name, task=task.name, variant=variant, source=data.source,
+            data=data.description, metric=data.metric, protocol=fingerprint["protocol"],
+            trials=task.trials - first, seed=spec.seed, pruner=spec.pruner, plan=fingerprint,
+            first=first or None)
+        for key, value in meta.to_user_attrs().items():
+            study.set_user_attr(key, value)
+    trials = study.get_trials(deepcopy=False)
+    have = {TrialRecord.from_user_attrs(t.user_attrs).config_id for t in trials}
+    added = 0
+    for c in configs:
+        if c.config_id not in have:
+            label = TrialRecord(config_id=c.config_id, seed=c.seed)
+            study.enqueue_trial(c.params, user_attrs=label.to_user_attrs(partial=True))
+            added += 1
+    return added + _requeue_orphans(spec, study, trials, _range(first, task.trials))
+
+
+def _range(first: int, stop: int) -> Planned:
+    """The plan of configurations ``first`` … ``stop``−1 (replicate 0)."""
+    return recovery.configs(stop) - recovery.configs(first)
 
 
 def replicate_fingerprint(spec: StudySpec, task: TaskPlan, rset: ReplicateSet) -> dict:
@@ -234,8 +254,17 @@ def search_plans(spec: StudySpec, storage: BaseStorage) -> list[SearchPlan]:
     """Every search of a planned study file with what it plans, tasks first, then the
     replicate sets (whose chosen configurations are read from the storage: a set not yet
     planned plans nothing)."""
-    out = [SearchPlan(task, variant, name, recovery.configs(task.trials))
-           for task, variant, name in spec.study_names()]
+    out = []
+    for task, variant, name in spec.study_names():
+        first = task.trials
+        if task.origin is not None:
+            origin = _stored_meta(storage, name)
+            first = origin.trials if origin is not None and isinstance(origin.trials, int) \
+                else task.trials
+        out.append(SearchPlan(task, variant, name, recovery.configs(min(first, task.trials))))
+        if first < task.trials:  # this file's continuation of a shared search
+            out.append(SearchPlan(task, variant, schema.study_name(spec.name, task.name, variant),
+                                  _range(first, task.trials)))
     for task, rset, variant, name in spec.replicate_names():
         meta = _stored_meta(storage, name)
         chosen = Replicates.from_dict(meta.replicates) if meta is not None else None
@@ -245,9 +274,10 @@ def search_plans(spec: StudySpec, storage: BaseStorage) -> list[SearchPlan]:
 
 
 def _check_shared(spec: StudySpec, storage: BaseStorage, task: TaskPlan, name: str,
-                  fingerprint: dict) -> None:
-    """A shared task's search ``name`` exists, planned with ``fingerprint`` and the task's
-    trial count; else a one-line :class:`StudyFileError` saying what differs."""
+                  fingerprint: dict) -> int:
+    """A shared task's search ``name`` exists, planned with ``fingerprint`` and at most the
+    task's trial count; returns the trials it planned (this file plans the rest). Else a
+    one-line :class:`StudyFileError` saying what differs."""
     where = f"{spec.source}: task {task.name!r} is shared from study {task.origin!r}"
     meta = _stored_meta(storage, name)
     if meta is None:  # absent, or an empty study that a reader opened
@@ -258,10 +288,11 @@ def _check_shared(spec: StudySpec, storage: BaseStorage, task: TaskPlan, name: s
         raise StudyFileError(f"{where}, which planned it differently ({changed}); give this "
                              "file the same seed, space, pruner, protocol and data, or drop "
                              "'from'")
-    if meta.trials != task.trials:
-        raise StudyFileError(f"{where}, which planned {meta.trials} trials per variant, not "
-                             f"{task.trials}; change 'trials' there (raising is allowed) and "
-                             "here alike")
+    if not isinstance(meta.trials, int) or meta.trials > task.trials:
+        raise StudyFileError(f"{where}, which planned {meta.trials} trials per variant, more "
+                             f"than {task.trials}; set 'trials' to at least {meta.trials} (more "
+                             "plans the configurations after them in this study)")
+    return meta.trials
 
 
 def requeue_orphans(spec: StudySpec, storage: BaseStorage, url: StorageURL,

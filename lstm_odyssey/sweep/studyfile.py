@@ -32,10 +32,13 @@
                                     # written); new records go to this study's own journal
 
 A task with ``from`` takes its searches from an earlier study in the same storage instead of
-planning its own: they must have been planned with this file's seed, space, pruner, protocol,
-data and trial count (checked against what they stored), so they are exactly the searches
-this file would plan; their trials count for both studies. This is how a study replans one
-task (a new protocol under a new study name) without running the unchanged tasks again.
+planning its own: they must have been planned with this file's seed, space, pruner, protocol
+and data (checked against what they stored), so they are exactly the searches this file would
+plan; their trials count for both studies. With more ``trials`` than the origin planned, this
+file plans the configurations after the origin's in searches of its own (the same
+configurations it would have drawn: configuration i depends on the seed, task and i only).
+This is how a study replans one task (a new protocol under a new study name) without running
+the unchanged tasks again, or adds configurations to a finished study.
 
 A journal storage with a ``base`` starts where that journal ends: every study of the base can
 be read and shared (``from``), and this study's records are appended to its own journal only.
@@ -129,8 +132,12 @@ class StudySpec:
                 for t in self.tasks for r in t.replicates for v in self.variants]
 
     def searches(self) -> frozenset[str]:
-        """The Optuna study names of every search of this file, replicate sets included."""
+        """The Optuna study names of every search of this file: replicate sets included, and
+        for a shared task the search that continues it here when ``trials`` exceeds the
+        origin's."""
         return frozenset([*(name for _, _, name in self.study_names()),
+                          *(schema.study_name(self.name, t.name, v)
+                            for t in self.tasks if t.origin for v in self.variants),
                           *(name for *_, name in self.replicate_names())])
 
     def storage(self, given: str | None = None) -> StorageURL:

@@ -193,7 +193,7 @@ def test_exploratory_pruner_is_recorded_and_every_configuration_is_done_once(
 
 def test_a_task_shared_from_an_earlier_study_is_not_run_again(write_study, tmp_path) -> None:
     """`from`: a study replans one task without re-running the others — the shared searches
-    must be what it would plan itself (same seed, space, protocol, data, trials)."""
+    must be what it would plan itself (same seed, space, protocol, data)."""
     url = str(tmp_path / "journal.log")
     sweep(load_study(write_study(trials=1, variants='["V"]')), url, jobs=1, progress=False,
           echo=lambda s: None)
@@ -214,7 +214,6 @@ def test_a_task_shared_from_an_earlier_study_is_not_run_again(write_study, tmp_p
     assert (row["task"], row["variant"], row["complete"]) == ("jsb", "V", 1), row
     assert set(load_results(url, searches=spec.searches()).trials["optuna_study"]) == {"t/jsb/V"}
     for change, words in [(("seed = 7", "seed = 8"), r"planned it differently \(seed: 7 → 8\)"),
-                          (("trials = 1", "trials = 2"), "planned 1 trials per variant, not 2"),
                           (('from = "t"', 'from = "z"'), "has no search 'z/jsb/V'")]:
         path.write_text(shared.replace(*change))
         with pytest.raises(StudyFileError, match=words) as e:
@@ -223,3 +222,34 @@ def test_a_task_shared_from_an_earlier_study_is_not_run_again(write_study, tmp_p
     stored = optuna.get_all_study_summaries(StorageURL.parse(url).open(create=False),
                                             include_best_trial=False)
     assert [s.study_name for s in stored] == ["t/jsb/V"]   # the refused runs created nothing
+
+
+@pytest.mark.slow
+def test_a_shared_task_with_more_trials_plans_only_the_configurations_after(write_study,
+                                                                             tmp_path) -> None:
+    """`from` with more trials than the origin planned: the origin's configurations are not
+    run again; the later ones are planned in this study's own search, exactly as the origin
+    would have drawn them (the paired design continues)."""
+    url = str(tmp_path / "journal.log")
+    sweep(load_study(write_study(trials=2, variants='["V"]')), url, progress=False,
+          echo=lambda s: None)
+    shared = write_study(name="u", trials=4, variants='["V"]').read_text().replace(
+        "[tasks.jsb]\n", '[tasks.jsb]\nfrom = "t"\n')
+    path = tmp_path / "u.toml"
+    path.write_text(shared)
+    spec = load_study(path)
+    out = sweep(spec, url, progress=False, echo=lambda s: None)
+    assert (out.done, out.planned, out.already_complete) == (4, 4, False)
+    assert_exactly_once(url, "t", searches=1, trials=2)
+    own = trials_by_config(url, "u")["u/jsb/V"]
+    assert sorted(own) == [2, 3] and all(len(ts) == 1 for ts in own.values())
+    drawn = load_study(write_study(name="w", trials=4, variants='["V"]'))
+    from lstm_odyssey.sweep.space import plan_configs
+    for c in plan_configs(drawn.space, drawn.seed, "jsb", 4)[2:]:
+        (t,) = own[c.config_id]
+        assert t.params == c.params and t.user_attrs["seed"] == c.seed
+    df = load_results(url, spec.name, spec.searches()).trials
+    assert sorted(df["config_id"]) == [0, 1, 2, 3]
+    path.write_text(shared.replace("trials = 4", "trials = 1"))
+    with pytest.raises(StudyFileError, match="more than 1; set 'trials' to at least 2"):
+        sweep(load_study(path), url, progress=False, echo=lambda s: None)
