@@ -31,7 +31,7 @@ disagree: on handwriting-synth, NFG's Δ has mean +18 CER points but median −0
 ties or wins by a little, and now and then fails to learn at all). Both are reported.
 
 **Verdict** of a comparison within its :class:`Family` (Holm's step-down correction,
-``statsmodels.stats.multitest.multipletests``, applied to the family's TOST p-values and,
+:meth:`Family.holm`, applied to the family's TOST p-values and,
 separately, to its difference p-values): *equivalent* when the adjusted TOST p < α (a
 difference smaller than the margin, even when detectable — :attr:`Decision.significant`
 tells), else *worse* / *better* when the adjusted t-test p < α (by the sign of Δ̄), else
@@ -52,6 +52,7 @@ samples instead.
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -59,9 +60,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import TTestIndPower, TTestPower
 from statsmodels.stats.weightstats import DescrStatsW
+
+from .stats import holm
 
 MIN_PAIRS = 3
 N_MAX = 10**7                # sample sizes beyond this are reported as unreachable (None)
@@ -125,16 +127,17 @@ class Family:
         return cls(f"{task}: {len(variants)} comparisons against {reference}", tuple(variants))
 
     def holm(self, pvalues: Sequence[float]) -> np.ndarray:
-        """Holm-adjusted p-values, in member order; NaNs stay NaN and do not count in m."""
+        """Holm-adjusted p-values, in member order; NaNs stay NaN and do not count in m.
+
+        The step-down formula is :func:`.stats.holm` (the project's, tested against
+        ``statsmodels.stats.multitest.multipletests(method="holm")``): statsmodels' version
+        runs a full ``gc.collect()`` on every call, about 0.1 s with the analysis loaded,
+        which the calibration by simulation (thousands of families) cannot afford."""
         p = np.asarray(pvalues, dtype=float)
         if len(p) != len(self.members):
             raise ValueError(f"family '{self.name}' has {len(self.members)} members, "
                              f"got {len(p)} p-values")
-        out = np.full_like(p, np.nan)
-        ok = np.isfinite(p)
-        if ok.any():
-            out[ok] = multipletests(p[ok], method="holm")[1]
-        return out
+        return holm(p)
 
 
 @dataclass(frozen=True, eq=False)
@@ -402,17 +405,36 @@ def welch_n_equivalence(delta: float, sd: float, margin: float, alpha: float = 0
 
 @dataclass(frozen=True)
 class Decision:
-    """A comparison's verdict within its family, and what deciding would take."""
+    """A comparison's verdict within its family, and what deciding would take (the sample
+    sizes are computed on first use: a simulation that needs only verdicts skips them)."""
 
     test: PairedTest
     family: Family
-    p_difference_holm: float
-    p_equivalence_holm: float
+    p_difference_holm: float     # NaN when the difference test is not pre-registered
+    p_equivalence_holm: float    # NaN when equivalence is not pre-registered
     wilcoxon_p_holm: float       # the companion, adjusted over the same family
     verdict: Verdict
     significant: bool            # the difference test rejects after Holm
-    n_difference: int | None     # configurations to find the observed Δ̄ (α/m, target power)
-    n_equivalence: int | None    # configurations to show equivalence (None: |Δ̄| ≥ margin)
+    power: float                 # the target power of the sample sizes
+    alpha_planning: float        # α/m for a family of m
+
+    @functools.cached_property
+    def n_difference(self) -> int | None:
+        """Configurations for the t-test to find the observed Δ̄ (α/m, target power); None
+        when the difference test is not pre-registered or Δ̄ = 0."""
+        if np.isnan(self.p_difference_holm):
+            return None
+        return paired_n_difference(self.test.mean, self.test.sd, self.alpha_planning,
+                                   self.power)
+
+    @functools.cached_property
+    def n_equivalence(self) -> int | None:
+        """Configurations for TOST to show equivalence if the true difference is Δ̄; None when
+        equivalence is not pre-registered or |Δ̄| ≥ margin."""
+        if np.isnan(self.p_equivalence_holm):
+            return None
+        return n_equivalence(self.test.mean, self.test.sd, self.test.margin,
+                             self.alpha_planning, self.power)
 
     @property
     def n_needed(self) -> int | None:
@@ -447,17 +469,12 @@ def decide(tests: Sequence[PairedTest], family: Family, power: float = 0.8,
     p_equiv = family.holm([t.p_equivalence for t in tests] if equivalence else nan)
     p_wilcoxon = family.holm([t.wilcoxon_p for t in tests])
     m = max(1, int(np.isfinite([t.p_difference for t in tests]).sum()))
-    out = []
-    for t, pd_, pe, pw in zip(tests, p_diff, p_equiv, p_wilcoxon):
-        a = t.alpha / m
-        out.append(Decision(
-            test=t, family=family, p_difference_holm=float(pd_), p_equivalence_holm=float(pe),
-            wilcoxon_p_holm=float(pw), verdict=_verdict(t, pd_, pe),
-            significant=bool(pd_ < t.alpha),
-            n_difference=paired_n_difference(t.mean, t.sd, a, power) if difference else None,
-            n_equivalence=(n_equivalence(t.mean, t.sd, t.margin, a, power) if equivalence
-                           else None)))
-    return tuple(out)
+    return tuple(
+        Decision(test=t, family=family, p_difference_holm=float(pd_),
+                 p_equivalence_holm=float(pe), wilcoxon_p_holm=float(pw),
+                 verdict=_verdict(t, pd_, pe), significant=bool(pd_ < t.alpha), power=power,
+                 alpha_planning=t.alpha / m)
+        for t, pd_, pe, pw in zip(tests, p_diff, p_equiv, p_wilcoxon))
 
 
 def compare_task(trials: pd.DataFrame, task: str, margin: float, reference: str = "V",
