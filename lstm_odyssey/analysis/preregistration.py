@@ -25,18 +25,20 @@ it must sit above the noise a rerun makes and below the effects the paper report
 * **jsb, 0.05 nats per step.** Noise: the median epoch-to-epoch change of a vanilla run's
   validation NLL is 0.027 nats (90th percentile 0.071), the SD of vanilla's best-10 % test NLL
   0.073, and on vanilla's best quarter of configurations the median |Δ| of NP and CIFG (one
-  structural change each, judged equal by the paper) is 0.048–0.056. Effects: every difference
-  behind the paper's jsb findings is ≥ 0.09 nats here (NIG 0.094, NFG 0.099, FGR 0.105, NOAF
-  0.65 on the best 10 %), and the paper's best-10 % range spans 0.4 nats (8.4–8.8). 0.05 is
-  about half the smallest reported effect and above one epoch's wobble.
+  structural change each, judged equal by the paper) is 0.048–0.056. Effects: the variants
+  the paper finds worse on JSB differ from vanilla by ≥ 0.099 nats on the best 10 % here
+  (NFG 0.099, FGR 0.105, NOAF 0.65), and the paper's best-10 % range spans 0.4 nats
+  (8.4–8.8). 0.05 is half the smallest of those effects and above one epoch's wobble.
 * **timit-synth, 1.0 frame-error point.** Noise: epoch-to-epoch change median 0.28 points (90th
-  percentile 0.71), median |valid − test| gap 1.0, SD of vanilla's best-10 % test error 1.4;
-  median |Δ| of NP / CIFG on vanilla's best quarter 0.23 / 0.59. Effects: the smallest
-  best-10 % difference the paper's rule calls significant here is 1.8 points (FGR).
+  percentile 0.71), median |valid − test| over all trials 1.0, SD of vanilla's best-10 % test
+  error 1.4; median |Δ| of NP / CIFG on vanilla's best quarter 0.23 / 0.59. Effects: the
+  variants the paper finds worse on TIMIT differ by ≥ 2.0 points on the best 10 % here (NIG
+  2.0, NIAF 2.3, NOG 2.7, NFG 16, NOAF 34): one point is half the smallest.
 * **handwriting-synth, 1.0 CER point.** Noise: epoch-to-epoch change median 0.19 points (90th
-  percentile 0.55), SD of vanilla's best-10 % test CER 0.92. Effects: the smallest best-10 %
-  difference behind a paper finding is 2.1 points (FGR), the best-10 % mean is 3.8 %: one point
-  is a quarter of the error itself — a user would notice more, and not much less.
+  percentile 0.55), SD of vanilla's best-10 % test CER 0.92. Effects: the variants the paper
+  finds worse on IAM differ by ≥ 2.3 points on the best 10 % here (NOG 2.3, NIAF 2.7, NIG 3.5,
+  NFG 73, NOAF 79); vanilla's best-10 % mean is 3.8 %, so one point is a quarter of the error
+  itself — a user would notice more, and hardly less.
 * A task without a default (a user's own) has no natural unit here: its margin must be stated.
 
 **α = 0.05** is the paper's level; **power 0.8** the usual planning target (Cohen).
