@@ -6,16 +6,17 @@ paper's Welch rule.
 pre-registered pairing; n for the t-test to find the observed mean Δ̄ (``paired_n_difference``),
 for TOST to show equivalence within the margin if the true difference is Δ̄
 (``paired_n_equivalence``; none when |Δ̄| ≥ margin) and if it is 0 (``paired_n_equivalence_0``,
-the best case); each configuration is run in every variant, so n is also the configurations
-per variant.
+the best case); ``paired_n_decide`` is the fewer of the first two (either decision will do);
+each configuration is run in every variant, so n is also the configurations per variant.
 
 **Welch rule** (the paper's: Welch's t on each arm's best ``fraction`` by validation): the two
 best-fraction samples (n_top each), their difference and pooled SD s_w = √((s_v² + s_r²)/2);
 the smallest difference it finds with the target power at the current n_top
 (``welch_detectable``); and the configurations per variant ⌈n′ / fraction⌉ for the n′ per arm
 that finding the observed difference, or showing equivalence (observed difference / 0), would
-take. This assumes the best fraction keeps its SD as the search grows — a larger search's best
-10 % is more selective and usually tighter, so read these as rough.
+take; ``welch_configs_decide`` the fewer of the first two. This assumes the best fraction
+keeps its SD as the search grows — a larger search's best 10 % is more selective and usually
+tighter, so read these as rough.
 
 All sample sizes use α/m for the task's family of m comparisons (Holm's first step) and the
 target power of the :class:`.preregistration.Preregistration`.
@@ -43,6 +44,11 @@ def _configs(n_per_arm: int | None, fraction: float) -> int | None:
     return None if n_per_arm is None else math.ceil(n_per_arm / fraction - 1e-9)
 
 
+def _fewest(*ns: int | None) -> int | None:
+    known = [n for n in ns if n is not None and not (isinstance(n, float) and math.isnan(n))]
+    return min(known) if known else None
+
+
 def _welch_rows(tg: pd.DataFrame, prereg: Preregistration, margin: float, m: int,
                 variants: list[str]) -> list[dict]:
     ref = top_trials(tg[tg["variant"] == prereg.reference], prereg.fraction)[TEST].to_numpy()
@@ -66,6 +72,8 @@ def _welch_rows(tg: pd.DataFrame, prereg: Preregistration, margin: float, m: int
         })
     adjusted = holm([r["welch_p"] for r in rows])
     for r, ph in zip(rows, adjusted):
+        r["welch_configs_decide"] = _fewest(r["welch_configs_difference"],
+                                            r["welch_configs_equivalence"])
         r["welch_p_holm"] = float(ph)
         r["welch_verdict"] = ("n.s." if not ph < prereg.alpha
                               else "worse" if r["welch_diff"] > 0 else "better")
@@ -98,6 +106,7 @@ def power_table(trials: pd.DataFrame, prereg: Preregistration) -> pd.DataFrame:
                 "tost_p_holm": d.p_equivalence_holm,
                 "paired_verdict": str(d.verdict), "paired_n_difference": d.n_difference,
                 "paired_n_equivalence": d.n_equivalence,
+                "paired_n_decide": _fewest(d.n_difference, d.n_equivalence),
                 "paired_n_equivalence_0": (n_equivalence(0.0, t.sd, margin, prereg.alpha / m,
                                                          prereg.power) if eq else None),
                 **w,

@@ -42,12 +42,16 @@ def test_power_table_on_a_planted_study():
     assert bad["welch_configs_difference"] == math.ceil(
         welch_n_difference(bad["welch_diff"], bad["welch_sd"], 0.025) / 0.1)
     assert pd.isna(bad["paired_n_equivalence"])          # |Δ̄| ≥ margin: not reachable
+    assert bad["paired_n_decide"] == bad["paired_n_difference"]
+    assert bad["welch_configs_decide"] == bad["welch_configs_difference"]
     # the Welch rule sees only the best 4 of each arm, still spread across configurations
     # (SD ≈ 1.2 against a difference of 2): not significant where the pairs are decisive
     assert bad["welch_verdict"] == "n.s." and bad["welch_p_holm"] > 0.05
     assert bad["welch_detectable"] > bad["welch_diff"]
     same = t.loc["SAME"]
     assert same["paired_n_equivalence_0"] <= same["paired_n_equivalence"]
+    assert same["paired_n_decide"] == min(same["paired_n_difference"],
+                                          same["paired_n_equivalence"])
     assert same["welch_detectable"] > 0
 
 
