@@ -216,8 +216,11 @@ _STORAGE_HELP = ("Journal file path, sqlite:///FILE.db or postgresql://USER@HOST
 @click.option("--dask", default=None, metavar="ADDRESS|local",
               help="Run the workers on a Dask cluster (scheduler address, or 'local').")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
+@click.option("--retry-failed", is_flag=True,
+              help="First re-queue, once, each planned trial that failed (or that the machine "
+                   "failed too often); the failures stay recorded.")
 def sweep(study_file: str, jobs: int, storage: str | None, dask: str | None,
-          no_progress: bool) -> None:
+          no_progress: bool, retry_failed: bool) -> None:
     """Plan STUDY_FILE and run it to completion; run it again to resume."""
     from .sweep.executors import SweepInterrupted
     from .sweep.executors import sweep as run_sweep
@@ -225,7 +228,7 @@ def sweep(study_file: str, jobs: int, storage: str | None, dask: str | None,
 
     try:
         run_sweep(load_study(study_file), storage, jobs, dask, progress=not no_progress,
-                  echo=click.echo)
+                  echo=click.echo, retry_failed=retry_failed)
     except SweepInterrupted as e:
         click.echo(str(e), err=True)
         sys.exit(130)
@@ -290,10 +293,11 @@ def repair_journal(journal: str, out: str | None, stop_at_first: bool) -> None:
 
 
 @cli.command("build-kernels")
-@click.option("--clean", is_flag=True, help="Delete every cached build first (fixes a stale lock).")
+@click.option("--clean", is_flag=True, help="Delete every cached build first.")
 @click.option("--verbose", is_flag=True, help="Show the compiler output.")
 def build_kernels(clean: bool, verbose: bool) -> None:
-    """Build the C++ cpu kernels ahead of time and report what was built."""
+    """Build the C++ cpu kernels ahead of time and report what was built. A damaged cached
+    build is rebuilt; SIGTERM or Ctrl-C end the compiler processes and leave no lock."""
     from .kernels import build
 
     if clean:

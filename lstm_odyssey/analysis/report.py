@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UserError
-from ..records import UNFINISHED, journal_in
+from ..records import UNFINISHED, StorageURL, journal_in
 from ..sweep import schema
 from . import figures, importance
 from .cap import CUT, cap_sensitivity
@@ -123,11 +123,14 @@ def analyze(storage: str, study: str | None = None, n_trees: int = 100, seed: in
                              "oob_r2": pooled.oob_r2, "n_configs": pooled.n_configs}
                             for r in pooled.fanova.main_effects().itertuples()]
         metric, source = str(tg["metric"].iloc[0]), str(tg["source"].iloc[0])
+        stored = results.studies[results.studies["task"] == task].iloc[0]
+        role = {"kind": stored.get("kind"), "stands_for": stored.get("stands_for")}
         tasks.append(TaskAnalysis(task, metric, source, learnability(trials, task, fraction),
-                                  fa_m, fa_t))
+                                  fa_m, fa_t, **role))
         tasks_strict.append(TaskAnalysis(
             task, metric, source, learnability(trials, task, fraction, sample=strict),
-            importance.metric_forest(vanilla, space, n_trees, seed, sample=strict), fa_t))
+            importance.metric_forest(vanilla, space, n_trees, seed, sample=strict), fa_t,
+            **role))
     comparison = compare_variants(trials, fraction=fraction, seed=seed)
     comparison_strict = compare_variants(trials, fraction=fraction, seed=seed, sample=strict)
     found = findings_table(trials, comparison, tasks)

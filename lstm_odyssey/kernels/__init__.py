@@ -26,13 +26,18 @@ import warnings
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..errors import UserError
+from ..errors import EnvironmentFault, UserError
 from ..variants import BACKENDS, CellSpec
 from . import build, cpu, ctc, reference
 
 
 class BackendError(UserError, ValueError):
-    """An unknown backend, or one that cannot run here."""
+    """An unknown backend, or one that cannot compute these tensors."""
+
+
+class BackendUnavailable(BackendError, EnvironmentFault):
+    """A backend that this machine cannot run (no CUDA, no triton): a fault of the machine,
+    not of the trial that asked for it."""
 
 
 class KernelFallbackWarning(UserWarning):
@@ -113,7 +118,7 @@ def resolve_backend(name: str, device_type: str = "cpu") -> str:
             f"backend 'cpu' runs on CPU tensors, not {device_type}; use 'auto' or 'triton'"
         )
     if name == "triton" and not _triton_runs_on(device_type):
-        raise BackendError(
+        raise BackendUnavailable(
             "backend 'triton' needs CUDA tensors and an installed triton (on CPU only under "
             "TRITON_INTERPRET=1); use 'auto', 'cpu' or 'reference'"
         )

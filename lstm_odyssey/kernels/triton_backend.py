@@ -48,7 +48,7 @@ import triton.language as tl
 from torch import Tensor
 
 from ..variants import CellSpec
-from . import BackendError
+from . import BackendError, BackendUnavailable
 from .cpu import extended_recurrent
 
 _TF32 = {"enabled": False}
@@ -433,7 +433,7 @@ def lstm_sequence(
             "convert the module with .float() or .double()"
         )
     if not x.is_cuda and isinstance(_fwd_step, triton.runtime.JITFunction):
-        raise BackendError(
+        raise BackendUnavailable(
             f"backend 'triton' runs on CUDA tensors, not {x.device.type} (set TRITON_INTERPRET=1 "
             "before importing lstm_odyssey to run its kernels on the CPU, slowly)"
         )

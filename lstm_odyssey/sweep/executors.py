@@ -26,7 +26,8 @@ from tqdm.auto import tqdm
 from ..errors import UserError
 from ..records import Status, StorageURL, TrialRecord
 from . import recovery, schema
-from .plan import open_search, orphan_age, plan
+from .lock import exclusive
+from .plan import open_search, orphan_age, plan, search_plans
 from .studyfile import StudySpec
 from .worker import Interrupted, Worker, install_signal_handlers, quiet
 
@@ -61,14 +62,25 @@ class Tracker:
         quiet()
         self.spec = spec
         self.storage = storage
-        self.studies = [(task, open_search(spec, storage, task, name))
-                        for task, _, name in spec.study_names()]
+        self.plans = search_plans(spec, storage)
+        self.studies = [(p, open_search(spec, storage, p.task, p.name))
+                        for p in self.plans if p.planned]
+
+    def planned_per_task(self) -> dict[str, int]:
+        """Planned trials per task label (``task`` or ``task/set``), in plan order."""
+        out: dict[str, int] = {}
+        for p in self.plans:
+            out[p.label] = out.get(p.label, 0) + len(p.planned)
+        return out
+
+    def planned_total(self) -> int:
+        return sum(len(p.planned) for p in self.plans)
 
     def done_per_task(self) -> dict[str, int]:
-        out = {t.name: 0 for t in self.spec.tasks}
-        for task, study in self.studies:
-            out[task.name] += len(recovery.done_configs(study.get_trials(deepcopy=False),
-                                                        task.trials))
+        out = dict.fromkeys(self.planned_per_task(), 0)
+        for p, study in self.studies:
+            out[p.label] += len(recovery.done_configs(study.get_trials(deepcopy=False),
+                                                      p.planned))
         return out
 
     def waiting(self) -> str:
@@ -77,9 +89,9 @@ class Tracker:
         interval old) and running trials of stopped workers (re-queued by the next worker
         that looks)."""
         orphans = stale = 0
-        for task, study in self.studies:
+        for p, study in self.studies:
             trials = study.get_trials(deepcopy=False)
-            orphans += len(recovery.orphans(trials, task.trials, age_s=0.0))
+            orphans += len(recovery.orphans(trials, p.planned, age_s=0.0))
             stale += len(recovery.stale_trials(study, self.storage))
         notes = []
         if orphans:
@@ -108,7 +120,25 @@ class Tracker:
         which = ("the same error" if len(reasons) == 1
                  else f"{len(reasons)} different errors, {n} with")
         return (f"all {total} trials of study {self.spec.name!r} failed, {which}: {reason}; fix "
-                "that, then sweep again under a new 'name' (these failures stay recorded)")
+                f"that, then run `lstm-odyssey sweep {self.spec.source or 'STUDY.toml'} "
+                "--retry-failed` (these failures stay recorded)")
+
+    def set_aside(self) -> str | None:
+        """A one-line message naming the fault when planned trials were set aside after
+        failures of their machine (:func:`.recovery.set_aside`), else None."""
+        faults: Counter[str] = Counter()
+        for p, study in self.studies:
+            for fault in recovery.set_aside(study.get_trials(deepcopy=False), p.planned).values():
+                faults[str(fault)] += 1
+        if not faults:
+            return None
+        (fault, n), = faults.most_common(1)
+        total = sum(faults.values())
+        tries = recovery.ENVIRONMENT_RETRIES + 1
+        which = "" if len(faults) == 1 else f" ({n} of them)"
+        return (f"{total} planned trial(s) of study {self.spec.name!r} did not run: the machine "
+                f"failed each {tries} times, last with{which} {fault}; fix that, then run "
+                f"`lstm-odyssey sweep {self.spec.source or 'STUDY.toml'} --retry-failed`")
 
 
 def _bars(spec: StudySpec, tracker: Tracker, enabled: bool,
@@ -117,9 +147,10 @@ def _bars(spec: StudySpec, tracker: Tracker, enabled: bool,
     that returns the trials done over all tasks, and ``note(text)``, which shows what the
     sweep waits for or what happened on the progress line (printed when there are no bars)."""
     start = tracker.done_per_task()
-    bars = [tqdm(total=t.trials * len(spec.variants), initial=start[t.name], unit="trial",
-                 desc=f"{spec.name}/{t.name}", position=i, disable=not enabled, dynamic_ncols=True)
-            for i, t in enumerate(spec.tasks)]
+    labels = tracker.planned_per_task()
+    bars = [tqdm(total=total, initial=start[label], unit="trial", desc=f"{spec.name}/{label}",
+                 position=i, disable=not enabled, dynamic_ncols=True)
+            for i, (label, total) in enumerate(labels.items())]
     shown = {"event": "", "waiting": ""}
 
     def show() -> None:
@@ -135,8 +166,8 @@ def _bars(spec: StudySpec, tracker: Tracker, enabled: bool,
 
     def refresh() -> int:
         done = tracker.done_per_task()
-        for bar, t in zip(bars, spec.tasks):
-            bar.update(done[t.name] - bar.n)
+        for bar, label in zip(bars, labels):
+            bar.update(done[label] - bar.n)
         waiting = tracker.waiting()
         if waiting != shown["waiting"]:
             shown["waiting"] = waiting
@@ -187,10 +218,13 @@ def _dask_worker(spec: StudySpec, url: StorageURL) -> int:
 
 
 def sweep(spec: StudySpec, storage: str | None = None, jobs: int = 1, dask: str | None = None,
-          progress: bool = True, echo: Callable[[str], None] = print) -> Outcome:
+          progress: bool = True, echo: Callable[[str], None] = print,
+          retry_failed: bool = False) -> Outcome:
     """Plan the study and run it to completion with ``jobs`` local processes or on Dask.
     Ctrl-C stops every worker, re-queues the trials they were running and raises
-    :class:`SweepInterrupted`; calling again resumes."""
+    :class:`SweepInterrupted`; calling again resumes. ``retry_failed`` first re-queues, once,
+    each planned trial whose trials all failed or that the machine failed too often
+    (:func:`.recovery.retry_failed`)."""
     if jobs < 1:
         raise UserError("--jobs must be ≥ 1")
     # SIGTERM (and SIGINT, which a shell's background job ignores by default) stop the sweep
@@ -200,14 +234,31 @@ def sweep(spec: StudySpec, storage: str | None = None, jobs: int = 1, dask: str 
     quiet()
     store = url.open(True, spec.heartbeat_interval, spec.grace_period)
     plan(spec, store, url)
-    tracker = Tracker(spec, store)
-    planned = spec.planned_total()
+    if retry_failed:
+        echo(f"re-queued {_retry_failed(spec, store, url)} failed trial(s) of study "
+             f"{spec.name!r}")
+    already = True
+    while True:
+        tracker = Tracker(spec, store)
+        planned = tracker.planned_total()
+        done = sum(tracker.done_per_task().values())
+        if done < planned:
+            already = False
+            done = _run(spec, url, tracker, jobs, dask, progress, echo)
+        # replicate sets of the best configurations are planned once their searches are done
+        if not plan(spec, store, url):
+            break
+    if failed := tracker.all_failed():
+        raise SweepFailed(failed)
+    echo(f"study {spec.name!r} is complete: {done}/{planned} trials in {url.masked}")
+    return Outcome(done, planned, already, url.masked)
+
+
+def _run(spec: StudySpec, url: StorageURL, tracker: Tracker, jobs: int, dask: str | None,
+         progress: bool, echo: Callable[[str], None]) -> int:
+    """Run the planned trials of ``tracker`` to the end; returns how many are done."""
+    planned = tracker.planned_total()
     done = sum(tracker.done_per_task().values())
-    if done >= planned:
-        if failed := tracker.all_failed():
-            raise SweepFailed(failed)
-        echo(f"study {spec.name!r} is complete: {done}/{planned} trials in {url.masked}")
-        return Outcome(done, planned, True, url.masked)
     echo(f"study {spec.name!r}: {done}/{planned} trials done; storage {url.masked}; "
          + (f"Dask {dask}" if dask else f"{jobs} local process(es)"))
     bars, refresh, note = _bars(spec, tracker, progress, echo)
@@ -231,13 +282,20 @@ def sweep(spec: StudySpec, storage: str | None = None, jobs: int = 1, dask: str 
         for bar in bars:
             bar.close()
     if done < planned:
+        if aside := tracker.set_aside():
+            raise SweepFailed(aside)
         why = "; ".join(problems) or "no worker reported a problem"
         raise SweepFailed(f"the workers stopped with {done}/{planned} trials done ({why}); run "
                           "the same command again to resume")
-    if failed := tracker.all_failed():
-        raise SweepFailed(failed)
-    echo(f"study {spec.name!r} is complete: {done}/{planned} trials in {url.masked}")
-    return Outcome(done, planned, False, url.masked)
+    return done
+
+
+def _retry_failed(spec: StudySpec, store: BaseStorage, url: StorageURL) -> int:
+    """Re-queue the failed planned trials of every search (:func:`.recovery.retry_failed`),
+    holding the planning lock so that each is re-queued once; returns how many."""
+    with exclusive(store, url):
+        return sum(recovery.retry_failed(study, p.planned)
+                   for p, study in Tracker(spec, store).studies)
 
 
 def _how(exitcode: int) -> str:

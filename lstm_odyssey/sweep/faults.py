@@ -18,7 +18,6 @@ import sqlalchemy.exc
 import torch
 
 from ..errors import EnvironmentFault
-from ..kernels import BackendError
 
 
 def _always(error: BaseException) -> bool:
@@ -43,8 +42,7 @@ class Rule:
 
 # First matching row wins; an error's explicit causes (``raise … from e``) are looked at too.
 RULES: tuple[Rule, ...] = (
-    Rule(EnvironmentFault),  # kernel cache and build errors name their fix
-    Rule(BackendError, "run the study where its backend runs, or change [protocol] backend"),
+    Rule(EnvironmentFault),  # kernel cache, build and unavailable backends name their fix
     Rule(MemoryError, "free memory, or run fewer --jobs"),
     Rule(torch.OutOfMemoryError, "free memory, or run fewer --jobs"),
     Rule(OSError, "free disk space (or raise the disk quota)",

@@ -28,6 +28,10 @@ from optuna.trial import FrozenTrial, TrialState
 
 from ..records import Status, TrialRecord
 from . import schema
+from .faults import Fault
+
+Key = tuple[int, int]       # a trial's place in a plan: (config_id, replicate)
+Planned = frozenset[Key]    # what a search plans
 
 LOST_REASON = ("the worker stopped before the trial finished (killed, interrupted or "
                "unreachable); its configuration was re-queued")
@@ -51,9 +55,9 @@ def _alive(worker: dict) -> bool:
 
 def requeue(study: optuna.Study, trial: FrozenTrial) -> None:
     """Queue the configuration of the lost ``trial`` again (a new WAITING trial with the same
-    fixed parameters, ``config_id`` and training seed)."""
+    fixed parameters, ``config_id``, training seed and replicate)."""
     lost = TrialRecord.from_user_attrs(trial.user_attrs)
-    planned = TrialRecord(config_id=lost.config_id, seed=lost.seed)
+    planned = TrialRecord(config_id=lost.config_id, seed=lost.seed, replicate=lost.replicate)
     study.add_trial(optuna.trial.create_trial(
         state=TrialState.WAITING,
         user_attrs={**planned.to_user_attrs(partial=True), "retry_of": trial.number},
@@ -95,21 +99,21 @@ def reap(study: optuna.Study, storage: BaseStorage) -> int:
     return sum(fail_and_requeue(study, storage, t) for t in stale_trials(study, storage))
 
 
-def orphans(trials: list[FrozenTrial], planned: int, age_s: float) -> list[FrozenTrial]:
+def orphans(trials: list[FrozenTrial], planned: Planned, age_s: float) -> list[FrozenTrial]:
     """Lost trials that were never re-queued (the process that failed one died before it
-    could re-queue): for each planned configuration that is not done and whose trials all
-    failed (so none waits or runs), the newest, if it was failed more than ``age_s`` seconds
-    ago (a reaper re-queues within milliseconds of failing a trial, so a younger one may be
-    about to be re-queued)."""
-    done = done_configs(trials, planned)
-    by_config: dict[int, list[FrozenTrial]] = {}
+    could re-queue): for each planned (configuration, replicate) that is not done (nor set
+    aside, :func:`set_aside`) and whose trials all failed (so none waits or runs), the newest,
+    if it was failed more than ``age_s`` seconds ago (a reaper re-queues within milliseconds
+    of failing a trial, so a younger one may be about to be re-queued)."""
+    done = done_configs(trials, planned) | set(set_aside(trials, planned))
+    by_key: dict[Key, list[FrozenTrial]] = {}
     for t in trials:
-        cid = TrialRecord.from_user_attrs(t.user_attrs).config_id
-        if _planned(cid, planned) and cid not in done:
-            by_config.setdefault(cid, []).append(t)
+        key = TrialRecord.from_user_attrs(t.user_attrs).key
+        if key in planned and key not in done:
+            by_key.setdefault(key, []).append(t)
     now = datetime.datetime.now()
     found = []
-    for group in by_config.values():
+    for group in by_key.values():
         if any(t.state != TrialState.FAIL for t in group):
             continue
         newest = max(group, key=lambda t: t.number)
@@ -124,13 +128,96 @@ def is_done(trial: FrozenTrial) -> bool:
     return trial.state.is_finished() and schema.status_of(trial) != Status.LOST
 
 
-def done_configs(trials: list[FrozenTrial], planned: int) -> set[int]:
-    """The planned configurations (``config_id`` < ``planned``) of a study that are done: one
-    of their trials is done (:func:`is_done`). The one rule for progress, completion and
-    re-queueing."""
-    return {cid for t in trials if is_done(t)
-            and _planned(cid := TrialRecord.from_user_attrs(t.user_attrs).config_id, planned)}
+def done_configs(trials: list[FrozenTrial], planned: Planned) -> set[Key]:
+    """The planned (config_id, replicate) pairs of a search that are done: one of their
+    trials is done (:func:`is_done`; trials superseded by ``sweep --retry-failed`` do not
+    count, see :func:`current`). The one rule for progress, completion and re-queueing."""
+    return {key for key, group in _groups(trials, planned).items()
+            if any(is_done(t) for t in current(group))}
 
 
-def _planned(config_id: object, planned: int) -> bool:
-    return isinstance(config_id, int) and 0 <= config_id < planned
+def configs(n: int) -> Planned:
+    """The plan of a search of ``n`` configurations: (0, 0) … (n−1, 0)."""
+    return frozenset((i, 0) for i in range(n))
+
+
+# -- failures of the machine and `sweep --retry-failed` ------------------------------------------
+ENVIRONMENT_RETRIES = 3  # re-queues of a planned trial whose machine failed it (.faults)
+FAULT_KEY = "environment_fault"  # user_attrs: the faults.Fault of a trial its machine failed
+RETRY_FAILED_KEY = "retry_failed"  # user_attrs: True on a trial queued by `sweep --retry-failed`
+
+
+def _groups(trials: list[FrozenTrial], planned: Planned) -> dict[Key, list[FrozenTrial]]:
+    """The trials of each planned (config_id, replicate)."""
+    by_key: dict[Key, list[FrozenTrial]] = {}
+    for t in trials:
+        key = TrialRecord.from_user_attrs(t.user_attrs).key
+        if key in planned:
+            by_key.setdefault(key, []).append(t)
+    return by_key
+
+
+def current(group: list[FrozenTrial]) -> list[FrozenTrial]:
+    """The trials of one planned trial that count: those from its latest ``sweep
+    --retry-failed`` re-queue on (all of them if it had none). The failed trials before it
+    were superseded: they stay recorded, but they are no longer its result."""
+    start = max((t.number for t in group if t.user_attrs.get(RETRY_FAILED_KEY) is True),
+                default=-1)
+    return [t for t in group if t.number >= start]
+
+
+def environment_faults(group: list[FrozenTrial]) -> list[Fault]:
+    """The failures of the machine among ``group`` (trials of one planned trial), in trial
+    order."""
+    found = (Fault.from_attr(t.user_attrs.get(FAULT_KEY))
+             for t in sorted(group, key=lambda t: t.number))
+    return [f for f in found if f is not None]
+
+
+def set_aside(trials: list[FrozenTrial], planned: Planned) -> dict[Key, Fault]:
+    """The planned trials that are not done and whose machine failed them more than
+    :data:`ENVIRONMENT_RETRIES` times (since ``sweep --retry-failed``), with the last fault:
+    they are not re-queued again until ``sweep --retry-failed``."""
+    out = {}
+    for key, group in _groups(trials, planned).items():
+        now = current(group)
+        faults = environment_faults(now)
+        if len(faults) > ENVIRONMENT_RETRIES and not any(is_done(t) for t in now):
+            out[key] = faults[-1]
+    return out
+
+
+def settled(trials: list[FrozenTrial], planned: Planned) -> set[Key]:
+    """The planned trials no worker will run: done, or set aside (:func:`set_aside`)."""
+    return done_configs(trials, planned) | set(set_aside(trials, planned))
+
+
+def requeue_failed(study: optuna.Study, trial: FrozenTrial) -> None:
+    """Queue ``trial``'s planned trial again for ``sweep --retry-failed``: as :func:`requeue`,
+    marked with ``retry_failed`` so that the trials before it no longer count."""
+    old = TrialRecord.from_user_attrs(trial.user_attrs)
+    planned = TrialRecord(config_id=old.config_id, seed=old.seed, replicate=old.replicate)
+    study.add_trial(optuna.trial.create_trial(
+        state=TrialState.WAITING,
+        user_attrs={**planned.to_user_attrs(partial=True), "retry_of": trial.number,
+                    RETRY_FAILED_KEY: True},
+        system_attrs={"fixed_params": trial.system_attrs.get("fixed_params", trial.params)},
+    ))
+
+
+def retry_failed(study: optuna.Study, planned: Planned) -> int:
+    """``sweep --retry-failed``: re-queue once each planned trial of ``study`` that nothing
+    waits for or runs and whose counted trials are all ``failed`` (none complete, diverged or
+    pruned) or that was set aside after failures of its machine. The caller holds the
+    planning lock, so that concurrent calls re-queue each once. Returns how many."""
+    trials = study.get_trials(deepcopy=False)
+    aside = set_aside(trials, planned)
+    queued = 0
+    for key, group in _groups(trials, planned).items():
+        if any(not t.state.is_finished() for t in group):
+            continue  # it waits or runs
+        done = [t for t in current(group) if is_done(t)]
+        if key in aside or (done and all(schema.status_of(t) == Status.FAILED for t in done)):
+            requeue_failed(study, max(group, key=lambda t: t.number))
+            queued += 1
+    return queued

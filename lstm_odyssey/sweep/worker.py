@@ -34,7 +34,8 @@ from ..records import RESULTS, Status, StorageURL, TrialRecord
 from ..tasks import Task, load_task
 from ..train import run as train_run
 from . import recovery, schema
-from .plan import open_search, requeue_orphans
+from .faults import Fault, environment_fault
+from .plan import SearchPlan, open_search, requeue_orphans, search_plans
 from .studyfile import StudySpec, TaskPlan
 
 
@@ -93,12 +94,15 @@ def make_pruner(name: str) -> optuna.pruners.BasePruner:
 
 @dataclass
 class Search:
-    """One (task, variant) Optuna study as a worker sees it."""
+    """One planned Optuna study as a worker sees it."""
 
-    task: TaskPlan
-    variant: str
+    plan: SearchPlan
     study: optuna.Study
     order: int
+
+    @property
+    def task(self) -> TaskPlan:
+        return self.plan.task
 
 
 class _Heartbeat:
@@ -140,35 +144,38 @@ class Worker:
         self.spec, self.url, self.poll_s = spec, url, poll_s
         self.storage = storage or url.open(True, spec.heartbeat_interval, spec.grace_period)
         self.searches = []
-        for order, (task, variant, name) in enumerate(spec.study_names()):
-            study = open_search(spec, self.storage, task, name)
+        for order, p in enumerate(search_plans(spec, self.storage)):
+            if not p.planned:
+                continue  # a replicate set whose search is not complete yet
+            study = open_search(spec, self.storage, p.task, p.name)
             study.pruner = make_pruner(spec.pruner)
-            self.searches.append(Search(task, variant, study, order))
+            self.searches.append(Search(p, study, order))
         self._tasks: dict[str, Task] = {}
 
     def task(self, plan: TaskPlan) -> Task:
         """The task's data, loaded once per worker with the study's data seed."""
         if plan.name not in self._tasks:
             self._tasks[plan.name] = load_task(plan.name, size=plan.size, path=plan.path,
-                                               seed=plan.data_seed)
+                                               seed=plan.data_seed, **plan.options)
         return self._tasks[plan.name]
 
     def pending(self) -> int:
-        """Planned configurations (over all searches) without a result yet."""
-        return sum(s.task.trials - len(recovery.done_configs(s.study.get_trials(deepcopy=False),
-                                                               s.task.trials))
-                   for s in self.searches)
+        """Planned configurations (over all searches) without a result yet (not counting those
+        set aside after failures of their machine, which wait for ``sweep --retry-failed``)."""
+        return sum(len(s.plan.planned) - len(recovery.settled(
+            s.study.get_trials(deepcopy=False), s.plan.planned)) for s in self.searches)
 
     def pop(self) -> tuple[Search, Trial] | None:
-        """Claim the waiting planned trial with the lowest config_id (atomic per storage) and
-        label it with this worker and the status ``lost`` (until its result is told)."""
+        """Claim the waiting planned trial with the lowest (config_id, replicate) (atomic per
+        storage) and label it with this worker and the status ``lost`` (until its result is
+        told)."""
         candidates = []
         for s in self.searches:
             recovery.reap(s.study, self.storage)
             for t in s.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-                cid = TrialRecord.from_user_attrs(t.user_attrs).config_id
-                if isinstance(cid, int) and cid < s.task.trials:
-                    candidates.append((cid, s.order, t.number, s, t))
+                key = TrialRecord.from_user_attrs(t.user_attrs).key
+                if key in s.plan.planned:
+                    candidates.append((key, s.order, t.number, s, t))
         for *_, s, t in sorted(candidates, key=lambda c: c[:3]):
             try:
                 if self.storage.set_trial_state_values(t._trial_id, state=TrialState.RUNNING):
@@ -199,7 +206,7 @@ class Worker:
                     if self.pending() == 0:
                         break
                     requeue_orphans(self.spec, self.storage, self.url,
-                                    [(s.task, s.study) for s in self.searches])
+                                    [(s.plan.planned, s.study) for s in self.searches])
                     if on_progress is not None:
                         on_progress()
                     time.sleep(self.poll_s)
@@ -229,6 +236,35 @@ class Worker:
         recovery.fail_and_requeue(search.study, self.storage,
                                   self.storage.get_trial(trial._trial_id))
 
+    def _tell_machine_failure(self, search: Search, trial: Trial, fault: Fault) -> Status:
+        """Record that the machine failed ``trial`` (:mod:`.faults`): no outcome, so it is
+        labelled ``lost`` with the fault, failed, and its planned trial re-queued, at most
+        :data:`.recovery.ENVIRONMENT_RETRIES` times (then it waits for ``sweep
+        --retry-failed``, and the sweep names the fault). Returns ``lost``."""
+        key = TrialRecord.from_user_attrs(trial.user_attrs).key
+        group = [t for t in search.study.get_trials(deepcopy=False)
+                 if t.number != trial.number
+                 and TrialRecord.from_user_attrs(t.user_attrs).key == key]
+        n = len(recovery.environment_faults(recovery.current(group))) + 1  # with this one
+        retry = n <= recovery.ENVIRONMENT_RETRIES
+        then = (f"re-queued (retry {n} of {recovery.ENVIRONMENT_RETRIES})" if retry else
+                f"not re-queued: its {recovery.ENVIRONMENT_RETRIES} retries are used up; fix "
+                "the machine, then run `lstm-odyssey sweep STUDY --retry-failed`")
+        try:
+            trial.set_user_attr(recovery.FAULT_KEY, fault.to_attr())
+            label = TrialRecord(status=Status.LOST,
+                                failure_reason=f"the machine failed the trial ({fault}); {then}")
+            for name, value in label.to_user_attrs(partial=True).items():
+                trial.set_user_attr(name, value)
+            if retry:
+                recovery.fail_and_requeue(search.study, self.storage,
+                                          self.storage.get_trial(trial._trial_id))
+            else:
+                self.storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+        except UpdateFinishedTrialError:
+            pass  # declared lost while it ran (no heartbeat): already failed and re-queued
+        return Status.LOST
+
     def _train_and_tell(self, search: Search, trial: Trial) -> Status:
         params = {}
         for name in schema.PARAMS:  # the enqueued (fixed) values, recorded with their ranges
@@ -238,8 +274,8 @@ class Worker:
             else:
                 params[name] = trial.suggest_float(name, d.low, d.high, log=d.log)
         planned = TrialRecord.from_user_attrs(trial.user_attrs)
-        config = self.spec.train_config(search.task, search.variant, params, planned.seed,
-                                        planned.config_id)
+        config = self.spec.train_config(search.task, search.plan.variant, params, planned.seed,
+                                        planned.config_id, search.plan.protocol)
         last: dict = {}
 
         def on_epoch(epoch: int, run: dict) -> None:
@@ -256,9 +292,12 @@ class Worker:
             record = TrialRecord.from_user_attrs(last).ended(
                 Status.PRUNED, "stopped early by the exploratory pruner")
         except Exception as e:  # noqa: BLE001 — a bug or bad config must not stop the sweep
+            if (fault := environment_fault(e)) is not None:  # the machine's, not the trial's
+                return self._tell_machine_failure(search, trial, fault)
             record = replace(TrialRecord.from_user_attrs(last), config_id=planned.config_id,
                              seed=planned.seed, momentum=config.momentum).ended(
                 Status.FAILED, f"{type(e).__name__}: {e}".splitlines()[0])
+        record = replace(record, replicate=planned.replicate)  # training knows no replicates
         value = record.valid_metric
         finite = value is not None and math.isfinite(value)
         if record.status in RESULTS and not finite:
