@@ -366,6 +366,30 @@ def bench_kernels(shapes: tuple[str, ...], variants: tuple[str, ...], repeats: i
     click.echo(benchmark.format_summary(rows, fast))
 
 
+@cli.command()
+@click.argument("study_file", type=click.Path(dir_okay=False))
+@click.option("--rule", default="baseline-gate", show_default=True,
+              help="baseline-gate: stop a run that has not beaten the trivial baseline after "
+                   "EPOCHS epochs; cap: stop every run after EPOCHS epochs.")
+@click.option("--epochs", type=int, default=30, show_default=True)
+@click.option("--task", "tasks", multiple=True, help="Only this task (repeatable).")
+@click.option("--storage", default=None, help=_STORAGE_HELP)
+def replay(study_file: str, rule: str, epochs: int, tasks: tuple[str, ...],
+           storage: str | None) -> None:
+    """Replay a stopping rule on a study's finished trials: the CPU it would have saved, the
+    best-10 % members and verdicts it would have changed."""
+    from .analysis.replay import make_rule, replay_text
+    from .analysis.replay import replay as run
+    from .analysis.table import load_results
+    from .sweep.studyfile import load_study
+
+    spec = load_study(study_file)
+    stop = make_rule(rule, epochs)
+    trials = load_results(spec.storage(storage), spec.name, spec.searches()).trials
+    trials = trials[trials["replicate_set"] == ""]  # the searches, not the replicate sets
+    click.echo(replay_text(run(trials, stop, list(tasks) or None)))
+
+
 def main() -> None:
     """Entry point: user mistakes become one line on stderr and exit status 2."""
     try:
