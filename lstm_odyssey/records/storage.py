@@ -29,7 +29,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_plus
 
 from ..errors import UserError
 
@@ -81,6 +81,9 @@ class StorageURL:
     path: Path | None
     base: Path | None = None  # a journal read before ``path`` (journal storages only)
 
+    def __repr__(self) -> str:  # never the password, even in a traceback or a log
+        return f"StorageURL({self.masked!r})"
+
     @classmethod
     def parse(cls, text: str) -> StorageURL:
         """Parse what the user wrote; an unsupported scheme or an unencoded ``@`` in the
@@ -92,7 +95,7 @@ class StorageURL:
         if scheme not in (Kind.POSTGRESQL, Kind.SQLITE):
             raise StorageError(f"storage {mask_url(text)}: unsupported scheme {scheme!r}; use "
                                "postgresql://…, sqlite:///FILE.db or a journal file path")
-        if "@" in rest.split("?", 1)[0].rpartition("@")[0]:
+        if _parts(text).ambiguous:  # the driver would take its start for the password
             raise StorageError(f"storage {mask_url(text)}: the user or password contains an "
                                "unencoded '@'; write it as %40 in --storage")
         path = None
@@ -217,36 +220,87 @@ class StorageURL:
 
 # Query or DSN keywords whose value is a secret (libpq's names), e.g. ``?password=…``.
 _SECRET_KEYS = r"(?:password|passwd|pwd|sslpassword)"
+# A DSN keyword string (``host=h password=x``): the value runs to the next blank (or is quoted).
 _SECRET_KEYWORD = re.compile(rf"(?i)\b({_SECRET_KEYS}\s*=\s*)('[^']*'|[^\s&;]*)")
+# In a URL's query the value runs to the next ``&`` (Python's parse_qsl, which SQLAlchemy uses).
+_SECRET_QUERY = re.compile(rf"(?i)(?:(?<=[?&])|^)({_SECRET_KEYS}=)([^&]*)")
+# SQLAlchemy's own URL pattern (``sqlalchemy.engine.url._parse_url``) up to the user-info, so
+# that the password is found exactly where the driver takes it: the user name runs to the
+# first ':' or '/', the password from there to the FIRST '@' (so '?', '#', '/' and ':' are
+# part of it, unencoded or not).
+_USERINFO = re.compile(r"(?P<scheme>[\w+]+)://(?:(?P<user>[^:/]*)(?::(?P<password>[^@]*))?@)?")
+# Where a URL's query starts once an unencoded '@' made the end of the password ambiguous:
+# the first '?' followed by a key and '='.
+_QUERY_KEY = re.compile(r"\?[\w.\-]+=")
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """A URL cut where SQLAlchemy cuts it: ``text[:secret[0]]`` up to the password,
+    ``text[secret[0]:secret[1]]`` the password (empty span: none), the host part after it, and
+    the query (``text[query:]``, after its '?'; None: no query)."""
+
+    secret: tuple[int, int]
+    query: int | None
+    ambiguous: bool  # the password holds an unencoded '@': the driver would cut it short
+
+
+def _parts(url: str) -> _Parts | None:
+    """The password's span in ``url`` as SQLAlchemy's parser finds it, widened to the LAST
+    '@' before the query where the text after the driver's password holds another '@' (an
+    unencoded '@' in the password: all of it is secret, though the driver would take only its
+    start); None where ``url`` is not a URL."""
+    m = _USERINFO.match(url)
+    if m is None:
+        return None
+    start = end = m.end()
+    if m.group("password") is not None:
+        start, end = m.span("password")
+    rest = url[m.end():]
+    ambiguous = False
+    if m.group("password") is not None:
+        q = _QUERY_KEY.search(rest)
+        head = rest[:q.start() if q else len(rest)]
+        if "@" in head:  # the driver's host would hold an '@': the password went on
+            ambiguous = True
+            end = m.end() + head.rindex("@")
+            rest = url[end + 1:]
+    q = rest.find("?")
+    query = None if q < 0 else len(url) - len(rest) + q + 1
+    return _Parts((start, end), query, ambiguous)
 
 
 def _secrets(url: str) -> list[str]:
-    """Every secret a storage string carries: the password of its user-info (everything
-    between the first ``:`` and the LAST ``@`` of the part before the query, so an unencoded
-    ``@`` in a password stays in the secret) and the values of password keywords."""
-    found = [m.group(2).strip("'") for m in _SECRET_KEYWORD.finditer(url)]
-    if "://" in url:
-        before_query = url.split("://", 1)[1].split("?", 1)[0]
-        userinfo = before_query.rpartition("@")[0]
-        if ":" in userinfo:
-            found.append(userinfo.split(":", 1)[1])
-    return [v for f in found if f for v in {f, unquote(f)}]  # drivers echo it decoded
+    """Every secret a storage string carries, as written and as the driver decodes it: the
+    user-info password (:func:`_parts`) and the values of password keywords (query
+    parameters of a URL, or the keywords of a DSN string)."""
+    found = []
+    parts = _parts(url)
+    if parts is None:
+        found += [m.group(2).strip("'") for m in _SECRET_KEYWORD.finditer(url)]
+    else:
+        found.append(url[slice(*parts.secret)])
+        if parts.query is not None:
+            found += [m.group(2) for m in _SECRET_QUERY.finditer(url, parts.query)]
+    decoded = {unquote(f) for f in found} | {unquote_plus(f) for f in found}
+    return [v for v in {*found, *decoded} if v]
 
 
 def mask_url(url: str) -> str:
     """The storage string with every password replaced by ``***`` (what logs, errors, status
-    and reports show): the user-info password, ``?password=…`` and DSN keywords alike.
+    and reports show): the user-info password where SQLAlchemy and the driver find it (with
+    unencoded '?', '#', '/', ':' or '@' in it), ``?password=…`` and DSN keywords alike.
     Written by hand rather than with SQLAlchemy's ``render_as_string`` because that masks only
-    the user-info part and splits an unencoded ``@`` wrongly."""
-    masked = _SECRET_KEYWORD.sub(lambda m: m.group(1) + "***", url)
-    if "://" in masked:
-        scheme, rest = masked.split("://", 1)
-        before_query, sep, query = rest.partition("?")
-        userinfo, at, host = before_query.rpartition("@")
-        if at and ":" in userinfo:
-            userinfo = userinfo.split(":", 1)[0] + ":***"
-        masked = f"{scheme}://{userinfo}{at}{host}{sep}{query}"
-    return masked
+    the user-info part and an unencoded '@' leaves the rest of the password in its host."""
+    parts = _parts(url)
+    if parts is None:
+        return _SECRET_KEYWORD.sub(lambda m: m.group(1) + "***", url)
+    (start, end), query = parts.secret, parts.query
+    if query is None:
+        tail = url[end:]
+    else:
+        tail = url[end:query] + _SECRET_QUERY.sub(lambda m: m.group(1) + "***", url[query:])
+    return url[:start] + ("***" if end > start else "") + tail
 
 
 def _scrub(text: str, url: str) -> str:
