@@ -6,7 +6,7 @@ what the public reproduction on Penn Treebank found.
   Welch verdict beside it (with the power rule, :mod:`.stats`) says whether the difference to
   vanilla is significant.
 * **The paper**: what it found for the variant on the dataset the task stands for
-  (:func:`.findings.paper_expectation`, docs/paper.md §Findings 2–5).
+  (:func:`.claims.paper_expectation`, docs/paper.md §Findings 2–5).
 * **The PTB reproduction** ordered ``NP ≈ V ≈ CIFG ≫ NFG, NOAF, NOG``. On one task that order
   *holds in rank* when each of NP, V and CIFG ranks ahead of each of NFG, NOAF and NOG, and
   *holds in the tests* when NP and CIFG are not significantly different from vanilla and NFG,
@@ -19,8 +19,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .claims import paper_expectation
 from .figures import variant_order
-from .findings import TaskAnalysis, paper_expectation
+from .findings import TaskAnalysis
 from .stats import REFERENCE, Verdict, verdict_text
 
 PTB_TOP = ("NP", "V", "CIFG")

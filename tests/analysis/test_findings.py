@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from lstm_odyssey.analysis.claims import findings_table
 from lstm_odyssey.analysis.findings import (
     NOT_REPRODUCED,
     NOT_TESTABLE,
@@ -20,7 +21,6 @@ from lstm_odyssey.analysis.findings import (
     TaskAnalysis,
     all_hold,
     any_holds,
-    findings_table,
     holm_corrected,
 )
 from lstm_odyssey.analysis.stats import Learnability

@@ -10,8 +10,8 @@ import pandas as pd
 
 from lstm_odyssey.analysis.findings import TaskAnalysis
 from lstm_odyssey.analysis.ranking import ptb_check, ranking
-from lstm_odyssey.analysis.report import ranking_view
 from lstm_odyssey.analysis.stats import Learnability
+from lstm_odyssey.analysis.views import ranking_view
 
 REF_MEAN = 10.0
 

@@ -20,14 +20,9 @@ from lstm_odyssey.analysis.findings import (
     FindingVerdict,
 )
 from lstm_odyssey.analysis.importance import Forest
-from lstm_odyssey.analysis.report import (
-    analyze,
-    build_report,
-    gate_note,
-    vanilla_effects_view,
-    write_report,
-)
+from lstm_odyssey.analysis.report import analyze, build_report, write_report
 from lstm_odyssey.analysis.synthetic import write_synthetic_study
+from lstm_odyssey.analysis.views import gate_note, vanilla_effects_view
 from lstm_odyssey.cli import cli
 
 pytestmark = pytest.mark.slow
@@ -286,14 +281,15 @@ def test_cli_storage_mistake_is_one_line(tmp_path: Path) -> None:
 def test_more_than_ten_variants_put_the_variants_in_rows(tmp_path: Path) -> None:
     """The task × variant matrix never gets wider than the page: with 11 variants the
     variants are its rows and the tasks its columns."""
-    from lstm_odyssey.analysis.report import MAX_MATRIX_COLUMNS, _matrix_html, analyze
+    from lstm_odyssey.analysis.render import MAX_MATRIX_COLUMNS, _matrix_html
+    from lstm_odyssey.analysis.sections import welch_matrix
     from lstm_odyssey.variants import PRESET_NAMES
 
     storage = str(tmp_path / "many.log")
     variants = (*PRESET_NAMES, "cifg+np", "nig+nog")
     write_synthetic_study(storage, tasks=("jsb-synth", "timit-synth"), variants=variants,
                           n_trials=10)
-    table = _matrix_html(analyze(storage, n_trees=4))
+    table = _matrix_html(welch_matrix(analyze(storage, n_trees=4)))
     assert len(variants) > MAX_MATRIX_COLUMNS
     head, body = table.split("</thead>")
     assert head.count("<th>") == 1 + 2 and "<th>variant</th>" in head
@@ -301,7 +297,7 @@ def test_more_than_ten_variants_put_the_variants_in_rows(tmp_path: Path) -> None
 
 
 def test_protocol_settings_read_as_words_with_units() -> None:
-    from lstm_odyssey.analysis.report import _setting
+    from lstm_odyssey.analysis.views import _setting
 
     assert [_setting(k) for k in ("time_budget_s", "max_epochs", "patience")] == [
         "time budget (s)", "max epochs", "patience"]
