@@ -30,9 +30,14 @@ def variants(input_size: int, hidden: int) -> None:
 
 
 @cli.command()
-@click.option("--task", required=True, help="Task name, e.g. jsb, timit-synth, handwriting-synth.")
+@click.option("--task", default=None,
+              help="Task name, e.g. jsb, timit-synth, handwriting-synth (with --task-path: "
+                   "the name of your dataset's task).")
+@click.option("--task-path", default=None, metavar="DIR",
+              help="Your own dataset: a folder with dataset.toml and train/valid/test.npz.")
 @click.option("--path", default=None, help="Your copy of the real corpus, for real-data tasks.")
-@click.option("--size", default="demo", show_default=True, help="Data size: demo, full or N.")
+@click.option("--size", default="demo", show_default=True,
+              help="Data size: demo, full or N (a dataset folder: demo = full = all of it).")
 @click.option("--variant", default="V", show_default=True, help="Variant, e.g. V, NFG, cifg+np.")
 @click.option("--hidden", type=int, required=True, help="N, LSTM blocks.")
 @click.option("--lr", type=float, required=True, help="Learning rate (scaled by 1 - momentum).")
@@ -48,9 +53,9 @@ def variants(input_size: int, hidden: int) -> None:
 @click.option("--threads", type=int, default=1, show_default=True,
               help="torch threads; results are reproducible for a fixed thread count.")
 @click.option("--json", "as_json", is_flag=True, help="Print the record as one JSON object.")
-def train(task: str, path: str | None, size: str, variant: str, hidden: int, lr: float,
-          momentum: float, noise: float, max_epochs: int, patience: int, batch_size: int,
-          seed: int, backend: str, time_budget: float | None, threads: int,
+def train(task: str | None, task_path: str | None, path: str | None, size: str, variant: str,
+          hidden: int, lr: float, momentum: float, noise: float, max_epochs: int, patience: int,
+          batch_size: int, seed: int, backend: str, time_budget: float | None, threads: int,
           as_json: bool) -> None:
     """Train one network with the paper's protocol and print its record."""
     import json
@@ -58,6 +63,15 @@ def train(task: str, path: str | None, size: str, variant: str, hidden: int, lr:
     from .train import TrainConfig, run
     from .train.summary import summarize
 
+    if task_path is not None:
+        if path is not None:
+            raise click.UsageError("give --task-path (your dataset) or --path (a real corpus "
+                                   "of a built-in task), not both")
+        from .tasks.userdata import dataset_name
+
+        task, path = task or dataset_name(task_path), task_path
+    if task is None:
+        raise click.UsageError("name a task with --task, or give your dataset with --task-path")
     config = TrainConfig(
         task=task, variant=variant, hidden_size=hidden, learning_rate=lr, momentum=momentum,
         input_noise=noise, max_epochs=max_epochs, patience=patience, batch_size=batch_size,
@@ -144,17 +158,19 @@ def synthetic_study(storage: str, trials: int, seed: int) -> None:
 @cli.group()
 def data() -> None:
     """Prepare, inspect and draw the datasets (jsb, timit-synth, timit, handwriting-synth,
-    iam-ondb)."""
+    iam-ondb) or your own (--path DIR, a folder with dataset.toml)."""
 
 
 def _data_options(fn):  # a click decorator
     fn = click.option("--step", default=None, help="jsb: quarter (default) or eighth.")(fn)
     fn = click.option("--phones", type=int, default=None, help="timit: 61 (default) or 39.")(fn)
     fn = click.option("--seed", type=int, default=0, show_default=True)(fn)
-    fn = click.option("--path", default=None, help="Your copy of a real corpus.")(fn)
+    fn = click.option("--path", default=None,
+                      help="Your copy of a real corpus, or your dataset folder (dataset.toml; "
+                           "then TASK may be left out).")(fn)
     fn = click.option("--size", default="demo", show_default=True,
                       help="demo, full or N training sequences.")(fn)
-    return click.argument("task")(fn)
+    return click.argument("task", required=False)(fn)
 
 
 def _task_options(step: str | None, phones: int | None) -> dict:
@@ -163,20 +179,20 @@ def _task_options(step: str | None, phones: int | None) -> dict:
 
 @data.command("prepare")
 @_data_options
-def data_prepare(task: str, size: str, path: str | None, seed: int, step: str | None,
+def data_prepare(task: str | None, size: str, path: str | None, seed: int, step: str | None,
                  phones: int | None) -> None:
     """Build (or find in the cache) a task's data, with a progress bar."""
     from .tasks import prepare
 
-    corpus = prepare(task, size, path, seed, progress=True, **_task_options(step, phones)).corpus
-    click.echo(f"{task}: " + ", ".join(f"{len(corpus.split(s))} {s}"
-                                       for s in ("train", "valid", "test")))
+    prepared = prepare(task, size, path, seed, progress=True, **_task_options(step, phones))
+    click.echo(f"{prepared.facts.name}: " + ", ".join(f"{len(prepared.corpus.split(s))} {s}"
+                                                      for s in ("train", "valid", "test")))
 
 
 @data.command("info")
 @_data_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def data_info(task: str, size: str, path: str | None, seed: int, step: str | None,
+def data_info(task: str | None, size: str, path: str | None, seed: int, step: str | None,
               phones: int | None, as_json: bool) -> None:
     """Per split: sequences, steps, length range and class frequencies."""
     import json
@@ -195,7 +211,7 @@ def data_info(task: str, size: str, path: str | None, seed: int, step: str | Non
 @click.option("--split", default="train", show_default=True,
               type=click.Choice(["train", "valid", "test"]))
 @click.option("--index", default=0, show_default=True, help="Which sequence of the split.")
-def data_show(task: str, size: str, path: str | None, seed: int, step: str | None,
+def data_show(task: str | None, size: str, path: str | None, seed: int, step: str | None,
               phones: int | None, out: str, split: str, index: int) -> None:
     """Draw one example: piano roll, feature image with phone labels, or pen strokes."""
     from .tasks import prepare

@@ -4,6 +4,7 @@ them (the CSVs keep the machine names)."""
 from __future__ import annotations
 
 from ..sweep import schema
+from ..tasks import kinds
 
 LABELS = {
     schema.HIDDEN_SIZE: "hidden size",
@@ -11,11 +12,7 @@ LABELS = {
     schema.ONE_MINUS_MOMENTUM: "1 − momentum",
     schema.INPUT_NOISE: "input noise std",
 }
-METRIC_LABELS = {
-    "frame_error_pct": "frame error (%)",
-    "cer_pct": "character error rate (%)",
-    "nll_per_step": "NLL per time step",
-}
+METRIC_LABELS = {k.metric: k.spec.metric_label for k in kinds.TaskKind}  # each kind's own
 
 
 def param_label(param: str) -> str:

@@ -3,7 +3,9 @@
 The sweep keeps one Optuna study per (study file, task, variant); its ``user_attrs[STUDY_ATTR]``
 is a :class:`StudyMeta` as a dict (:meth:`StudyMeta.to_user_attrs`). The analysis reads only
 studies that carry it. The keys from ``trials`` on were added by the sweep (a fabricated study
-has no ``seed``, ``pruner`` or ``plan``); a key that was never written loads as None.
+has no ``seed``, ``pruner`` or ``plan``); a key that was never written loads as None (studies
+stored before ``kind`` and ``stands_for`` existed are read by their metric and source:
+:meth:`lstm_odyssey.tasks.kinds.Role.of`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any, Self
 STUDY_ATTR = "lstm_odyssey"
 SCHEMA_VERSION = 1
 # Keys written only when set, so that studies without them keep their stored form.
-_OPTIONAL = ("seed", "pruner", "plan", "replicates", "first")
+_OPTIONAL = ("seed", "pruner", "plan", "replicates", "first", "kind", "stands_for")
 
 
 @dataclass
@@ -25,9 +27,10 @@ class StudyMeta:
     study: str | None = None      # the study file's name
     task: str | None = None
     variant: str | None = None    # canonical variant name (CellSpec.name)
-    source: str | None = None     # "synthetic" or "real"
+    source: str | None = None     # tasks.kinds.Source ("generated", "free corpus", ...);
+                                  # earlier versions: "synthetic" or "real"
     data: str | None = None       # one line: what the data is
-    metric: str | None = None     # "frame_error_pct" | "cer_pct" | "nll_per_step"
+    metric: str | None = None     # the kind's metric: "frame_error_pct", "cer_pct", ...
     protocol: dict | None = None  # max_epochs, patience, batch_size, ...
     schema: int | None = SCHEMA_VERSION
     trials: int | None = None     # planned trials
@@ -38,6 +41,10 @@ class StudyMeta:
                                   # (its ``trials`` are first … first + trials − 1)
     replicates: dict | None = None  # a replicate set's search: Replicates.to_dict() (its set,
                                     # the search it repeats, the chosen configurations, seeds)
+    kind: str | None = None       # the task kind (tasks.kinds.TaskKind); None: written before
+                                  # kinds were stored (then the metric says what it stands for)
+    stands_for: dict | None = None  # the paper dataset it stands for (StandsFor.to_dict()),
+                                    # None: none (or, without ``kind``, the metric's)
 
     @classmethod
     def stored_keys(cls) -> tuple[str, ...]:

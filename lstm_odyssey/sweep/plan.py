@@ -69,7 +69,8 @@ def plan_fingerprint(spec: StudySpec, task: TaskPlan) -> dict:
         "seed": spec.seed, "pruner": spec.pruner,
         "space": {k: [d.low, d.high] for k, d in spec.space.items()},
         "protocol": effective_protocol(spec, task),
-        "data": {"size": task.size, "path": task.path, "data_seed": task.data_seed},
+        "data": {"size": task.size, "path": task.path, "data_seed": task.data_seed,
+                 **({"options": task.options} if task.options else {})},
     }
 
 
@@ -147,13 +148,14 @@ def _plan_search(spec: StudySpec, storage: BaseStorage, task: TaskPlan, variant:
     if meta is None or meta.trials != task.trials - first:
         if not loaded:
             loaded.append(load_task(task.name, size=task.size, path=task.path,
-                                    seed=task.data_seed))
+                                    seed=task.data_seed, **task.options))
         data = loaded[0]
         meta = StudyMeta(
-            study=spec.name, task=task.name, variant=variant, source=data.source,
+            study=spec.name, task=task.name, variant=variant, source=str(data.source),
             data=data.description, metric=data.metric, protocol=fingerprint["protocol"],
             trials=task.trials - first, seed=spec.seed, pruner=spec.pruner, plan=fingerprint,
-            first=first or None)
+            first=first or None, kind=str(data.kind),
+            stands_for=data.stands_for.to_dict() if data.stands_for else None)
         for key, value in meta.to_user_attrs().items():
             study.set_user_attr(key, value)
     trials = study.get_trials(deepcopy=False)
@@ -206,7 +208,7 @@ def _plan_replicates(spec: StudySpec, storage: BaseStorage, task: TaskPlan,
                 study=spec.name, task=task.name, variant=variant, source=origin.source,
                 data=origin.data, metric=origin.metric, protocol=fingerprint["protocol"],
                 trials=len(chosen.keys()), seed=spec.seed, pruner=spec.pruner, plan=fingerprint,
-                replicates=chosen.to_dict())
+                replicates=chosen.to_dict(), kind=origin.kind, stands_for=origin.stands_for)
             study = open_study(spec, storage, name)
             for key, value in meta.to_user_attrs().items():
                 study.set_user_attr(key, value)

@@ -18,6 +18,11 @@
     trials = 60                     # optional: overrides the top-level trials
     protocol = { max_epochs = 3 }   # optional: per-task protocol overrides
     from = "older-study"            # optional: share that study's searches of this task
+    options = { step = "eighth" }   # optional: the task's own options (jsb: step, timit: phones)
+
+    [tasks.my-sensors]              # any other name: the user's dataset folder at 'path'
+    path = "data/my-sensors"        # holds dataset.toml and train/valid/test.npz
+    options = { bidirectional = true }  # optional: override the dataset's network
 
     [tasks.jsb.replicates.seeds]    # optional: more runs of chosen configurations
     select = "best 10%"             # each variant's best 10 % by validation, or [0, 7, 19]
@@ -60,6 +65,8 @@ from ..records import StorageURL, default_location
 from ..tasks import TASK_NAMES, task_info
 from ..tasks.common import TaskNameError, split_counts
 from ..train import ConfigError, TrainConfig
+from ..tasks.userdata import NAME as DATASET_NAME
+from ..tasks.userdata import OPTIONS as DATASET_OPTIONS
 from ..variants import PRESET_NAMES, CellSpec, SpecError
 from . import schema
 from .replicates import ReplicateError, ReplicateSet, parse_set
@@ -67,7 +74,7 @@ from .replicates import study_name as replicate_study_name
 from .space import PAPER_SPACE, Dim, RangeError
 
 TOP_KEYS = ("name", "seed", "trials", "variants", "pruner", "protocol", "space", "tasks", "storage")
-TASK_KEYS = ("size", "path", "data_seed", "trials", "protocol", "from", "replicates")
+TASK_KEYS = ("size", "path", "data_seed", "trials", "protocol", "from", "replicates", "options")
 PROTOCOL_KEYS = ("max_epochs", "patience", "batch_size", "init_std", "time_budget_s", "backend",
                  "eval_batch_size")
 STORAGE_KEYS = ("url", "heartbeat_interval", "grace_period", "base")
@@ -95,6 +102,7 @@ class TaskPlan:
     origin: str | None = None  # the study whose searches of this task are shared (``from``)
     replicates: tuple[ReplicateSet, ...] = ()
 
+    options: dict[str, Any] = field(default_factory=dict)  # the task's own (load_task's)
 
 @dataclass(frozen=True)
 class StudySpec:
@@ -229,19 +237,40 @@ def _study_name(where: str, key: str, name: Any) -> str:
 
 def _task(where: str, study: str, name: str, table: Any, trials: int | None,
           protocol: dict[str, Any]) -> TaskPlan:
-    if name not in TASK_NAMES:
+def _task_options(where: str, prefix: str, table: Any, valid: tuple[str, ...]) -> dict[str, Any]:
+    """A task's ``options`` table: only the names the task takes (their values are checked
+    when its data are prepared); a dataset folder's ``bidirectional`` must be a boolean."""
+    options = _check_keys(where, table, valid, f"{prefix}options.") if valid else table
+    if not isinstance(options, dict) or (options and not valid):
+        raise _fail(where, f"'{prefix}options' = {table!r}: this task takes no options")
+    if not isinstance(options.get("bidirectional", False), bool):
+        raise _fail(where, f"'{prefix}options.bidirectional' must be true or false")
+    return dict(options)
+
+
+    prefix = f"tasks.{name}."
+    own_data = name not in TASK_NAMES and isinstance(table, dict) and "path" in table
+    if name not in TASK_NAMES and not own_data:
         close = difflib.get_close_matches(name, TASK_NAMES, n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
         raise _fail(where, f"unknown task 'tasks.{name}'; {hint}valid tasks: "
-                           f"{', '.join(TASK_NAMES)}")
-    prefix = f"tasks.{name}."
+                           f"{', '.join(TASK_NAMES)} (or your own data: set '{prefix}path' to "
+                           "its dataset folder)")
+    if own_data and not DATASET_NAME.fullmatch(name):
+        raise _fail(where, f"task name 'tasks.{name}' is invalid for a dataset folder; use "
+                           "letters, digits, '-', '_' or '.'")
     _check_keys(where, table, TASK_KEYS, prefix)
-    info = task_info(name)
     path = table.get("path")
     if path is not None and not isinstance(path, str):
         raise _fail(where, f"'{prefix}path' must be a string")
-    if info.needs_path and path is None:
-        raise _fail(where, f"task '{name}' reads a real corpus; set '{prefix}path'")
+    if not own_data:
+        info = task_info(name)
+        if info.needs_path and path is None:
+            raise _fail(where, f"task '{name}' reads a real corpus; set '{prefix}path'")
+        if path is not None and not (info.needs_path or info.path_optional):
+            raise _fail(where, f"task '{name}' is generated and takes no '{prefix}path'")
+    options = _task_options(where, prefix, table.get("options", {}),
+                            DATASET_OPTIONS if own_data else info.options)
     size = table.get("size", "demo")
     try:
         split_counts(size, None, None)
@@ -280,6 +309,7 @@ def _task(where: str, study: str, name: str, table: Any, trials: int | None,
         replicates=tuple(replicates),
     )
 
+        options=options,
 
 def parse_study(data: dict, where: str, default_name: str) -> StudySpec:
     """Validate a parsed TOML document (``where`` names it in errors)."""

@@ -12,6 +12,7 @@ import numpy as np
 
 from .base import Split, Task
 from .common import Corpus, RawSplit, normalise
+from .kinds import Source, StandsFor, TaskKind
 
 
 @dataclass(frozen=True)
@@ -20,15 +21,16 @@ class TaskFacts:
     inputs and targets become arrays (see :class:`~.base.Task`)."""
 
     name: str
-    source: str                    # "synthetic" (free default) or "real"
+    source: Source                 # where the data come from
     description: str               # one line: what the data is and where it came from
     input_size: int
-    num_classes: int
-    loss: str                      # a loss kind, a key of base.METRICS
+    num_classes: int               # output units C (CTC: including the blank at 0)
+    loss: TaskKind                 # the task kind
     bidirectional: bool
     class_names: list[str] = field(default_factory=list)
     norm_columns: slice | list[int] | None = None  # input columns to z-normalise
     target_dtype: str = "int64"
+    stands_for: StandsFor | None = None  # the paper dataset the task stands for, if any
 
 
 # Draws one raw example (inputs, targets, title, class names) into a new matplotlib figure.
@@ -65,7 +67,7 @@ class Prepared:
                     train=convert(self.corpus.train), valid=convert(self.corpus.valid),
                     test=convert(self.corpus.test), input_size=f.input_size,
                     num_classes=f.num_classes, loss=f.loss, bidirectional=f.bidirectional,
-                    class_names=f.class_names)
+                    class_names=f.class_names, stands_for=f.stands_for)
 
 
 @dataclass(frozen=True)

@@ -10,16 +10,22 @@ import numpy as np
 from ..errors import UserError
 from .common import SPLITS, TaskNameError
 from .definition import Prepared
+from .kinds import Targets
 
 
 def summary(prepared: Prepared) -> dict[str, Any]:
     """Per split: sequences, total steps, min/median/max length and class frequencies
-    (frames per phone, characters, or steps on per note), plus input size and classes."""
+    (frames per phone, characters, steps on per note, or sequences per class; none for
+    real-valued targets), plus the kind, input size, output size and what it stands for."""
     f = prepared.facts
     names = f.class_names
-    out: dict[str, Any] = {"task": f.name, "source": f.source, "description": f.description,
+    out: dict[str, Any] = {"task": f.name, "source": str(f.source),
+                           "description": f.description, "kind": f.loss.spec.label,
+                           "stands_for": f.stands_for.label if f.stands_for else None,
                            "input_size": f.input_size, "num_classes": f.num_classes,
-                           "loss": f.loss, "splits": {}}
+                           "loss": str(f.loss), "metric": f.loss.metric,
+                           "bidirectional": f.bidirectional, "splits": {}}
+    counted = f.loss.spec.targets is not Targets.STEP_VALUES
     for s in SPLITS:
         raw = prepared.corpus.split(s)
         lens = np.array([len(x) for x in raw.inputs], dtype=np.int64)
@@ -29,7 +35,7 @@ def summary(prepared: Prepared) -> dict[str, Any]:
             "median_len": float(np.median(lens)) if len(lens) else 0.0,
             "max_len": int(lens.max()) if len(lens) else 0,
             "class_counts": {n: int(c) for n, c in zip(names, _class_counts(raw.targets, names))
-                             if c > 0},
+                             if c > 0} if counted else {},
         }
     return out
 
@@ -46,15 +52,20 @@ def _class_counts(targets: list[np.ndarray], names: list[str]) -> np.ndarray:
 
 def format_summary(info: dict[str, Any], top: int = 12) -> str:
     """The summary as readable text (the ``top`` most frequent classes per split)."""
-    lines = [f"{info['task']} ({info['source']}): {info['description']}",
-             (f"input size {info['input_size']}, {info['num_classes']} classes, "
-             f"loss {info['loss']}")]
+    sf = info.get("stands_for")  # "TIMIT" (the dataset itself) or "for TIMIT" (a stand-in)
+    stands = "" if not sf else f", {'stands in ' if sf.startswith('for ') else 'is '}{sf}"
+    lines = [f"{info['task']} ({info['source']}{stands}): {info['description']}",
+             (f"{info['kind']}: input size {info['input_size']}, output size "
+              f"{info['num_classes']}, loss {info['loss']}, metric {info['metric']}, "
+              f"{'bidirectional' if info['bidirectional'] else 'unidirectional'} network")]
     for s, d in info["splits"].items():
         lines.append(f"{s:5s}: {d['sequences']} sequences, {d['steps']} steps, length "
                      f"min {d['min_len']} / median {d['median_len']:g} / max {d['max_len']}")
         total = sum(d["class_counts"].values()) or 1
         common = sorted(d["class_counts"].items(), key=lambda kv: -kv[1])[:top]
-        lines.append("       " + ", ".join(f"{k!r} {100 * v / total:.1f}%" for k, v in common))
+        if common:
+            lines.append("       " + ", ".join(f"{k!r} {100 * v / total:.1f}%"
+                                               for k, v in common))
     return "\n".join(lines)
 
 
@@ -142,4 +153,35 @@ def draw_strokes(x: np.ndarray, y: np.ndarray, title: str, names: list[str]):
     ax.set_aspect("equal")
     ax.axis("off")
     ax.set_title("".join(names[i] for i in y), fontsize=9)
+    return fig
+
+
+def draw_sequence(x: np.ndarray, y: np.ndarray, title: str, names: list[str]):
+    """Any dataset's sequence: its inputs (steps × columns, z-scored per column) above its
+    targets — a band of classes, a 0/1 image, curves of values, or the labels in the title."""
+    import matplotlib.pyplot as plt
+
+    per_step = y.ndim == 2 or len(y) == len(x) and len(x) > 1
+    fig, axes = plt.subplots(2 if per_step else 1, 1, figsize=(10, 5 if per_step else 3),
+                             sharex=True, squeeze=False)
+    z = (x - x.mean(0)) / (x.std(0) + 1e-6)
+    axes[0, 0].imshow(z.T, origin="lower", aspect="auto", cmap="magma", interpolation="nearest")
+    axes[0, 0].set(ylabel="input column")
+    if not per_step:
+        text = " ".join(names[int(i)] if int(i) < len(names) else str(int(i)) for i in y)
+        title = f"{title} → {text[:80]}"
+    elif y.ndim == 1:
+        axes[1, 0].imshow(y[None, :], aspect="auto", cmap="tab20", interpolation="nearest")
+        axes[1, 0].set(ylabel="class", yticks=[])
+    elif np.isin(y, (0, 1)).all():
+        axes[1, 0].imshow(y.T, origin="lower", aspect="auto", cmap="Greys",
+                          interpolation="nearest")
+        axes[1, 0].set(ylabel="output")
+    else:
+        for k in range(y.shape[1]):
+            axes[1, 0].plot(y[:, k], lw=1, label=names[k] if k < len(names) else str(k))
+        axes[1, 0].legend(fontsize=6, loc="upper right")
+        axes[1, 0].set(ylabel="target")
+    axes[-1, 0].set(xlabel="step")
+    axes[0, 0].set_title(title, fontsize=9)
     return fig

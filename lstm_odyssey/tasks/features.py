@@ -15,6 +15,7 @@ import numpy as np
 from scipy.fft import dct, rfft
 
 from .definition import TaskFacts
+from .kinds import Source, StandsFor, TaskKind
 
 RATE = 16000
 WIN = 400           # 25 ms
@@ -90,9 +91,11 @@ def frame_labels(starts: np.ndarray, labels: np.ndarray, n_frames: int,
     return out.astype(np.int64)
 
 
-def speech_facts(name: str, source: str, description: str, names: list[str]) -> TaskFacts:
+def speech_facts(name: str, source: Source, description: str, names: list[str],
+                 stands_for: StandsFor) -> TaskFacts:
     """The facts of a speech task over these features: 39 inputs (all z-normalised), one
     class per frame from ``names``, a bidirectional network."""
     return TaskFacts(name=name, source=source, description=description, input_size=3 * NCEP,
-                     num_classes=len(names), loss="framewise_ce", bidirectional=True,
-                     class_names=names, norm_columns=slice(None), target_dtype="int64")
+                     num_classes=len(names), loss=TaskKind.FRAMEWISE_CE, bidirectional=True,
+                     class_names=names, norm_columns=slice(None), target_dtype="int64",
+                     stands_for=stands_for)

@@ -39,6 +39,7 @@ from .common import (
 )
 from .definition import Prepared, TaskFacts, TaskInfo
 from .describe import draw_strokes
+from .kinds import PaperDataset, Source, StandsFor, TaskKind
 
 GENERATOR_VERSION = 4
 ALPHABET = " " + string.ascii_letters + string.digits + "!\"#&'()*+,-./:;?"
@@ -222,13 +223,14 @@ def build(counts: tuple[int, int, int], seed: int, progress: bool = False,
     return Corpus(**splits, meta={"alphabet": ALPHABET})
 
 
-def handwriting_facts(name: str, source: str, description: str, alphabet: str) -> TaskFacts:
+def handwriting_facts(name: str, source: Source, description: str, alphabet: str,
+                      stands_for: StandsFor) -> TaskFacts:
     """The facts of a handwriting task: (Δx, Δy, t, pen-up) per point with the first three
     z-normalised, CTC over ``alphabet`` plus the blank at 0, a bidirectional network."""
     return TaskFacts(name=name, source=source, description=description, input_size=4,
-                     num_classes=len(alphabet) + 1, loss="ctc", bidirectional=True,
+                     num_classes=len(alphabet) + 1, loss=TaskKind.CTC, bidirectional=True,
                      class_names=["<blank>", *alphabet], norm_columns=[0, 1, 2],
-                     target_dtype="int64")
+                     target_dtype="int64", stands_for=stands_for)
 
 
 def _prepare(size: str | int, path: str | None, seed: int, progress: bool) -> Prepared:
@@ -240,7 +242,8 @@ def _prepare(size: str | int, path: str | None, seed: int, progress: bool) -> Pr
     corpus = cached(config, lambda: build(counts, seed, progress))
     desc = (f"online handwriting rendered from Hershey fonts ({'/'.join(map(str, counts))} "
             f"lines, seed {seed}), (Δx, Δy, t, pen-up) per point, CTC over characters")
-    return Prepared(corpus, handwriting_facts("handwriting-synth", "synthetic", desc, ALPHABET),
+    return Prepared(corpus, handwriting_facts("handwriting-synth", Source.GENERATED, desc, ALPHABET,
+                                      StandsFor(PaperDataset.IAM)),
                     draw_strokes)
 
 

@@ -23,6 +23,7 @@ from .common import SPLITS, Corpus, CorpusError, RawSplit, parallel_map, split_c
 from .definition import Prepared, TaskInfo
 from .describe import draw_strokes
 from .handwriting import DEMO, encode, handwriting_facts
+from .kinds import PaperDataset, Source, StandsFor
 
 DROPPED = ("a08-551z",)
 SPLIT_FILES = {"train": ("trainset.txt",), "valid": ("testset_v.txt", "testset_t.txt"),
@@ -132,7 +133,9 @@ def _prepare(size: str | int, path: str | None, seed: int, progress: bool) -> Pr
     corpus = cache.cached(config, lambda: load(root, progress))
     desc = f"IAM-OnDB at {root}, task-1 split, strokes subsampled ×½"
     corpus = subset(corpus, split_counts(size, DEMO, None))
-    return Prepared(corpus, handwriting_facts("iam-ondb", "real", desc, corpus.meta["alphabet"]),
+    return Prepared(corpus, handwriting_facts("iam-ondb", Source.LICENSED_CORPUS, desc,
+                                      corpus.meta["alphabet"],
+                                      StandsFor(PaperDataset.IAM, same_data=True)),
                     draw_strokes)
 
 

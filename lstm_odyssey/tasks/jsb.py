@@ -34,6 +34,7 @@ from .common import (
 )
 from .definition import Prepared, TaskFacts, TaskInfo
 from .describe import draw_roll
+from .kinds import PaperDataset, Source, StandsFor, TaskKind
 
 LOW, HIGH = 21, 108
 # The only classes a JSB pickle may name: its chords may be sets (a protocol-2 pickle rebuilds
@@ -208,19 +209,22 @@ def _prepare(size: str | int, path: str | None, seed: int, progress: bool,
                               "(dict with 'train'/'valid'/'test')")
         config = {"task": "jsb", "source": cache.stamp(p), "version": GENERATOR_VERSION}
         corpus = cache.cached(config, lambda: load_pickle(p))
-        source, desc = "real", f"JSB Chorales pickle {p}"
+        desc = f"JSB Chorales pickle {p}"
+        source, stands_for = Source.FREE_CORPUS, StandsFor(PaperDataset.JSB, same_data=True)
     else:
         if step not in STEPS:
             raise TaskNameError(f"step {step!r} is not valid; use one of {', '.join(STEPS)}")
         config = {"task": "jsb", "source": f"music21-{version('music21')}", "seed": seed,
                   "step": step, "version": GENERATOR_VERSION}
         corpus = cache.cached(config, lambda: build_music21(seed, step, progress))
-        source = "synthetic"
+        # real scores (music21 ships them), not the paper's JSB split or quantisation
+        source, stands_for = Source.FREE_CORPUS, StandsFor(PaperDataset.JSB)
         desc = (f"Bach chorales from the music21 corpus, {step}-note piano rolls, "
                 f"60/20/20 split by BWV number (seed {seed})")
     facts = TaskFacts(name="jsb", source=source, description=desc, input_size=NOTES,
-                      num_classes=NOTES, loss="bernoulli", bidirectional=False,
-                      class_names=note_names(), norm_columns=None, target_dtype="float32")
+                      num_classes=NOTES, loss=TaskKind.BERNOULLI, bidirectional=False,
+                      class_names=note_names(), norm_columns=None, target_dtype="float32",
+                      stands_for=stands_for)
     return Prepared(subset(corpus, split_counts(size, None, None)), facts, draw_roll)
 
 

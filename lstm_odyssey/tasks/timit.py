@@ -27,6 +27,7 @@ from .common import (
 )
 from .definition import Prepared, TaskInfo
 from .describe import draw_frames
+from .kinds import PaperDataset, Source, StandsFor
 from .phones import FOLD39, PHONES39, TIMIT61
 
 
@@ -146,7 +147,9 @@ def _prepare(size: str | int, path: str | None, seed: int, progress: bool,
     corpus = cache.cached(config, lambda: load(root, phones, progress))
     desc = f"TIMIT corpus at {root}, {phones} phone classes, core test set"
     corpus = subset(corpus, split_counts(size, timit_synth.DEMO, None))
-    return Prepared(corpus, features.speech_facts("timit", "real", desc, class_names(phones)),
+    return Prepared(corpus, features.speech_facts("timit", Source.LICENSED_CORPUS, desc,
+                                           class_names(phones),
+                                           StandsFor(PaperDataset.TIMIT, same_data=True)),
                     draw_frames)
 
 

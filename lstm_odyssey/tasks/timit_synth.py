@@ -32,6 +32,7 @@ from .common import (
 )
 from .definition import Prepared, TaskInfo
 from .describe import draw_frames
+from .kinds import PaperDataset, Source, StandsFor
 from .phones import PHONES39, fold_ipa
 
 GENERATOR_VERSION = 4
@@ -147,8 +148,9 @@ def _prepare(size: str | int, path: str | None, seed: int, progress: bool) -> Pr
     corpus = cache.cached(config, lambda: build(counts, seed, progress))
     desc = (f"TIMIT-like speech synthesised with espeak-ng ({'/'.join(map(str, counts))} "
             f"utterances, seed {seed}), 39-dim MFCC+Δ+ΔΔ, 39 folded phone classes")
-    return Prepared(corpus, features.speech_facts("timit-synth", "synthetic", desc,
-                                                  list(PHONES39)), draw_frames)
+    return Prepared(corpus, features.speech_facts("timit-synth", Source.GENERATED, desc,
+                                                  list(PHONES39), StandsFor(PaperDataset.TIMIT)),
+                    draw_frames)
 
 
 TASK = TaskInfo("timit-synth", "TIMIT-like speech synthesised with espeak-ng, exact frame "

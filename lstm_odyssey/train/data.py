@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 
-from ..tasks import Split
+from ..tasks import Split, TaskKind
 from .kinds import IGNORE_INDEX, loss_kind
 
 __all__ = ["IGNORE_INDEX", "POOL_BATCHES", "Batch", "SequenceSet", "add_input_noise",
@@ -28,9 +28,10 @@ POOL_BATCHES = 20
 class Batch:
     """A padded batch, batch first.
 
-    ``targets`` depend on the loss kind (:mod:`.kinds`): ``framewise_ce`` (B, T) int64 padded
-    with :data:`IGNORE_INDEX`; ``bernoulli`` (B, T, C) float32 padded with 0; ``ctc`` (B, L)
-    int64 labels padded with 0 and their lengths in ``target_lengths``.
+    ``targets`` depend on the task kind (:mod:`.kinds`): ``framewise_ce`` (B, T) int64 padded
+    with :data:`IGNORE_INDEX`; ``bernoulli`` and ``framewise_mse`` (B, T, C) float32 padded
+    with 0; ``ctc`` (B, L) int64 labels padded with 0 and their lengths in
+    ``target_lengths``; ``sequence_ce`` (B, 1) int64.
     """
 
     inputs: Tensor          # (B, T, M) float32, zero padded
@@ -53,15 +54,16 @@ class Batch:
 
 
 class SequenceSet:
-    """A :class:`~lstm_odyssey.tasks.Split` as tensors, ready to be batched."""
+    """A :class:`~lstm_odyssey.tasks.Split` as tensors, ready to be batched; ``loss`` is the
+    task's kind (its name is accepted)."""
 
-    def __init__(self, split: Split, loss: str) -> None:
+    def __init__(self, split: Split, loss: TaskKind | str) -> None:
         self.inputs = [torch.as_tensor(np.asarray(x, dtype=np.float32)) for x in split.inputs]
         self.kind = loss_kind(loss)
         self.targets = [torch.as_tensor(np.asarray(y)).to(self.kind.target_dtype)
                         for y in split.targets]
         self.lengths = np.array([len(x) for x in self.inputs], dtype=np.int64)
-        self.loss = loss
+        self.loss = self.kind.kind
         self._single: dict[int, Batch] = {}  # batches of one sequence, built once
 
     def __len__(self) -> int:

@@ -1,11 +1,15 @@
-"""The three loss kinds of docs/paper.md §Tasks, one object each: what the targets look like,
-the loss, the metric and the trivial predictor.
+"""The loss of each task kind (:class:`~lstm_odyssey.tasks.kinds.TaskKind`), one object
+each: the loss, the metric and the trivial predictor. The kind's other facts (target layout,
+readout, default network, labels) are its :class:`~lstm_odyssey.tasks.kinds.KindSpec`.
 
 The loss of one sequence (logits a, summed over its time steps):
 
 * ``bernoulli`` (music): L = −Σ_t Σ_c [y_tc log σ(a_tc) + (1 − y_tc) log(1 − σ(a_tc))]
 * ``framewise_ce`` (speech): L = −Σ_t log softmax(a_t)[k_t]
 * ``ctc`` (handwriting): L = −log Σ_{π ∈ B⁻¹(l)} Π_t softmax(a_t)[π_t]  (blank = 0)
+* ``framewise_mse`` (sensors, time series): L = Σ_t Σ_k (a_tk − y_tk)²
+* ``sequence_ce`` (a label per sequence): L = −log softmax(a)[k], with a the logits of the
+  final state (the last step; bidirectional: both directions' final states)
 
 and its metric, lower is better:
 
@@ -16,14 +20,15 @@ and its metric, lower is better:
 * ``cer_pct``: 100 · Σ edit distance(decode(a), l) / Σ |l|, where ``decode`` is best-path
   decoding (argmax per frame, merge repeats, drop blanks) and the edit distance is the
   Levenshtein distance (unit insertions, deletions and substitutions).
+* ``rmse``: sqrt(Σ over sequences, steps and outputs of (a_tk − y_tk)² / (steps · K)).
+* ``sequence_error_pct``: 100 · misclassified sequences / all sequences.
 
 A metric accumulates as ``(total, count)`` pairs per batch, so a split's metric does not depend
-on how it was batched; its value is ``scale · total / count``.
+on how it was batched; its value is ``scale · total / count`` (RMSE: ``sqrt(total / count)``).
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -35,7 +40,8 @@ from torch import Tensor
 
 from .. import kernels
 from ..errors import UserError
-from ..tasks import METRICS, Task
+from ..tasks import Task
+from ..tasks.kinds import Readout, TaskKind, ctc_min_length
 
 if TYPE_CHECKING:
     from .data import Batch
@@ -63,12 +69,6 @@ def edit_distance(a: Sequence, b: Sequence) -> int:
     return Levenshtein.distance(list(a), list(b))
 
 
-def ctc_min_length(labels: list[int]) -> int:
-    """Fewest frames a CTC path for ``labels`` needs: one per label plus a blank between
-    each pair of equal neighbours."""
-    return len(labels) + sum(a == b for a, b in itertools.pairwise(labels))
-
-
 def check_ctc_lengths(task: Task) -> None:
     """Raise :class:`TaskDataError` if a sequence is too short for its CTC target (its loss
     would be infinite and the run would look diverged)."""
@@ -85,18 +85,29 @@ def check_ctc_lengths(task: Task) -> None:
 
 
 class LossKind:
-    """One loss kind. ``targets`` of a batch are ``target_dtype``, padded with ``padding``;
-    ``logits`` are (B, T, C)."""
+    """The loss of one task kind. ``targets`` of a batch are ``target_dtype``, padded with
+    ``padding``; ``logits`` are (B, T, C) (a final-state readout: (B, 1, C)). ``fused``: the
+    C++ network step (:mod:`lstm_odyssey.kernels.network`) computes this loss."""
 
-    name: str
+    kind: TaskKind
     target_dtype: torch.dtype = torch.int64
     padding: int = 0
     scale: float = 100.0  # the metric is a percentage
+    fused: bool = True
+
+    @property
+    def name(self) -> str:
+        return self.kind.value
 
     @property
     def metric(self) -> str:
         """Name of the metric (lower is better)."""
-        return METRICS[self.name]
+        return self.kind.metric
+
+    def units(self, lengths: np.ndarray) -> int:
+        """What a split's summed loss is divided by to report it: its steps (a sequence kind:
+        its sequences)."""
+        return len(lengths) if self.kind.spec.readout is Readout.FINAL else int(lengths.sum())
 
     def check(self, task: Task) -> None:
         """Raise :class:`TaskDataError` if the loss cannot be computed on ``task``'s data."""
@@ -126,7 +137,7 @@ class LossKind:
 class Bernoulli(LossKind):
     """Music: C independent notes per step; the metric is the loss itself, per step."""
 
-    name = "bernoulli"
+    kind = TaskKind.BERNOULLI
     target_dtype = torch.float32
     scale = 1.0
 
@@ -152,7 +163,7 @@ class Bernoulli(LossKind):
 class FramewiseCE(LossKind):
     """Speech: one class per frame."""
 
-    name = "framewise_ce"
+    kind = TaskKind.FRAMEWISE_CE
     padding = IGNORE_INDEX
 
     def loss(self, logits: Tensor, batch: Batch) -> Tensor:
@@ -177,7 +188,7 @@ class FramewiseCE(LossKind):
 class CTC(LossKind):
     """Handwriting: a label sequence per input sequence, output 0 the blank."""
 
-    name = "ctc"
+    kind = TaskKind.CTC
 
     def check(self, task: Task) -> None:
         check_ctc_lengths(task)
@@ -204,12 +215,63 @@ class CTC(LossKind):
         return F.one_hot(torch.tensor(0), task.num_classes).float()
 
 
-LOSS_KINDS: dict[str, LossKind] = {k.name: k for k in (FramewiseCE(), CTC(), Bernoulli())}
+class FramewiseMSE(LossKind):
+    """Real-valued targets per step (sensors, time series): the summed squared error; its
+    metric is the root of the mean over steps and outputs."""
+
+    kind = TaskKind.FRAMEWISE_MSE
+    target_dtype = torch.float32
+    fused = False
+
+    def loss(self, logits: Tensor, batch: Batch) -> Tensor:
+        per_step = (logits - batch.targets).square().sum(-1)
+        if batch.padded:
+            per_step = per_step * step_mask(batch.lengths, logits.shape[1]).to(logits.device)
+        return per_step.sum()
+
+    def metric_counts(self, logits: Tensor, batch: Batch, loss: float | None = None,
+                      frames: Tensor | None = None) -> tuple[float, int]:
+        if loss is None:
+            loss = float(self.loss(logits.detach().float().cpu(), batch.to("cpu")))
+        return loss, int(batch.lengths.sum()) * logits.shape[-1]
+
+    def metric_value(self, total: float, count: int) -> float:
+        return float(np.sqrt(total / count))
+
+    def trivial_logits(self, task: Task) -> Tensor:
+        """The mean of each output over the training steps."""
+        return torch.as_tensor(np.concatenate(task.train.targets).mean(0), dtype=torch.float32)
 
 
-def loss_kind(name: str) -> LossKind:
-    """The kind called ``name`` (a task's ``loss``)."""
+class SequenceCE(LossKind):
+    """One class per sequence, read from the network's final state (logits (B, 1, C))."""
+
+    kind = TaskKind.SEQUENCE_CE
+    fused = False
+
+    def loss(self, logits: Tensor, batch: Batch) -> Tensor:
+        return F.cross_entropy(logits[:, -1], batch.targets[:, 0], reduction="sum")
+
+    def metric_counts(self, logits: Tensor, batch: Batch, loss: float | None = None,
+                      frames: Tensor | None = None) -> tuple[float, int]:
+        predicted = logits[:, -1].detach().float().cpu().argmax(-1)
+        return float((predicted != batch.targets[:, 0].cpu()).sum()), len(batch)
+
+    def trivial_logits(self, task: Task) -> Tensor:
+        """The majority class of the training sequences."""
+        best = np.bincount(np.concatenate(task.train.targets), minlength=task.num_classes)
+        return F.one_hot(torch.tensor(int(best.argmax())), task.num_classes).float()
+
+
+LOSS_KINDS: dict[TaskKind, LossKind] = {k.kind: k for k in (
+    FramewiseCE(), CTC(), Bernoulli(), FramewiseMSE(), SequenceCE())}
+
+
+def loss_kind(kind: TaskKind | LossKind | str) -> LossKind:
+    """The loss of ``kind`` (a task's ``loss``; its name is accepted)."""
+    if isinstance(kind, LossKind):
+        return kind
     try:
-        return LOSS_KINDS[name]
-    except KeyError:
-        raise TaskDataError(f"unknown loss {name!r}; use one of {', '.join(LOSS_KINDS)}") from None
+        return LOSS_KINDS[TaskKind(kind)]
+    except ValueError:
+        raise TaskDataError(f"unknown loss {kind!r}; use one of {', '.join(TaskKind)}") from None

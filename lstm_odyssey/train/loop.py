@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from .. import __version__, kernels, tasks
 from ..records import EPOCH_KEYS, Status, TrialRecord
-from ..tasks import Task
+from ..tasks import Task, TaskKind
 from .config import TrainConfig
 from .data import Batch, SequenceSet, add_input_noise, evaluation_order, training_order
 from .kinds import loss_kind
@@ -76,15 +76,15 @@ class StopRun(Exception):
 
 
 def train_step(model: SequenceModel, optimizer: NesterovSGD, x: torch.Tensor, batch: Batch,
-               kind: str) -> tuple[float, torch.Tensor, torch.Tensor | None]:
+               kind: TaskKind | str) -> tuple[float, torch.Tensor, torch.Tensor | None]:
     """One update on a batch (inputs ``x``, already noisy); returns (summed loss, logits, the
     argmax class per step if already computed, else None).
 
     A batch of one unpadded sequence (the paper's protocol) on the cpu backend takes the fused
     step (:meth:`SequenceModel.fused_step`: forward, loss and gradients in one C++ call, the
-    same numbers); anything else autograd."""
+    same numbers) where the C++ step computes the kind's loss; anything else autograd."""
     out = {"frames": None}
-    fused = len(batch) == 1 and not batch.padded
+    fused = loss_kind(kind).fused and len(batch) == 1 and not batch.padded
 
     def closure() -> torch.Tensor:
         if fused:
@@ -121,7 +121,8 @@ def train_epoch(model: SequenceModel, optimizer: NesterovSGD, data: SequenceSet,
         loss_sum += loss
         total, count = metric_counts(data.loss, logits, batch, loss, frames)
         metric_total, metric_count = metric_total + total, metric_count + count
-    return float(loss_sum / data.lengths.sum()), metric_value(data.loss, metric_total, metric_count)
+    return (float(loss_sum / data.kind.units(data.lengths)),
+            metric_value(data.loss, metric_total, metric_count))
 
 
 @torch.no_grad()
@@ -136,7 +137,8 @@ def evaluate(model: SequenceModel, data: SequenceSet, config: TrainConfig) -> tu
         loss_sum += loss
         total, count = metric_counts(data.loss, logits, batch, loss)
         metric_total, metric_count = metric_total + total, metric_count + count
-    return float(loss_sum / data.lengths.sum()), metric_value(data.loss, metric_total, metric_count)
+    return (float(loss_sum / data.kind.units(data.lengths)),
+            metric_value(data.loss, metric_total, metric_count))
 
 
 def package_versions() -> dict[str, str]:

@@ -1,7 +1,7 @@
-"""The paper's metrics (docs/paper.md §Tasks), computed over a whole split; lower is better for all.
-Each metric is defined with its loss kind in :mod:`.kinds`; here they are looked up by the
-task's ``loss`` name and accumulated over a split as ``(total, count)`` pairs per batch, so a
-split's metric does not depend on how it was batched.
+"""The metrics of the task kinds (docs/paper.md §Tasks for the paper's three), computed over a
+whole split; lower is better for all. Each metric is defined with its kind's loss in
+:mod:`.kinds`; here they are looked up by the task's kind and accumulated over a split as
+``(total, count)`` pairs per batch, so a split's metric does not depend on how it was batched.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from torch import Tensor
 
 from ..tasks import Task
+from ..tasks.kinds import Readout, TaskKind
 from .data import Batch, SequenceSet, evaluation_order
 from .kinds import best_path_decode, edit_distance, loss_kind
 
@@ -24,7 +25,7 @@ def cer_pct(hypotheses: Sequence[Sequence], references: Sequence[Sequence]) -> f
     return 100.0 * errors / sum(len(r) for r in references)
 
 
-def metric_counts(kind: str, logits: Tensor, batch: Batch, loss: float | None = None,
+def metric_counts(kind: TaskKind | str, logits: Tensor, batch: Batch, loss: float | None = None,
                   frames: Tensor | None = None) -> tuple[float, int]:
     """``(total, count)`` of the task metric on one batch; ``logits`` are (B, T, C). For music
     the total is the batch's summed loss, for speech and handwriting it is made of the argmax
@@ -32,20 +33,23 @@ def metric_counts(kind: str, logits: Tensor, batch: Batch, loss: float | None = 
     return loss_kind(kind).metric_counts(logits, batch, loss, frames)
 
 
-def metric_value(kind: str, total: float, count: int) -> float:
+def metric_value(kind: TaskKind | str, total: float, count: int) -> float:
     """The metric from accumulated counts: NLL per step, or a percentage."""
     return loss_kind(kind).metric_value(total, count)
 
 
 def trivial_baseline(task: Task, batch_size: int = 64) -> float:
     """Validation metric of the trivial predictor fitted on the training split: per-note base
-    rates (music), the majority class (speech), all blank (CTC, i.e. a CER of 100 %)."""
+    rates (music), the majority class (speech, sequence classes), all blank (CTC, i.e. a CER
+    of 100 %), the mean of each output (regression)."""
     constant = loss_kind(task.loss).trivial_logits(task)
     data = SequenceSet(task.valid, task.loss)
+    steps = (lambda batch: 1) if task.loss.spec.readout is Readout.FINAL else (
+        lambda batch: batch.inputs.shape[1])
     total, count = 0.0, 0
     for idx in evaluation_order(data.lengths, batch_size):
         batch = data.batch(idx)
-        logits = constant.expand(*batch.inputs.shape[:2], task.num_classes)
+        logits = constant.expand(len(batch), steps(batch), len(constant))
         t, c = metric_counts(task.loss, logits, batch)
         total, count = total + t, count + c
     return metric_value(task.loss, total, count)

@@ -6,7 +6,9 @@
   backward layer, both feeding one output layer — with a softmax over the classes (inside the
   loss).
 
-Whether the LSTM is bidirectional comes from the task (``Task.bidirectional``).
+Whether the LSTM is bidirectional comes from the task (``Task.bidirectional``). A task kind with
+a final-state readout (``sequence_ce``) feeds the output layer once per sequence, from the last
+step of a unidirectional LSTM or both directions' final states ``[h→_T ; h←_1]``.
 All weights, the output layer's included, start from N(0, init_std²).
 """
 
@@ -19,20 +21,23 @@ from .. import kernels
 from ..kernels import network
 from ..nn import LSTM
 from ..tasks import Task
+from ..tasks.kinds import Readout
 from ..variants import CellSpec
 
 
 class SequenceModel(nn.Module):
     """LSTM (any variant and backend) + a linear layer applied at every step.
 
-    ``forward(x, lengths)`` maps padded inputs (B, T, M) to logits (B, T, C); ``lengths``
-    None means no sequence is padded.
+    ``forward(x, lengths)`` maps padded inputs (B, T, M) to logits (B, T, C) (the final-state
+    readout: (B, 1, C)); ``lengths`` None means no sequence is padded.
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_classes: int,
                  bidirectional: bool, variant: str | CellSpec = "vanilla",
-                 backend: str = "auto", init_std: float = 0.1) -> None:
+                 backend: str = "auto", init_std: float = 0.1,
+                 readout: Readout = Readout.STEP) -> None:
         super().__init__()
+        self.readout = readout
         self.lstm = LSTM(input_size, hidden_size, batch_first=True, bidirectional=bidirectional,
                          variant=variant, backend=backend, init="normal", init_std=init_std)
         self.output = nn.Linear(hidden_size * (2 if bidirectional else 1), num_classes)
@@ -45,10 +50,12 @@ class SequenceModel(nn.Module):
                  backend: str = "auto", init_std: float = 0.1) -> SequenceModel:
         """The paper's network for ``task``."""
         return cls(task.input_size, hidden_size, task.num_classes, task.bidirectional,
-                   variant, backend, init_std)
+                   variant, backend, init_std, task.loss.spec.readout)
 
     def forward(self, x: Tensor, lengths: Tensor | None) -> Tensor:
-        y, _ = self.lstm(x, lengths=lengths)
+        y, (h_n, _) = self.lstm(x, lengths=lengths)
+        if self.readout is Readout.FINAL:  # (directions, B, N) -> (B, 1, directions · N)
+            return self.output(h_n.transpose(0, 1).reshape(len(x), 1, -1))
         return self.output(y)
 
     def fused_step(self, x: Tensor, targets: Tensor,
@@ -60,7 +67,8 @@ class SequenceModel(nn.Module):
         bernoulli)``, or None where it does not apply (another backend or device, a dtype the
         cpu backend does not take): then use autograd."""
         lstm = self.lstm
-        if (x.shape[0] != 1 or x.dtype not in (torch.float32, torch.float64)
+        if (self.readout is not Readout.STEP or x.shape[0] != 1
+                or x.dtype not in (torch.float32, torch.float64)
                 or kernels.resolve_backend(lstm.backend, x.device.type) != "cpu"
                 or self.output.weight.dtype != x.dtype or lstm.weight_ih_l0.dtype != x.dtype):
             return None

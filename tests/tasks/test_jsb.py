@@ -5,6 +5,7 @@ import pytest
 
 from lstm_odyssey.tasks import CorpusError, jsb, load_task, prepare
 from lstm_odyssey.tasks.common import SPLITS
+from lstm_odyssey.tasks.kinds import PaperDataset, Source, StandsFor
 
 
 def test_roll_grid_rule():
@@ -60,7 +61,8 @@ def test_pickle_loader_reads_exactly(tmp_path):
     p = tmp_path / "JSB Chorales.pickle"
     p.write_bytes(pickle.dumps(data))
     t = load_task("jsb", path=str(p), size="full")
-    assert t.source == "real" and [len(t.train), len(t.valid), len(t.test)] == [2, 1, 1]
+    assert t.source == Source.FREE_CORPUS and t.stands_for == StandsFor(PaperDataset.JSB, True)
+    assert [len(t.train), len(t.valid), len(t.test)] == [2, 1, 1]
     assert t.train.inputs[0].shape == (2, 88) and t.valid.inputs[0].shape == (3, 88)
     assert np.flatnonzero(t.train.inputs[0][0]).tolist() == [39, 43, 46]
     assert np.flatnonzero(t.train.targets[0][1]).tolist() == []
