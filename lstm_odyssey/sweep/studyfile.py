@@ -64,9 +64,9 @@ from ..errors import UserError
 from ..records import StorageURL, default_location
 from ..tasks import TASK_NAMES, task_info
 from ..tasks.common import TaskNameError, split_counts
-from ..train import ConfigError, TrainConfig
 from ..tasks.userdata import NAME as DATASET_NAME
 from ..tasks.userdata import OPTIONS as DATASET_OPTIONS
+from ..train import ConfigError, TrainConfig
 from ..variants import PRESET_NAMES, CellSpec, SpecError
 from . import schema
 from .replicates import ReplicateError, ReplicateSet, parse_set
@@ -101,8 +101,8 @@ class TaskPlan:
     protocol: dict[str, Any] = field(default_factory=dict)
     origin: str | None = None  # the study whose searches of this task are shared (``from``)
     replicates: tuple[ReplicateSet, ...] = ()
-
     options: dict[str, Any] = field(default_factory=dict)  # the task's own (load_task's)
+
 
 @dataclass(frozen=True)
 class StudySpec:
@@ -235,8 +235,6 @@ def _study_name(where: str, key: str, name: Any) -> str:
     return name
 
 
-def _task(where: str, study: str, name: str, table: Any, trials: int | None,
-          protocol: dict[str, Any]) -> TaskPlan:
 def _task_options(where: str, prefix: str, table: Any, valid: tuple[str, ...]) -> dict[str, Any]:
     """A task's ``options`` table: only the names the task takes (their values are checked
     when its data are prepared); a dataset folder's ``bidirectional`` must be a boolean."""
@@ -248,6 +246,8 @@ def _task_options(where: str, prefix: str, table: Any, valid: tuple[str, ...]) -
     return dict(options)
 
 
+def _task(where: str, study: str, name: str, table: Any, trials: int | None,
+          protocol: dict[str, Any]) -> TaskPlan:
     prefix = f"tasks.{name}."
     own_data = name not in TASK_NAMES and isinstance(table, dict) and "path" in table
     if name not in TASK_NAMES and not own_data:
@@ -307,9 +307,9 @@ def _task_options(where: str, prefix: str, table: Any, valid: tuple[str, ...]) -
         protocol={**protocol, **_protocol(where, table.get("protocol", {}), f"{prefix}protocol.")},
         origin=origin,
         replicates=tuple(replicates),
+        options=options,
     )
 
-        options=options,
 
 def parse_study(data: dict, where: str, default_name: str) -> StudySpec:
     """Validate a parsed TOML document (``where`` names it in errors)."""
