@@ -83,6 +83,9 @@ NOT_REPOSITORY_FILES = {
     "testset_v.txt": "IAM-OnDB", "testset_t.txt": "IAM-OnDB", "testset_f.txt": "IAM-OnDB",
     "STUDY.toml": "a placeholder for the user's study file",
     "studies/x.toml": "a placeholder for the user's study file",
+    "dataset.toml": "a file of the user's dataset folder (docs/own-data.md)",
+    "DIR/dataset.toml": "the same, in usage text",
+    "sensors.toml": "the user's study file of the example in docs/own-data.md",
 }
 # Named but not a file of the repository, on purpose. The shipped report was written before the
 # paper's summary moved into docs/paper.md; regenerating it from its journal removes the name.
