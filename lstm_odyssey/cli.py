@@ -283,6 +283,168 @@ def status(study_file: str, storage: str | None, as_json: bool) -> None:
         click.echo(format_table(rows))
 
 
+# -- study tools: progress, criteria, curves, the results README (lstm_odyssey.analysis) --------
+_STUDY_FILE = click.argument("study_file", type=click.Path(dir_okay=False))
+
+
+@cli.group()
+def study() -> None:
+    """Read a study's trials: progress and cost, the protocol's criteria, learning curves, the
+    results README's generated block. Markdown on stdout."""
+
+
+@study.command("progress")
+@_STUDY_FILE
+@click.option("--storage", default=None, help=_STORAGE_HELP)
+def study_progress(study_file: str, storage: str | None) -> None:
+    """Trials finished / planned per task and the core-hours they used (and would still)."""
+    from .analysis.progress import study_progress as run
+    from .analysis.study import open_study
+
+    click.echo(run(open_study(study_file, storage)).to_markdown())
+
+
+@study.command("criteria")
+@_STUDY_FILE
+@click.option("--storage", default=None, help=_STORAGE_HELP)
+@click.option("--variant", default="V", show_default=True,
+              help="The variant whose trials are judged, or 'all' (every variant pooled).")
+def study_criteria(study_file: str, storage: str | None, variant: str) -> None:
+    """Did the protocol let the tasks learn: (a) learned, (b) not cut off by the epoch cap,
+    (c) validation ≈ test, on the best 10 % of a variant's trials."""
+    from .analysis.criteria import study_criteria as run
+    from .analysis.criteria import to_markdown
+    from .analysis.study import open_study
+
+    click.echo(to_markdown(run(open_study(study_file, storage), variant), variant))
+
+
+@study.command("curves")
+@_STUDY_FILE
+@click.option("--task", required=True, help="The task whose trials are shown.")
+@click.option("--variant", default="V", show_default=True)
+@click.option("--storage", default=None, help=_STORAGE_HELP)
+def study_curves(study_file: str, task: str, variant: str, storage: str | None) -> None:
+    """A variant's trials of a task, best first: best epoch, first epoch within 5 % of the
+    best, test metric, wall seconds per epoch."""
+    from .analysis.curves import trial_curves
+    from .analysis.study import open_study
+
+    click.echo(trial_curves(open_study(study_file, storage).results.trials, task, variant))
+
+
+@study.command("readme")
+@_STUDY_FILE
+@click.option("--storage", default=None, help=_STORAGE_HELP)
+@click.option("--machine", default=None,
+              help="The machine the trials ran on (the journal does not say); kept when the "
+                   "block is written again.")
+@click.option("--write", "readme", default=None, type=click.Path(dir_okay=False),
+              help="Replace the generated block of this README (results/<study>/README.md); "
+                   "the rest of it is kept.")
+def study_readme(study_file: str, storage: str | None, machine: str | None,
+                 readme: str | None) -> None:
+    """The results README's generated block: commands, storage, report, versions, machine,
+    cost."""
+    from pathlib import Path
+
+    from .analysis.readme import NO_MACHINE, readme_block, write_readme
+    from .analysis.study import open_study
+
+    trials = open_study(study_file, storage)
+    if readme:
+        click.echo(write_readme(trials, study_file, readme, machine))
+    else:
+        folder = Path("results") / trials.spec.name
+        click.echo(readme_block(trials, study_file, folder, machine or NO_MACHINE).to_markdown())
+
+
+@cli.group()
+def calibrate() -> None:
+    """Calibrate a protocol by measurement: vanilla learning curves before planning a study."""
+
+
+def _pair(kind: type):
+    def parse(ctx: click.Context, param: click.Parameter, value: str | None):
+        if value is None:
+            return None
+        try:
+            a, b = value.split(",")
+            return kind(a), kind(b)
+        except ValueError:
+            raise click.BadParameter(f"{value!r} is not FROM,TO") from None
+    return parse
+
+
+def _list(kind: type):
+    def parse(ctx: click.Context, param: click.Parameter, value: str) -> tuple:
+        try:
+            return tuple(kind(v) for v in value.split(","))
+        except ValueError:
+            raise click.BadParameter(f"{value!r} is not a comma-separated list") from None
+    return parse
+
+
+@calibrate.command("run")
+@click.option("--task", required=True)
+@click.option("--size", default="demo", show_default=True, help="demo, full or N.")
+@click.option("--hidden", default="63,200", show_default=True, callback=_list(int),
+              help="Hidden sizes N, comma-separated.")
+@click.option("--lr", default="1e-4,1e-3,1e-2", show_default=True, callback=_list(float),
+              help="Learning rates, comma-separated.")
+@click.option("--seeds", default="0", show_default=True, callback=_list(int),
+              help="Training seeds, comma-separated.")
+@click.option("--momentum", default=0.9, show_default=True)
+@click.option("--max-epochs", default=40, show_default=True, type=click.IntRange(min=1))
+@click.option("--wall-budget", type=float, default=None, help="Seconds per run at most.")
+@click.option("--points-per-char", default=None, callback=_pair(float), metavar="FROM,TO",
+              help="handwriting-synth: another line shape (uncached).")
+@click.option("--line-chars", default=None, callback=_pair(int), metavar="FROM,TO",
+              help="handwriting-synth: characters per line.")
+@click.option("--jobs", "-j", default=2, show_default=True, type=click.IntRange(min=1))
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="Folder of runs.jsonl (appended; runs already there are skipped).")
+def calibrate_run(task: str, size: str, hidden: tuple[int, ...], lr: tuple[float, ...],
+                  seeds: tuple[int, ...], momentum: float, max_epochs: int,
+                  wall_budget: float | None, points_per_char, line_chars, jobs: int,
+                  out: str) -> None:
+    """Train the vanilla LSTM over hidden × lr × seed, patience = max epochs (whole curves)."""
+    from .train.calibration import calibration_grid, run_calibration
+
+    grid = calibration_grid(task, size, hidden, lr, seeds, momentum, max_epochs, wall_budget,
+                            points_per_char, line_chars)
+    run_calibration(grid, out, jobs, echo=lambda s: click.echo(s))
+
+
+@calibrate.command("summary")
+@click.argument("out", type=click.Path(file_okay=False))
+def calibrate_summary(out: str) -> None:
+    """The runs of OUT/*.jsonl: best validation and test metric, epoch of best, first epoch
+    within 5 % of it, CPU seconds per epoch."""
+    from .analysis.curves import calibration_summary
+    from .records.runs import read_calibration_runs
+    from .train.calibration import DEFAULT_LINE_SHAPE
+
+    click.echo(calibration_summary(read_calibration_runs(out), DEFAULT_LINE_SHAPE))
+
+
+@calibrate.command("curves")
+@click.argument("records", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--at", default="10,20,30,40,50,70,100,120,150", show_default=True,
+              help="Comma-separated epochs to show.")
+def calibrate_curves(records: tuple[str, ...], at: str) -> None:
+    """Validation curves of `lstm-odyssey train --json` records at chosen epochs."""
+    from .analysis.curves import run_curves
+    from .records.runs import TrainedRun
+
+    try:
+        epochs = [int(e) for e in at.split(",")]
+    except ValueError:
+        raise click.BadParameter(f"{at!r} is not a comma-separated list of epochs",
+                                 param_hint="--at") from None
+    click.echo(run_curves([TrainedRun.read(r) for r in records], epochs))
+
+
 @cli.command("repair-journal")
 @click.argument("journal", type=click.Path(dir_okay=False))
 @click.option("-o", "--out", default=None, type=click.Path(dir_okay=False),

@@ -11,17 +11,24 @@ number of times (:data:`.recovery.ENVIRONMENT_RETRIES`). Any other error is the 
 from __future__ import annotations
 
 import errno
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import sqlalchemy.exc
-import torch
 
 from ..errors import EnvironmentFault
 
 
 def _always(error: BaseException) -> bool:
     return True
+
+
+def _torch_out_of_memory(error: BaseException) -> bool:
+    """torch's out-of-memory error, looked up only where torch is loaded (an error of torch
+    implies it is), so that reading a study never imports torch."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(error, torch.OutOfMemoryError)
 
 
 def _errno_in(*codes: int) -> Callable[[BaseException], bool]:
@@ -44,7 +51,7 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     Rule(EnvironmentFault),  # kernel cache, build and unavailable backends name their fix
     Rule(MemoryError, "free memory, or run fewer --jobs"),
-    Rule(torch.OutOfMemoryError, "free memory, or run fewer --jobs"),
+    Rule(BaseException, "free memory, or run fewer --jobs", _torch_out_of_memory),
     Rule(OSError, "free disk space (or raise the disk quota)",
          _errno_in(errno.ENOSPC, errno.EDQUOT)),
     Rule(OSError, "check the disk (it reported an I/O error or is read-only)",
