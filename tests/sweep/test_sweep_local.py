@@ -42,9 +42,10 @@ def test_smoke_sweep_jobs_2_completes_each_trial_exactly_once(write_study, tmp_p
         optuna.storages.journal.JournalFileBackend(url))
     meta = optuna.load_study(study_name="t/jsb/CIFG", storage=storage).user_attrs[
         STUDY_ATTR]
-    # every key but the replicate set's, which only a replicate search stores
-    assert set(StudyMeta.stored_keys()) - {"replicates"} <= set(meta)
-    assert meta["variant"] == "CIFG" and "replicates" not in meta
+    # every key but those a search of this kind does not store (a replicate set's, a
+    # continuation's first configuration, a user dataset's kind)
+    assert set(StudyMeta.stored_keys()) - {"replicates", "first", "kind", "stands_for"} <= set(meta)
+    assert meta["variant"] == "CIFG" and "replicates" not in meta and "first" not in meta
     assert meta["pruner"] == "none" and meta["metric"] == "nll_per_step"
     # running it again says so and runs nothing
     lines = []
