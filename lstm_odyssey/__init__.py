@@ -1,7 +1,9 @@
 """lstm-odyssey: the variants of "LSTM: A Search Space Odyssey" as fast, importable modules,
-plus the sweeps and analysis of the study."""
+beside the cell families after it (GRU, minGRU, minLSTM, sLSTM, your own), plus the sweeps and
+analysis of the study."""
 
-from .variants import PRESETS, CellSpec, count_parameters
+from .families import count_parameters, parse_variant
+from .variants import PRESETS, CellSpec
 
 __version__ = "0.1.0"
 
@@ -10,12 +12,15 @@ __all__ = [
     "PRESETS",
     "CellSpec",
     "LSTMCell",
+    "Recurrent",
     "__version__",
     "count_parameters",
+    "from_torch_gru",
     "from_torch_lstm",
+    "parse_variant",
 ]
 
-_NN = ("LSTM", "LSTMCell", "from_torch_lstm")
+_NN = ("LSTM", "LSTMCell", "Recurrent", "from_torch_gru", "from_torch_lstm")
 
 
 def __getattr__(name: str):

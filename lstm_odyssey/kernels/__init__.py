@@ -4,10 +4,14 @@ Every backend computes :func:`lstm_sequence` with the same signature and the sam
 :func:`lstm_odyssey.kernels.reference.lstm_sequence` (the oracle); the layout of ``W R b p Rg``
 is described in :mod:`lstm_odyssey.variants`.
 
-Backends: ``reference`` (plain autograd, any device), ``cpu`` (C++, built on first use, see
-:mod:`.build`), ``triton`` (CUDA; on CPU only under ``TRITON_INTERPRET=1``, for tests) and
-``auto``: ``cpu`` for CPU tensors, ``triton`` for CUDA tensors when triton is importable, and
-``reference`` otherwise — with one warning if the C++ kernels cannot be built.
+Backends: ``reference`` (plain autograd, any device, every family), ``cpu`` (C++, built on
+first use, see :mod:`.build`), ``triton`` (CUDA; on CPU only under ``TRITON_INTERPRET=1``, for
+tests) and ``auto``: for the LSTM ``cpu`` for CPU tensors, ``triton`` for CUDA tensors when
+triton is importable, and ``reference`` otherwise — with one warning if the C++ kernels cannot
+be built. Which backend computes which family (and which of its variants) is one table,
+:data:`BACKEND_TABLE`, that :func:`backend_for` reads; the other families
+(:mod:`lstm_odyssey.families`) run on the reference backend, their step under autograd
+(:func:`family_sequence`).
 
 :func:`ctc_loss` is ``torch.nn.functional.ctc_loss`` computed by the same C++ extension
 (:mod:`.ctc`) where it runs (CPU tensors, extension built), else by torch.
@@ -22,11 +26,14 @@ import importlib.util
 import os
 import shutil
 import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import EnvironmentFault, UserError
+from ..families import Variant, parse_variant
 from ..variants import BACKENDS, CellSpec
 from . import build, cpu, ctc, reference
 
@@ -102,27 +109,119 @@ def check_backend_name(name: str) -> None:
         raise BackendError(f"unknown backend {name!r}; use one of {', '.join(BACKENDS)}")
 
 
-def resolve_backend(name: str, device_type: str = "cpu") -> str:
-    """The concrete backend that ``name`` means for tensors on ``device_type`` (for ``auto`` on
-    CPU this builds the C++ kernels if needed, so the answer is the backend that will run)."""
+# -- the backend table ---------------------------------------------------------------------------
+
+def _every(spec: object) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Computes:
+    """What a backend computes of one family: its op and which of the family's variants.
+
+    The LSTM's op has the signature of :func:`lstm_sequence` (without ``backend``), every other
+    family's that of :func:`family_sequence`."""
+
+    sequence: Callable[..., tuple]
+    variants: Callable[[object], bool] = _every
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One row of :data:`BACKEND_TABLE`.
+
+    ``families``: family name → what it computes of it; ``any_family``: what it computes of
+    every other family (the reference: the family's own step under autograd). ``auto_on``: the
+    device types ``auto`` chooses it for (None: any), in table order; ``accepts``: the device
+    types it takes when named; ``loads``: whether it runs here (``auto`` passes over it
+    otherwise, calling ``on_auto_skip``); ``refusal``: the error when named for tensors it
+    cannot take."""
+
+    name: str
+    families: Mapping[str, Computes]
+    accepts: Callable[[str], bool]
+    refusal: Callable[[str], BackendError]
+    auto_on: frozenset[str] | None = None
+    loads: Callable[[str], bool] | None = None
+    on_auto_skip: Callable[[], None] | None = None
+    any_family: Computes | None = None
+
+    def computes(self, variant: Variant) -> Computes | None:
+        op = self.families.get(variant.family.name, self.any_family)
+        return op if op is not None and op.variants(variant.spec) else None
+
+
+def _triton_lstm(*args):
+    from . import triton_backend  # imports triton: only when it runs
+
+    return triton_backend.lstm_sequence(*args)
+
+
+def _cpu_refusal(device_type: str) -> BackendError:
+    return BackendError(
+        f"backend 'cpu' runs on CPU tensors, not {device_type}; use 'auto' or 'triton'")
+
+
+def _triton_refusal(device_type: str) -> BackendError:
+    return BackendUnavailable(
+        "backend 'triton' needs CUDA tensors and an installed triton (on CPU only under "
+        "TRITON_INTERPRET=1); use 'auto', 'cpu' or 'reference'")
+
+
+# The one answer to "which backend computes this variant": in order of preference for 'auto'.
+BACKEND_TABLE: tuple[Backend, ...] = (
+    Backend("cpu", {"lstm": Computes(cpu.lstm_sequence)}, accepts=lambda d: d == "cpu",
+            refusal=_cpu_refusal, auto_on=frozenset({"cpu"}), loads=lambda d: _cpu_loads(),
+            on_auto_skip=lambda: _fall_back(_cpu_failed
+                                            or "no C++ compiler found; install g++ or set CXX")),
+    Backend("triton", {"lstm": Computes(_triton_lstm)}, accepts=_triton_runs_on,
+            refusal=_triton_refusal, auto_on=frozenset({"cuda"})),
+    Backend("reference", {"lstm": Computes(reference.lstm_sequence)}, accepts=lambda d: True,
+            refusal=lambda d: BackendError(f"backend 'reference' cannot take {d} tensors"),
+            any_family=Computes(reference.family_sequence)),
+)
+_BY_NAME = {b.name: b for b in BACKEND_TABLE}
+assert set(_BY_NAME) == set(BACKENDS) - {"auto"}, "variants.BACKENDS names the table's rows"
+
+
+def backend_for(name: str, device_type: str = "cpu",
+                variant: str | CellSpec | Variant | None = None) -> tuple[Backend, Computes]:
+    """The backend (and its op) that ``name`` means for ``variant`` (default: the vanilla
+    LSTM) on tensors of ``device_type``: the named one, or for ``auto`` the first row of
+    :data:`BACKEND_TABLE` that computes the variant, is chosen for the device and runs here
+    (for the LSTM on CPU this builds the C++ kernels if needed, so the answer is the backend
+    that will run)."""
     check_backend_name(name)
+    v = parse_variant(variant if variant is not None else _VANILLA)
     if name == "auto":
-        if device_type == "cpu":
-            if _cpu_loads():
-                return "cpu"
-            _fall_back(_cpu_failed or "no C++ compiler found; install g++ or set CXX")
-            return "reference"
-        return "triton" if device_type == "cuda" and _triton_importable() else "reference"
-    if name == "cpu" and device_type != "cpu":
+        for row in BACKEND_TABLE:
+            op = row.computes(v)
+            if op is None or (row.auto_on is not None and device_type not in row.auto_on):
+                continue
+            if (row.loads or row.accepts)(device_type):
+                return row, op
+            if row.on_auto_skip is not None:
+                row.on_auto_skip()
+        raise BackendError(f"no backend computes {v.name} on {device_type} tensors")
+    row = _BY_NAME[name]
+    op = row.computes(v)
+    if op is None:
         raise BackendError(
-            f"backend 'cpu' runs on CPU tensors, not {device_type}; use 'auto' or 'triton'"
-        )
-    if name == "triton" and not _triton_runs_on(device_type):
-        raise BackendUnavailable(
-            "backend 'triton' needs CUDA tensors and an installed triton (on CPU only under "
-            "TRITON_INTERPRET=1); use 'auto', 'cpu' or 'reference'"
-        )
-    return name
+            f"backend {name!r} does not compute the {v.family.name} family ({v.name}); it "
+            f"computes {', '.join(row.families)}; use 'auto' or 'reference'")
+    if not row.accepts(device_type):
+        raise row.refusal(device_type)
+    return row, op
+
+
+_VANILLA = CellSpec()
+
+
+def resolve_backend(name: str, device_type: str = "cpu",
+                    variant: str | CellSpec | Variant | None = None) -> str:
+    """The name of the concrete backend that ``name`` means for ``variant`` (default: the
+    LSTM) on ``device_type`` (:func:`backend_for`)."""
+    return backend_for(name, device_type, variant)[0].name
 
 
 def lstm_sequence(
@@ -139,15 +238,22 @@ def lstm_sequence(
     backend: str = "auto",
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Run one direction of one layer over ``x`` (T, B, M); returns ``(y, h_n, c_n)``."""
-    name = resolve_backend(backend, x.device.type)
-    args = (spec, x, W, R, b, p, Rg, h0, c0, lengths)
-    if name == "cpu":
-        return cpu.lstm_sequence(*args)
-    if name == "triton":
-        from . import triton_backend
+    _, op = backend_for(backend, x.device.type, spec)
+    return op.sequence(spec, x, W, R, b, p, Rg, h0, c0, lengths)
 
-        return triton_backend.lstm_sequence(*args)
-    return reference.lstm_sequence(*args)
+
+def family_sequence(
+    variant: Variant,
+    x: Tensor,
+    params: dict[str, Tensor],
+    state0: tuple[Tensor, ...],
+    lengths: Tensor | None = None,
+    backend: str = "auto",
+) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """Run one direction of one layer of any family but the LSTM over ``x`` (T, B, M) from
+    ``state0``; returns ``(y, state_n)`` (:func:`.reference.family_sequence`)."""
+    _, op = backend_for(backend, x.device.type, variant)
+    return op.sequence(variant, x, params, state0, lengths)
 
 
 def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths: Tensor, target_lengths: Tensor,

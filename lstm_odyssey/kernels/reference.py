@@ -2,7 +2,9 @@
 PyTorch autograd.
 
 This is the oracle every fast backend is tested against. It favours clarity over speed: one
-Python step per time step, gradients from autograd.
+Python step per time step, gradients from autograd. :func:`lstm_sequence` runs the LSTM
+(its step :func:`cell_step` lives with the family, :mod:`lstm_odyssey.families.lstm`);
+:func:`family_sequence` runs any family's cell the same way.
 
 One step, for the switches of a :class:`~lstm_odyssey.variants.CellSpec` (bars are
 pre-activations, ``g``/``h`` the input/output activations, ``a_{t-1}`` the previous step's
@@ -24,55 +26,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..families import Variant
+from ..families.lstm import cell_step
 from ..variants import CellSpec
 
-_ACT = {"tanh": torch.tanh, "identity": lambda v: v}
-
-
-def cell_step(
-    spec: CellSpec,
-    x: Tensor,
-    y_prev: Tensor,
-    c_prev: Tensor,
-    a_prev: Tensor | None,
-    W: Tensor,
-    R: Tensor,
-    b: Tensor,
-    p: Tensor | None,
-    Rg: Tensor | None,
-) -> tuple[Tensor, Tensor, Tensor | None]:
-    """One LSTM step. Returns ``(y_t, c_t, a_t)``; ``a_t`` (the gates with weights, concatenated
-    in the order of ``spec.gates``) is only returned with full gate recurrence."""
-    n = y_prev.shape[-1]
-    pre = x @ W.t() + y_prev @ R.t() + b
-    if spec.full_gate_recurrence:
-        gate_part = len(spec.gates) * n
-        pre = torch.cat([pre[:, :gate_part] + a_prev @ Rg.t(), pre[:, gate_part:]], dim=1)
-    bar = dict(zip(spec.blocks, pre.split(n, dim=1)))
-    peep = dict(zip(spec.peephole_gates, p.split(n))) if spec.peephole_gates else {}
-    one = torch.ones_like(c_prev)
-
-    def gate(name: str, cell: Tensor) -> Tensor:
-        """σ(ā + p ⊙ cell), with the peephole term only where the variant has one."""
-        return torch.sigmoid(bar[name] + peep[name] * cell if name in peep else bar[name])
-
-    z = _ACT[spec.input_activation](bar["z"])
-    i = gate("i", c_prev) if spec.input_gate else one
-    if spec.coupled_input_forget:
-        f = 1 - i
-    elif spec.forget_gate:
-        f = gate("f", c_prev)
-    else:
-        f = one
-    c = z * i + c_prev * f
-    o = gate("o", c) if spec.output_gate else one
-    y = _ACT[spec.output_activation](c) * o
-
-    a = None
-    if spec.full_gate_recurrence:
-        acts = {"i": i, "f": f, "o": o}
-        a = torch.cat([acts[g] for g in spec.gates], dim=1)
-    return y, c, a
+__all__ = ["cell_step", "family_sequence", "lstm_sequence"]
 
 
 def lstm_sequence(
@@ -108,3 +66,27 @@ def lstm_sequence(
             y_prev, c_prev, a_prev = y, c, a
         outputs.append(y)
     return torch.stack(outputs), y_prev, c_prev
+
+
+def family_sequence(variant: Variant, x: Tensor, params: dict[str, Tensor],
+                    state0: tuple[Tensor, ...],
+                    lengths: Tensor | None = None) -> tuple[Tensor, tuple[Tensor, ...]]:
+    """Run one direction of any family's cell over ``x`` (T, B, M) from ``state0``.
+
+    Returns ``(y, state_n)``: ``y`` (T, B, N) is the first state (h) of every step, zero past
+    each sequence's length; ``state_n`` the state after each sequence's last step. At
+    t ≥ length_b sequence b keeps its state.
+    """
+    cell = variant.cell
+    state = tuple(state0)
+    outputs = []
+    for t in range(x.shape[0]):
+        new = tuple(cell.step(x[t], state, params))
+        if lengths is not None:
+            alive = (t < lengths).to(x.dtype).unsqueeze(1)
+            new = tuple(s * alive + old * (1 - alive) for s, old in zip(new, state))
+            outputs.append(new[0] * alive)
+        else:
+            outputs.append(new[0])
+        state = new
+    return torch.stack(outputs), state

@@ -305,7 +305,9 @@ class LSTM(nn.Module):
         output = layer_input.transpose(0, 1) if self.batch_first else layer_input
         return output, (h_n, c_n)
 
-    def _check_lengths(self, lengths, T: int, B: int) -> Tensor | None:
+    @staticmethod
+    def _check_lengths(lengths, T: int, B: int) -> Tensor | None:
+        """``lengths`` as an int64 tensor of B entries in [1, T], None if every one is T."""
         if lengths is None:
             return None
         try:
