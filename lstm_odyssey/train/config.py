@@ -10,6 +10,7 @@ import typing
 from dataclasses import asdict, dataclass, fields
 
 from ..errors import UserError
+from ..families import load_cell, parse_variant
 from ..variants import BACKENDS, CellSpec
 
 
@@ -57,13 +58,18 @@ class TrainConfig:
     initial weights, the order of the sequences and the noise, so runs with different seeds see
     the same data.
 
+    ``variant`` names a variant of any cell family (``"V"``, ``"cifg+np"``, ``"gru+lbr"``,
+    ``"slstm"``); ``cell`` = ``"package.module:ClassOrFunction"`` loads a user's cell
+    (:func:`lstm_odyssey.families.load_cell`), whose name is then a variant (the default
+    ``variant`` when it is ``None``). ``hidden_size`` is the width N of the state ``h``.
+
     ``threads``: if set, ``torch.set_num_threads(threads)`` is called before training. CPU
     results are bit-identical for the same seed and config when the thread count is the same;
     sweeps use 1 thread per worker.
     """
 
     task: str
-    variant: str | CellSpec
+    variant: str | CellSpec | None
     hidden_size: int
     learning_rate: float
     momentum: float
@@ -82,6 +88,7 @@ class TrainConfig:
     threads: int | None = None
     device: str = "cpu"
     config_id: int | None = None
+    cell: str | None = None
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(TrainConfig)
@@ -90,7 +97,12 @@ class TrainConfig:
             problem = _type_problem(value, hints[f.name])
             if problem:
                 raise ConfigError(f.name, value, problem)
-        self.variant = CellSpec.parse(self.variant).name
+        family = load_cell(self.cell) if self.cell is not None else None  # CellError: 1 line
+        if self.variant is None:
+            if family is None:
+                raise ConfigError("variant", None, "a variant name (e.g. 'V', 'gru') or a cell")
+            self.variant = family.name
+        self.variant = parse_variant(self.variant).name
         finite = math.isfinite
         checks = [
             ("hidden_size", self.hidden_size >= 1, "≥ 1"),

@@ -187,7 +187,7 @@ def run(config: TrainConfig, task: Task | None = None, progress: bool = False,
     facts = {
         "test_loss": None, "task": task.name, "source": task.source, "variant": config.variant,
         "metric": task.metric, "backend": kernels.resolve_backend(
-            config.backend, torch.device(config.device).type),
+            config.backend, torch.device(config.device).type, config.variant),
         "config": config.to_dict(),
     }
     stopper = EarlyStopping(config.patience)

@@ -19,14 +19,15 @@ from torch import Tensor, nn
 
 from .. import kernels
 from ..kernels import network
-from ..nn import LSTM
+from ..nn import LSTM, recurrent
 from ..tasks import Task
 from ..tasks.kinds import Readout
 from ..variants import CellSpec
 
 
 class SequenceModel(nn.Module):
-    """LSTM (any variant and backend) + a linear layer applied at every step.
+    """LSTM (any variant and backend) or another cell family's network
+    (:func:`lstm_odyssey.nn.recurrent`) + a linear layer applied at every step.
 
     ``forward(x, lengths)`` maps padded inputs (B, T, M) to logits (B, T, C) (the final-state
     readout: (B, 1, C)); ``lengths`` None means no sequence is padded.
@@ -38,8 +39,9 @@ class SequenceModel(nn.Module):
                  readout: Readout = Readout.STEP) -> None:
         super().__init__()
         self.readout = readout
-        self.lstm = LSTM(input_size, hidden_size, batch_first=True, bidirectional=bidirectional,
-                         variant=variant, backend=backend, init="normal", init_std=init_std)
+        self.lstm = recurrent(input_size, hidden_size, variant, batch_first=True,
+                              bidirectional=bidirectional, backend=backend, init="normal",
+                              init_std=init_std)
         self.output = nn.Linear(hidden_size * (2 if bidirectional else 1), num_classes)
         with torch.no_grad():
             for p in self.output.parameters():
@@ -53,7 +55,8 @@ class SequenceModel(nn.Module):
                    variant, backend, init_std, task.loss.spec.readout)
 
     def forward(self, x: Tensor, lengths: Tensor | None) -> Tensor:
-        y, (h_n, _) = self.lstm(x, lengths=lengths)
+        y, state = self.lstm(x, lengths=lengths)
+        h_n = state[0] if isinstance(state, tuple) else state  # every family's first state: h
         if self.readout is Readout.FINAL:  # (directions, B, N) -> (B, 1, directions · N)
             return self.output(h_n.transpose(0, 1).reshape(len(x), 1, -1))
         return self.output(y)
@@ -67,7 +70,7 @@ class SequenceModel(nn.Module):
         bernoulli)``, or None where it does not apply (another backend or device, a dtype the
         cpu backend does not take): then use autograd."""
         lstm = self.lstm
-        if (self.readout is not Readout.STEP or x.shape[0] != 1
+        if (not isinstance(lstm, LSTM) or self.readout is not Readout.STEP or x.shape[0] != 1
                 or x.dtype not in (torch.float32, torch.float64)
                 or kernels.resolve_backend(lstm.backend, x.device.type) != "cpu"
                 or self.output.weight.dtype != x.dtype or lstm.weight_ih_l0.dtype != x.dtype):
