@@ -87,12 +87,8 @@ NOT_REPOSITORY_FILES = {
     "DIR/dataset.toml": "the same, in usage text",
     "sensors.toml": "the user's study file of the example in docs/own-data.md",
 }
-# Named but not a file of the repository, on purpose. The shipped report was written before the
-# paper's summary moved into docs/paper.md; regenerating it from its journal removes the name.
-KNOWN_MISSING = {
-    ("results/odyssey-free-2/report/report.md", "PAPER.md"),
-    ("results/odyssey-free-2/report/report.html", "PAPER.md"),
-}
+# Named but not a file of the repository, on purpose (none at present).
+KNOWN_MISSING: set[tuple[str, str]] = set()
 
 
 SKIP_DIRS = {".git", ".venv", "site", "build", "__pycache__", ".pytest_cache", ".ruff_cache"}

@@ -198,3 +198,27 @@ def learning_curves(trials: pd.DataFrame, task: str, out_dir: Path) -> Path:
     ax.set_title(f"{task}: learning curve of each variant's best trial")
     fig.tight_layout()
     return save(fig, out_dir, f"learning_curves_{task}")
+
+
+def budget_curves(curves: dict, task: str, metric: str, out_dir: Path,
+                  reference: str = REFERENCE) -> Path:
+    """Expected best test metric after k configurations selected by validation
+    (:mod:`.budget`), each variant's curve with its bootstrap band (the reference's shaded
+    darker), log-scaled k."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for i, v in enumerate(variant_order(list(curves))):
+        c = curves[v]
+        ax.plot(c.k, c.expected, label=v, color=f"C{i % 10}", lw=2 if v == reference else 1.2)
+        ax.fill_between(c.k, c.low, c.high, color=f"C{i % 10}",
+                        alpha=0.25 if v == reference else 0.08, lw=0)
+    if not ax.lines:
+        ax.text(0.5, 0.5, "no configurations with an outcome", ha="center", va="center",
+                transform=ax.transAxes)
+    else:
+        ax.set_xscale("log")
+        ax.legend(ncol=3, fontsize=8)
+    ax.set_xlabel("k, configurations searched")
+    ax.set_ylabel(f"expected best test {metric_label(metric)}")
+    ax.set_title(f"{task}: expected result of a random search of k configurations")
+    fig.tight_layout()
+    return save(fig, out_dir, f"budget_{task}")

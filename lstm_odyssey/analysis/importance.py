@@ -99,13 +99,18 @@ def training_time(trials: pd.DataFrame) -> pd.Series:
 
 
 def time_forest(trials: pd.DataFrame, space: dict[str, Dim], n_trees: int = 100,
-                seed: int = 0) -> Forest | None:
+                seed: int = 0, log: bool = False) -> Forest | None:
     """fANOVA of the training time (:func:`training_time`) of one variant's results (runs
-    that ended by the protocol or at the time budget: a diverged run's time is cut short)."""
+    that ended by the protocol or at the time budget: a diverged run's time is cut short);
+    ``log``: of log(time) instead — a time is a product of per-epoch cost and epochs run, so
+    its hyperparameters act multiplicatively, which a forest on the log sees as additive
+    effects."""
     space = searched(space)
     results = trials[trials["status"].isin(RESULTS)]
-    configs = distinct_configs(results.assign(**{TRAINING_TIME: training_time(results)}),
-                               TRAINING_TIME, space)
+    time = training_time(results)
+    if log:
+        time = np.log(time.where(time > 0))
+    configs = distinct_configs(results.assign(**{TRAINING_TIME: time}), TRAINING_TIME, space)
     return _fit(configs[list(space)], configs[TRAINING_TIME], space, n_trees, seed)
 
 

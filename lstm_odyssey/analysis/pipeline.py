@@ -9,19 +9,22 @@ companions (:mod:`.stats`), the cap replay (:mod:`.cap`), the fANOVA forests and
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
-from . import figures, importance
+from . import decisive, figures, importance
 from .cap import cap_sensitivity
 from .claims import findings_table
+from .decisive import PLANNED, Budget, Registration
 from .findings import TaskAnalysis, holm_corrected
 from .outcomes import score, strict
+from .seeds import pooled_seed_sd
 from .stats import REFERENCE, compare_variants, learnability, variant_summary
 from .table import Results, load_results
 
 FRACTION = 0.1
+LOG_TIME = "log training time"   # the importance target of the forest on log CPU time
 PCT = round(FRACTION * 100)
 
 
@@ -41,8 +44,22 @@ class Analysis:
     tasks: list[TaskAnalysis]
     findings: pd.DataFrame
     replicates: pd.DataFrame      # the replicate sets' trials, scored (empty without sets)
+    # the tests that fit the claims (.decisive)
+    registration: Registration = field(default_factory=Registration)
+    paired: pd.DataFrame = field(default_factory=pd.DataFrame)    # every protocol's
+    seeds: pd.DataFrame = field(default_factory=pd.DataFrame)     # pooled seed SD per arm
+    budget: Budget = field(default_factory=lambda: Budget({}, REFERENCE))
+    ranks: pd.DataFrame = field(default_factory=pd.DataFrame)     # Spearman per parameter
+    headline_cap: pd.DataFrame = field(default_factory=pd.DataFrame)
+    decisive: pd.DataFrame = field(default_factory=pd.DataFrame)  # per finding
+    log_time: dict[str, importance.Forest | None] = field(default_factory=dict)
     n_trees: int = 100
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def protocols(self) -> list[str]:
+        """The protocols with paired verdicts: as planned, then each other replicate set."""
+        return list(dict.fromkeys(self.paired["protocol"])) if len(self.paired) else []
 
 
 def _effect_rows(task: str, variant: str, target: str, forest: importance.Forest) -> list[dict]:
@@ -58,16 +75,20 @@ def _effect_rows(task: str, variant: str, target: str, forest: importance.Forest
 
 
 def analyze(storage: str, study: str | None = None, n_trees: int = 100, seed: int = 0,
-            fraction: float = FRACTION, searches: Collection[str] | None = None) -> Analysis:
+            fraction: float = FRACTION, searches: Collection[str] | None = None,
+            registration: Registration | None = None) -> Analysis:
     """Load ``storage`` (optionally only study file ``study``, only the Optuna studies
     ``searches``) and compute every table:
     variant summary, significance tests (and their sensitivity to the outcome rules), fANOVA per
     (task, variant) on distinct configurations (test outcome; training time for vanilla), the
     pooled forest with the variant as an input, PED-ANOVA, and the findings of docs/paper.md
-    §Findings."""
+    §Findings; then the tests that fit them (:mod:`.decisive`) under ``registration`` (the
+    documented defaults when None)."""
+    reg = registration or Registration()
     results = load_results(storage, study, searches)
     # the paper's analysis reads the searches; replicate sets' trials are read apart
-    replicates = score(results.trials[results.trials["replicate_set"] != ""])
+    everything = score(results.trials)
+    replicates = everything[everything["replicate_set"] != ""]
     results.trials = results.trials[results.trials["replicate_set"] == ""]
     trials = score(results.trials)
     space = results.space
@@ -76,6 +97,7 @@ def analyze(storage: str, study: str | None = None, n_trees: int = 100, seed: in
     pooled_rows: list[dict] = []
     ped_rows: list[dict] = []
     tasks, tasks_strict = [], []
+    log_time: dict[str, importance.Forest | None] = {}
     for task in results.tasks:
         tg = trials[trials["task"] == task]
         order = figures.variant_order(tg["variant"])
@@ -92,6 +114,9 @@ def analyze(storage: str, study: str | None = None, n_trees: int = 100, seed: in
         fa_t = importance.time_forest(vanilla, space, n_trees, seed)
         if fa_t is not None:
             imp_rows += _effect_rows(task, REFERENCE, "training time", fa_t)
+        log_time[task] = importance.time_forest(vanilla, space, n_trees, seed, log=True)
+        if log_time[task] is not None:
+            imp_rows += _effect_rows(task, REFERENCE, LOG_TIME, log_time[task])
         if fa_m is None:
             notes.append(f"{task}: too few distinct vanilla configurations for fANOVA")
         pooled = importance.pooled_forest(tg, space, order, n_trees, seed)
@@ -122,7 +147,21 @@ def analyze(storage: str, study: str | None = None, n_trees: int = 100, seed: in
     corrected = findings_table(trials, holm_corrected(comparison), tasks)
     found["verdict_holm"] = corrected["verdict"]
     found["reason_holm"] = corrected["reason"]
+    planned, others = decisive.split_protocols(everything, results.studies)
+    seeds = pooled_seed_sd(planned)
+    paired = pd.concat([decisive.paired_table(planned, reg, PLANNED, seeds, seed),
+                        *(decisive.paired_table(g, reg, name, seed=seed)
+                          for name, g in others.items())], ignore_index=True)
+    ranks = decisive.rank_table(trials, space, reg.prereg.reference, reg.prereg.alpha)
+    log_tasks = [replace(t, time_fanova=log_time.get(t.task)) for t in tasks]
     return Analysis(
+        registration=reg, paired=paired, seeds=decisive.seed_table(seeds),
+        budget=decisive.budget(planned, reg.prereg.reference, seed), ranks=ranks,
+        headline_cap=decisive.headline_cap(trials, reg, seed),
+        decisive=decisive.decisive_findings(
+            trials, comparison, tasks, paired[paired["protocol"] == PLANNED], ranks,
+            log_tasks, reg),
+        log_time=log_time,
         results=results, trials=trials, variants=variant_summary(trials, fraction),
         comparison=comparison, comparison_strict=comparison_strict, cap=cap,
         importance=pd.DataFrame(imp_rows, columns=["task", "variant", "target", "effect", "mean",

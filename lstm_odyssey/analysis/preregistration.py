@@ -6,7 +6,7 @@ A study file may carry::
     alpha = 0.05                 # level of every test (two-sided difference, each TOST side)
     power = 0.8                  # the power the sample-size answers are computed for
     reference = "V"              # the variant every other one is compared with
-    tests = ["paired", "equivalence", "one-sided", "welch"]   # see TestKind
+    tests = ["paired", "equivalence", "one-sided", "welch", "log-time"]   # see TestKind
     pairing = "all"              # which configurations enter a paired comparison (Pairing)
     fraction = 0.1               # the "best 10 %" of the Welch rule and of pairing "either-top"
 
@@ -76,6 +76,7 @@ class TestKind(enum.StrEnum):
     EQUIVALENCE = "equivalence"  # TOST of the mean Δ against ±margin
     ONE_SIDED = "one-sided"      # "none better" (H1: Δ < 0) and "no gain" (Δ > −margin)
     WELCH = "welch"              # the paper's rule: Welch's t on each arm's best fraction
+    LOG_TIME = "log-time"        # findings 7-9 on training time: forest on log CPU time, ranks
 
     __test__ = False             # not a pytest class, despite the name
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .decisive import Registration
 from .pipeline import FRACTION, PCT, Analysis, analyze
 from .render import fmt, to_html, to_markdown, write_csvs
 from .sections import make_figures, report_model
@@ -39,11 +40,12 @@ def write_report(a: Analysis, out_dir: str | Path) -> Path:
 
 def build_report(storage: str, out_dir: str | Path, study: str | None = None,
                  n_trees: int = 100, seed: int = 0,
-                 searches: Collection[str] | None = None) -> Path:
-    """Analyse ``storage`` (filtered as :func:`.pipeline.analyze`) and write the report into
-    ``out_dir``; returns report.html."""
-    return write_report(analyze(storage, study, n_trees=n_trees, seed=seed, searches=searches),
-                        out_dir)
+                 searches: Collection[str] | None = None,
+                 registration: Registration | None = None) -> Path:
+    """Analyse ``storage`` (filtered as :func:`.pipeline.analyze`, under ``registration``)
+    and write the report into ``out_dir``; returns report.html."""
+    return write_report(analyze(storage, study, n_trees=n_trees, seed=seed, searches=searches,
+                                registration=registration), out_dir)
 
 
 def summary(a: Analysis) -> dict:

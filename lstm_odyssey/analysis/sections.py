@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..sweep import schema
 from . import figures
+from .decisive import PLANNED
 from .findings import EVIDENCE_SEP
 from .labels import metric_label
 from .model import (
@@ -34,21 +35,29 @@ from .ranking import PTB_ORDER, ptb_check, ranking
 from .render import TONES
 from .stats import POWER_N, REFERENCE, verdict_text
 from .views import (
+    DECISIVE_VERDICT,
     RANKING_INTRO,
     RULES,
     STRICT_VERDICT,
+    budget_view,
     cap_intro,
     cap_view,
     findings_view,
     gate_note,
+    headline_cap_view,
     incomplete_warning,
     overview,
+    paired_view,
     ped_view,
+    plan_line,
+    plan_view,
     pooled_view,
     progress_line,
     protocol_view,
     ranking_view,
+    ranks_view,
     robust_view,
+    seeds_view,
     significance_view,
     vanilla_effects_view,
     variant_effects_view,
@@ -72,6 +81,8 @@ def make_figures(a: Analysis, fig_dir: Path) -> FigureSet:
             if schema.LEARNING_RATE in searched and len(searched) > 1:
                 out["fig6"].append(figures.interactions(fa_m, t.task, t.metric, fig_dir))
         out["curves"].append(figures.learning_curves(a.trials, t.task, fig_dir))
+    out["budget"] = [figures.budget_curves(a.budget.curves[t.task], t.task, t.metric, fig_dir)
+                     for t in a.tasks if t.task in a.budget.curves]
     fas = {t.task: t.metric_fanova.fanova for t in a.tasks if t.metric_fanova is not None}
     if fas:
         out["fig5"].append(figures.importance(fas, fig_dir))
@@ -129,14 +140,57 @@ def welch_matrix(a: Analysis) -> Matrix:
     return Matrix(tuple(variants), tuple(rows), WELCH_LEGEND, note)
 
 
+PAIRED_LEGEND = (("worse", "worse"), ("better", "better"), ("good", "equivalent"),
+                 ("weak", "undecided"), ("na", "not testable"))
+PAIRED_TONES = {"worse": "worse", "better": "better", "equivalent": "good",
+                "undecided": "weak"}
+FULL_COLOUR = 4.0   # |Δ̄| of this many margins gets the full colour
+
+
+def paired_matrix(a: Analysis, protocol: str = PLANNED) -> Matrix:
+    """The task × variant matrix of the paired comparisons: mean Δ with its bootstrap CI,
+    toned by the verdict, the colour's strength |Δ̄| / (4 × margin) (capped at 1), so that
+    an effect reads against the margin of its task, not against the other tasks' scales."""
+    variants = figures.variant_order(a.trials["variant"])
+    pr = a.paired[a.paired["protocol"] == protocol].set_index(["task", "variant"])
+    rows = []
+    for t in a.tasks:
+        margin = a.registration.prereg.margins.get(t.task)
+        cells = []
+        for v in variants:
+            if v == a.registration.prereg.reference:
+                cells.append(Cell("reference" + (f"\nmargin ±{margin:g}" if margin else ""),
+                                  "ref", "Δ = variant − vanilla per configuration"))
+            elif (t.task, v) not in pr.index:
+                cells.append(Cell("–", "na", "not run, or no margin for the task"))
+            else:
+                r = pr.loc[(t.task, v)]
+                tone = PAIRED_TONES.get(r["verdict"], "na")
+                if t.learn.learned is not True:
+                    tone = "na"
+                text = (f"{r['mean_delta']:+.3g}\n[{r['ci_low']:+.3g}, {r['ci_high']:+.3g}]"
+                        if np.isfinite(r["ci_low"]) else f"{r['mean_delta']:+.3g}")
+                strength = min(1.0, abs(r["mean_delta"]) / (FULL_COLOUR * r["margin"]))
+                tip = (f"{r['verdict']}; n={r['n']}, paired t p_Holm={r['p_t_holm']:.2g}, "
+                       f"TOST p_Holm={r['p_tost_holm']:.2g}, family {r['family']}")
+                cells.append(Cell(text, tone, tip, strength))
+        rows.append(MatrixRow(t.label, metric_label(t.metric), tuple(cells)))
+    note = ("mean Δ = variant − vanilla of the per-configuration test outcome (seed means; "
+            "lower is better, Δ > 0 is worse) with its bootstrap 95 % CI; verdicts by the "
+            "paired t-test and TOST against the task's margin, Holm within each task; the "
+            "colour deepens with |Δ| up to 4 margins. The paper's rule (Welch on the best "
+            f"{PCT} %) is in the findings table and the significance section.")
+    return Matrix(tuple(variants), tuple(rows), PAIRED_LEGEND, note)
+
+
 def answer(a: Analysis) -> list[Section]:
     return [
         Section("findings", "Findings of the paper against ours", [
             Text("The paper's findings as docs/paper.md §Findings states them; the verdicts "
-                 "by the rules of the overview.", Tone.NOTE),
-            Table(findings_view(a), "findings")], ("findings.csv",)),
-        Section("matrix", f"Variants against vanilla (Welch on the best {PCT} %)",
-                [welch_matrix(a)], ("significance.csv",)),
+                 "by the rules of the overview. " + plan_line(a), Tone.NOTE),
+            Table(findings_view(a), "findings")], ("findings.csv", "findings_decisive.csv")),
+        Section("matrix", "Variants against vanilla (paired, per configuration)",
+                [paired_matrix(a)], ("paired.csv",)),
     ]
 
 
@@ -161,6 +215,71 @@ def _evidence_blocks(a: Analysis) -> list[Block]:
                 Verdict(r["verdict_strict"], r["reason_strict"], STRICT_VERDICT, Tone.NOTE),
                 Verdict(r["verdict_holm"], r["reason_holm"], "verdict with Holm's correction "
                         "across the variants of a task", Tone.NOTE)]
+        if len(a.decisive):
+            d = a.decisive.set_index("#").loc[r["#"]]
+            out += [Verdict(d["verdict"], d["reason"], f"{DECISIVE_VERDICT}, {d['status']}"),
+                    Bullets(tuple(str(d["evidence"]).split(EVIDENCE_SEP)))]
+    return out
+
+
+PAIRED_INTRO = (
+    "Every configuration was trained in every variant with the same seed, data order and "
+    "noise, so each configuration gives a difference Δ = variant − vanilla of its test "
+    "outcome (the rules of the overview; the mean over the seeds both arms ran). Over all "
+    "planned configurations both arms have (pairing 'all': chosen by the plan, not by "
+    "results): the paired t-test of the mean Δ (the verdict) with Wilcoxon's signed-rank test "
+    "beside it, the bootstrap 95 % CI of the mean, TOST equivalence against the task's "
+    "margin, and the one-sided tests of the one-sided claims ('none better': better, "
+    "one-sided; 'no gain': not better by the margin or more). Verdicts: equivalent when TOST "
+    "rejects (the 90 % CI inside the margin), else worse / better when the t-test rejects, "
+    "else undecided with the configurations per variant the observed variance says it would "
+    "take; every p is Holm-adjusted within its task's family.")
+SEEDS_INTRO = (
+    "The pooled within-configuration SD of the test outcome over the seed replicates of each "
+    "(task, variant) — what rerunning one setting with another seed moves it by. Beside every "
+    "paired effect (seed SD of both arms pooled); an effect smaller than it is marked. Empty "
+    "when the study has no seed replicates.")
+BUDGET_INTRO = (
+    "For each variant the expected best test metric of the configuration a random search of "
+    "k configurations would pick by validation (exact over the observed configurations, "
+    "Dodge et al. 2019), with a 95 % bootstrap band; the first k at which a variant's band "
+    "and vanilla's are disjoint (the searches' own runs, the planned seed).")
+HEADLINE_CAP_INTRO = (
+    "The same replay for the verdicts on the test metric: the test set is scored once, at "
+    "the best epoch, so a run whose best epoch came after the lower cap is given its test "
+    "outcome plus the change of its validation outcome (an estimate); the others keep "
+    "theirs exactly. Welch on the best fraction and the paired verdict at both caps.")
+RANKS_INTRO = (
+    "Spearman's ρ of each hyperparameter with vanilla's test outcome and with its CPU time, "
+    "95 % CI from Fisher's z. Findings 7 and 9 read the time half from these in the decisive "
+    "column (rises: the CI above 0; not reproduced: the CI below 0.3), finding 8 from the "
+    "forest on log CPU time.")
+
+
+def _paired_blocks(a: Analysis) -> list[Block]:
+    out: list[Block] = []
+    for protocol in a.protocols:
+        if len(a.protocols) > 1:
+            out.append(Heading(f"Protocol: {protocol}"))
+        for t in a.tasks:
+            view = paired_view(a, t.task, protocol)
+            if len(view):
+                fam = a.paired[(a.paired["task"] == t.task)
+                               & (a.paired["protocol"] == protocol)]["family"].iloc[0]
+                out += [Heading(f"{t.label} ({protocol})", f"{metric_label(t.metric)}; "
+                                f"Holm family '{fam}'"), Table(view)]
+    missing = [t.label for t in a.tasks if t.task not in a.registration.prereg.margins]
+    if missing:
+        out.append(Text(f"No equivalence margin for {', '.join(missing)}: not compared "
+                        "(state one as [analysis.margin] in the study file).", Tone.WARN))
+    return out
+
+
+def _budget_blocks(a: Analysis, figs: FigureSet) -> list[Block]:
+    out: list[Block] = []
+    for t, path in zip([t for t in a.tasks if t.task in a.budget.curves], figs["budget"]):
+        out += [Heading(t.label, metric_label(t.metric)), Figure(path),
+                Table(budget_view(a, t.task))]
     return out
 
 
@@ -174,6 +293,7 @@ def details(a: Analysis, figs: FigureSet) -> list[Section]:
         Section("ranking", "Ranking of the variants, beside the paper and the PTB "
                 "reproduction", _ranking_blocks(a), ("significance.csv",)),
         Section("significance", f"Variant vs vanilla (Welch on the best {PCT} %)", [
+            welch_matrix(a),
             Text(f"Δ = variant − vanilla of the best-{PCT} % mean test metric (lower is "
                  f"better, Δ > 0 is worse); an n.s. with fewer than {POWER_N} trials per arm "
                  "(and no equivalence) is underpowered. The last column is the verdict with "
@@ -184,8 +304,22 @@ def details(a: Analysis, figs: FigureSet) -> list[Section]:
                  "Wilcoxon signed-rank on matched configurations, the verdict at other top "
                  "fractions."),
             *per_task(a, robust_view)], ("significance.csv", "significance_left_out.csv")),
+        Section("plan", "The analysis plan: pre-registered or the defaults",
+                [Text(plan_line(a)), Table(plan_view(a)),
+                 Text("Holm's families: each task's comparisons against the reference, one "
+                      "family per test (named in paired.csv, column family).")]),
+        Section("paired", "Paired comparisons, equivalence and one-sided tests", [
+            Text(PAIRED_INTRO), *_paired_blocks(a)], ("paired.csv",)),
+        Section("seeds", "Seed noise", [Text(SEEDS_INTRO), Table(seeds_view(a))],
+                ("seeds.csv",)),
+        Section("budget", "Budget curves: the expected result of a search of k "
+                "configurations", [Text(BUDGET_INTRO), *_budget_blocks(a, figs)],
+                ("budget.csv", "budget_separation.csv")),
         Section("cap", "Does the epoch cap decide a verdict?",
-                [Text(cap_intro(a)), *per_task(a, cap_view)], ("cap_sensitivity.csv",)),
+                [Text(cap_intro(a)), *per_task(a, cap_view),
+                 Heading("On the headline (test) outcomes"), Text(HEADLINE_CAP_INTRO),
+                 *per_task(a, headline_cap_view)],
+                ("cap_sensitivity.csv", "cap_headline.csv")),
         Section("fig3", "Figure 3: test metric per variant", _figs(figs["fig3"])),
         Section("importance", "Hyperparameter importance (fANOVA, PED-ANOVA)", [
             Text(f"fANOVA on a random forest of {a.n_trees} trees per (task, variant), fitted "
@@ -198,8 +332,10 @@ def details(a: Analysis, figs: FigureSet) -> list[Section]:
             Heading("One forest over all variants (the variant as an input)"),
             Table(pooled_view(a)),
             Heading(f"PED-ANOVA: importance for reaching the best {PCT} % (Optuna)"),
-            *per_task(a, ped_view)],
-            ("importance.csv", "importance_pooled.csv", "ped_anova.csv")),
+            *per_task(a, ped_view),
+            Heading("Rank correlations beside the forests (vanilla)"), Text(RANKS_INTRO),
+            *per_task(a, ranks_view)],
+            ("importance.csv", "importance_pooled.csv", "ped_anova.csv", "ranks.csv")),
         Section("fig4", "Figure 4: marginal effects (vanilla)", [gate, *_figs(figs["fig4"])]),
         Section("fig6", "Figure 6: interactions (vanilla)",
                 [Text(gate_note(a, times=False), Tone.WARN), *_figs(figs["fig6"])]),
@@ -221,7 +357,10 @@ def csvs(a: Analysis) -> dict[str, pd.DataFrame]:
     out |= {"variants.csv": a.variants, "significance.csv": a.comparison,
             "significance_left_out.csv": a.comparison_strict, "cap_sensitivity.csv": a.cap,
             "importance.csv": a.importance, "importance_pooled.csv": a.pooled,
-            "ped_anova.csv": a.ped, "findings.csv": a.findings, "overview.csv": overview(a)}
+            "ped_anova.csv": a.ped, "findings.csv": a.findings, "overview.csv": overview(a),
+            "findings_decisive.csv": a.decisive, "paired.csv": a.paired, "seeds.csv": a.seeds,
+            "budget.csv": a.budget.table(), "budget_separation.csv": a.budget.separations(),
+            "cap_headline.csv": a.headline_cap, "ranks.csv": a.ranks}
     return out
 
 

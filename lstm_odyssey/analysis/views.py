@@ -21,7 +21,7 @@ from .cap import CUT
 from .findings import TaskAnalysis, forest_gate
 from .labels import metric_label, param_label
 from .outcomes import Rule, finished, rule_counts
-from .pipeline import FRACTION, PCT, Analysis
+from .pipeline import FRACTION, LOG_TIME, PCT, Analysis
 from .ranking import PTB_ORDER, paper_says, ptb_group
 from .stats import (
     EQUIVALENCE,
@@ -182,7 +182,7 @@ def vanilla_effects_view(a: Analysis, task: str) -> pd.DataFrame:
     never read without how well the forest that gives it fits."""
     imp = a.importance[(a.importance["task"] == task) & (a.importance["variant"] == REFERENCE)]
     columns = {}
-    for target in ("test metric", "training time"):
+    for target in ("test metric", "training time", LOG_TIME):
         g = imp[imp["target"] == target].set_index("effect")
         fit = (f" (OOB R² {g['oob_r2'].iloc[0]:.2f}, {g['n_configs'].iloc[0]} configurations)"
                if len(g) else "")
@@ -231,10 +231,15 @@ SAME = "same"
 def findings_view(a: Analysis) -> pd.DataFrame:
     """The first table of the report: finding, verdict, one-line reason, left-out verdict."""
     f = a.findings
+    d = a.decisive.set_index("#") if len(a.decisive) else None
+    decisive = ([f"{d.loc[n, 'verdict']}" + ("" if d.loc[n, "status"] != "exploratory"
+                                             else " (exploratory)") for n in f["#"]]
+                if d is not None else ["–"] * len(f))
     return pd.DataFrame({"#": f["#"], "finding": f["finding"], "verdict": f["verdict"],
                          "why": f["reason"], STRICT_VERDICT: f["verdict_strict"],
                          HOLM_VERDICT: [SAME if h == v else h for h, v in
-                                        zip(f["verdict_holm"], f["verdict"])]})
+                                        zip(f["verdict_holm"], f["verdict"])],
+                         DECISIVE_VERDICT: decisive})
 
 
 def protocol_view(a: Analysis) -> pd.DataFrame:
@@ -371,3 +376,103 @@ def incomplete_warning(a: Analysis) -> str:
     return (f"The study is not complete ({planned - done} of its {planned} planned trials "
             "still to run): every verdict here describes only the trials finished so far and "
             "may change as the rest finish.")
+
+
+# -- the tests that fit the claims (.decisive) --------------------------------------------------
+DECISIVE_VERDICT = "paired, margins (decisive)"
+
+
+def _ci(lo: float, hi: float) -> str:
+    return f"{lo:+.3g} … {hi:+.3g}" if np.isfinite(lo) else "–"
+
+
+def _n(x: object) -> str:
+    return "–" if x is None or pd.isna(x) else str(int(x))
+
+
+def plan_view(a: Analysis) -> pd.DataFrame:
+    """What the analysis applies: the study's ``[analysis]`` table or the defaults."""
+    reg, p = a.registration, a.registration.prereg
+    rows = [("source", f"[analysis] of {reg.where}" if reg.stated else
+             "the documented defaults (the study file has no [analysis] table)"),
+            ("reference", p.reference), ("α", f"{p.alpha:g}"), ("power", f"{p.power:g}"),
+            ("tests", ", ".join(sorted(str(t) for t in p.tests))),
+            ("pairing", str(p.pairing)), ("best fraction (Welch)", f"{p.fraction:g}"),
+            *((f"margin: {t}", f"±{m:g}") for t, m in p.margins.items())]
+    return pd.DataFrame(rows, columns=["item", "value"])
+
+
+def plan_line(a: Analysis) -> str:
+    """One line on the first screen: pre-registered or not."""
+    reg = a.registration
+    if reg.stated:
+        return (f"Analysis pre-registered in {reg.where} ([analysis]); a test it does not "
+                "name is marked exploratory.")
+    return ("No [analysis] table: the documented defaults apply (margins jsb ±0.05 nats, "
+            "timit-synth ±1 point, handwriting-synth ±1 CER point; α 0.05; reference V), and "
+            "every verdict beside the paper's column is exploratory for this study.")
+
+
+def paired_view(a: Analysis, task: str, protocol: str) -> pd.DataFrame:
+    """The paired comparisons of one task under one protocol, for people."""
+    c = a.paired[(a.paired["task"] == task) & (a.paired["protocol"] == protocol)]
+    return pd.DataFrame({
+        "variant": c["variant"], "configs (unpaired)": [f"{n} ({u})" for n, u in
+                                                        zip(c["n"], c["unpaired"])],
+        "mean Δ": c["mean_delta"], "95 % CI (bootstrap)": [
+            _ci(lo, hi) for lo, hi in zip(c["ci_low"], c["ci_high"])],
+        "median Δ": c["median_delta"], "paired t p (Holm)": c["p_t_holm"],
+        "TOST p (Holm)": c["p_tost_holm"], "better, one-sided p (Holm)": c["p_better_holm"],
+        "no gain > margin p (Holm)": c["p_no_gain_holm"],
+        "Wilcoxon p (Holm)": c["wilcoxon_p_holm"], "verdict": c["verdict"],
+        "configs to decide": [_n(x) for x in c["n_to_decide"]],
+        "seed SD": c["seed_sd"],
+        "below seed noise": ["–" if x is None or pd.isna(x) else ("yes" if x else "no")
+                             for x in c["below_seed_noise"]],
+    })
+
+
+def seeds_view(a: Analysis) -> pd.DataFrame:
+    s = a.seeds
+    return pd.DataFrame({"task": s["task"], "variant": s["variant"],
+                         "pooled seed SD": s["seed_sd"], "df": s["df"],
+                         "configurations with seeds": s["configs"]})
+
+
+def budget_view(a: Analysis, task: str) -> pd.DataFrame:
+    s = a.budget.separations()
+    s = s[s["task"] == task]
+    return pd.DataFrame({"variant": s["variant"], "configurations": s["n"],
+                         "separates from vanilla at k": [_n(k) for k in s["k_separation"]],
+                         "side": s["side"], "expected best at k = n": s["expected_at_n"],
+                         "vanilla's at the same k": s["reference_at_n"]})
+
+
+def ranks_view(a: Analysis, task: str) -> pd.DataFrame:
+    r = a.ranks[a.ranks["task"] == task] if len(a.ranks) else a.ranks
+    if r.empty:
+        return r
+    return pd.DataFrame({
+        "hyperparameter": [param_label(p) for p in r["param"]],
+        "ρ with test metric (95 % CI)": [f"{x:+.2f} ({_ci(lo, hi)})" if np.isfinite(x) else "–"
+                                         for x, lo, hi in zip(r["metric_rho"], r["metric_low"],
+                                                              r["metric_high"])],
+        "ρ with CPU time (95 % CI)": [f"{x:+.2f} ({_ci(lo, hi)})" if np.isfinite(x) else "–"
+                                      for x, lo, hi in zip(r["time_rho"], r["time_low"],
+                                                           r["time_high"])],
+        "configurations (metric / time)": [f"{m} / {t}" for m, t in
+                                           zip(r["metric_n"], r["time_n"])]})
+
+
+def headline_cap_view(a: Analysis, task: str) -> pd.DataFrame:
+    c = a.headline_cap
+    c = c[c["task"] == task] if len(c) else c
+    if c.empty:
+        return c
+    return pd.DataFrame({
+        "variant": c["variant"], "Welch Δ test at the cap": c["welch_diff"],
+        "Welch at the cap": c["welch_verdict"], "Welch Δ at the lower cap (est.)":
+        c["welch_diff_lower"], "Welch at the lower cap": c["welch_verdict_lower"],
+        "paired Δ̄ at the cap": c["paired_delta"], "paired at the cap": c["paired_verdict"],
+        "paired Δ̄ at the lower cap (est.)": c["paired_delta_lower"],
+        "paired at the lower cap": c["paired_verdict_lower"], "changed": c["changed"]})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -27,15 +28,16 @@ from lstm_odyssey.cli import cli
 
 pytestmark = pytest.mark.slow
 
-SECTIONS = ("overview", "variants", "ranking", "significance", "cap", "fig3", "importance",
-            "fig4", "fig6", "curves", "evidence", "protocol")
+SECTIONS = ("overview", "variants", "ranking", "significance", "plan", "paired", "seeds",
+            "budget", "cap", "fig3", "importance", "fig4", "fig6", "curves", "evidence",
+            "protocol")
 
 
 def test_report_has_every_section_and_file(report_dir: Path) -> None:
     page = (report_dir / "report.html").read_text()
     for sid in SECTIONS:
         assert f'<section id="{sid}">' in page and f'href="#{sid}"' in page
-    assert page.count('<img src="data:image/png;base64,') == 3 + 1 + 3 + 3 + 3
+    assert page.count('<img src="data:image/png;base64,') == 3 + 1 + 3 + 3 + 3 + 3  # + budget
     assert "synthetic" in page and "Welch" in page and "src=\"http" not in page
     # the answer comes first: findings and the matrix before any detail section
     assert page.index('id="answer"') < page.index("<section") and "matrix" in page
@@ -49,11 +51,21 @@ def test_report_has_every_section_and_file(report_dir: Path) -> None:
         assert heading in md
     assert md.index("## Findings of the paper against ours") < md.index("## Overview")
     for csv in ("trials", "variants", "significance", "significance_left_out", "cap_sensitivity",
-                "importance", "importance_pooled", "ped_anova", "findings", "overview"):
+                "importance", "importance_pooled", "ped_anova", "findings", "overview",
+                "paired", "findings_decisive", "budget", "budget_separation", "ranks",
+                "cap_headline"):
         assert (report_dir / f"{csv}.csv").stat().st_size > 100
+    # the same sections, in the same order, in both documents
+    titles = [line.removeprefix("## ") for line in md.splitlines() if line.startswith("## ")]
+    assert titles[2:] == [t for t in (re.findall(r'<section id="[^"]+"><h2>([^<]+)</h2>', page))]
+    # one Holm family per task, named the same in the CSV and the report
+    paired = (report_dir / "paired.csv").read_text()
+    assert "timit-synth: 8 comparisons against V" in paired
+    assert "Holm family &#x27;timit-synth: 8 comparisons against V&#x27;" in page
+    assert "documented defaults" in md and "exploratory" in md
     assert "welch_p" in (report_dir / "significance.csv").read_text()  # CSVs: machine names
     pngs = sorted((report_dir / "figures").glob("*.png"))
-    assert len(pngs) == 13
+    assert len(pngs) == 16
     assert all(p.with_suffix(".svg").stat().st_size > 1000 for p in pngs)
     for p in pngs:  # no blank figure, even where no browser exists
         rgb = plt.imread(p)[..., :3]
@@ -118,7 +130,8 @@ def test_importance_tables_name_each_forests_fit_and_gate_the_time_forest(analys
     passes (here: jsb-synth's time forest cut to 10 configurations)."""
     view = vanilla_effects_view(analysis, "jsb-synth")
     t = next(t for t in analysis.tasks if t.task == "jsb-synth")
-    metric, time = view.columns[1:]
+    metric, time, log_time = view.columns[1:]
+    assert log_time.startswith("log training time, % of variance (OOB R² ")
     assert metric == (f"test metric, % of variance (OOB R² {t.metric_fanova.oob_r2:.2f}, "
                       f"{t.metric_fanova.n_configs} configurations)")
     assert time.startswith("training time, % of variance (OOB R² ")

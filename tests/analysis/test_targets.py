@@ -24,10 +24,24 @@ def test_results_directory_target(tmp_path: Path) -> None:
 
 def test_study_file_target() -> None:
     t = resolve_target(str(REPO / "studies" / "smoke.toml"), None, None)
-    assert t.storage.endswith(f"smoke/{JOURNAL_FILE}")
+    assert t.storage.text.endswith(f"smoke/{JOURNAL_FILE}")
+    assert not t.registration.stated  # no [analysis] table: the documented defaults
     assert t.study == "smoke" and t.searches
     assert all(name.startswith("smoke/") for name in t.searches)
     assert t.out == Path("results") / "smoke" / "report"
+
+
+def test_a_study_and_its_extension_report_together() -> None:
+    """An extension on its base journal holds the base study's searches: both files report
+    from the extension's storage, the union of their searches, into the extension's folder."""
+    base, ext = (str(REPO / "studies" / f) for f in ("odyssey-free-2.toml",
+                                                     "odyssey-free-2-ext.toml"))
+    t = resolve_target([base, ext], None, None)
+    assert t.storage.base is not None and t.out == Path("results/odyssey-free-2-ext/report")
+    alone = resolve_target(base, None, None).searches
+    assert alone < t.searches and any(n.endswith("/seeds") for n in t.searches)
+    with pytest.raises(ReportTargetError, match="do not share a storage"):
+        resolve_target([base, str(REPO / "studies" / "smoke.toml")], None, None)
 
 
 def test_missing_pieces_are_user_errors() -> None:
