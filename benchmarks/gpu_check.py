@@ -4,7 +4,8 @@ torch.nn.LSTM (cuDNN), in one command that ends within six minutes.
     sh benchmarks/gpu_check.sh --json gpu_check.json
 
 It runs from a checkout without installing (``PYTHONPATH`` = the checkout) with any Python that
-has torch and triton, and imports only ``lstm_odyssey.kernels`` and ``lstm_odyssey.variants``.
+has torch and triton, and imports only ``lstm_odyssey.kernels`` and what it reads (``variants``,
+``families``).
 
 Correctness, for every preset plus ``cifg+np`` and ``nig+noaf+fgr``, fp32 GEMMs without TF32:
 

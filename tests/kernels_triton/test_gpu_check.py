@@ -63,7 +63,8 @@ def test_shell_entry_checks_every_variant_and_times_on_the_cpu(tmp_path):
     assert env["torch"] == torch.__version__ and env["triton"] and env["package"] == str(
         ROOT / "lstm_odyssey")
     # a GPU machine may have nothing but torch and triton: no train, sweep, analysis or cli
-    allowed = ("lstm_odyssey.kernels", "lstm_odyssey.variants", "lstm_odyssey.errors")
+    allowed = ("lstm_odyssey.kernels", "lstm_odyssey.families", "lstm_odyssey.variants",
+               "lstm_odyssey.errors")
     assert "lstm_odyssey.kernels.triton_backend" in env["modules"]
     assert [m for m in env["modules"] if m != "lstm_odyssey" and not m.startswith(allowed)] == []
     lines = done.stdout.strip().splitlines()
