@@ -132,18 +132,20 @@ class StorageURL:
         return self.path is None or self.path.is_file()
 
     def open(self, create: bool, heartbeat_interval: int = 60,
-             grace_period: int = 180) -> BaseStorage:
+             grace_period: int = 180, outage_s: float | None = None) -> BaseStorage:
         """Open the storage, creating it (and its folder) if ``create``; without ``create`` a
         missing one is a :class:`StorageNotFound`.
 
-        RDB storages get Optuna heartbeats (``heartbeat_interval``, ``grace_period``).
-        Raises :class:`StorageError` (one line, password masked) when it cannot be opened."""
+        RDB storages get Optuna heartbeats (``heartbeat_interval``, ``grace_period``), and
+        each of their calls waits out a lost connection for up to ``outage_s`` seconds
+        (:data:`.outage.OUTAGE_S` if None; :mod:`.outage`). Raises :class:`StorageError` (one
+        line, password masked) when it cannot be opened."""
         if not create and not self.exists():
             raise StorageNotFound(f"no sweep storage at {self.masked}; run `lstm-odyssey sweep "
                                   "STUDY.toml` first or fix --storage")
         if self.kind == Kind.JOURNAL:
             return self._open_journal(create)
-        return self._open_rdb(heartbeat_interval, grace_period)
+        return self._open_rdb(heartbeat_interval, grace_period, outage_s)
 
     def _open_journal(self, create: bool) -> BaseStorage:
         from optuna.storages.journal import JournalStorage
@@ -182,10 +184,14 @@ class StorageURL:
             journal.check(self.path)
             raise
 
-    def _open_rdb(self, heartbeat_interval: int, grace_period: int) -> BaseStorage:
+    def _open_rdb(self, heartbeat_interval: int, grace_period: int,
+                  outage_s: float | None) -> BaseStorage:
+        import functools
+
         import optuna
-        from optuna.storages import RDBStorage
         from sqlalchemy.exc import OperationalError
+
+        from . import outage
 
         engine_kwargs: dict = {"pool_pre_ping": True}
         if self.kind == Kind.SQLITE:
@@ -201,9 +207,11 @@ class StorageURL:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                    return RDBStorage(driver_url(self.text), engine_kwargs=engine_kwargs,
-                                      heartbeat_interval=heartbeat_interval,
-                                      grace_period=grace_period)
+                    return outage.open_patient(
+                        driver_url(self.text), self.masked,
+                        outage.OUTAGE_S if outage_s is None else outage_s,
+                        functools.partial(_scrub, url=self.text), engine_kwargs=engine_kwargs,
+                        heartbeat_interval=heartbeat_interval, grace_period=grace_period)
             except Exception as e:  # noqa: BLE001 — SQLAlchemy and drivers raise many types
                 # Workers that start together on an empty database race to create Optuna's
                 # tables (a unique violation for all but one): try again. Unreachable servers

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from ..errors import UserError
 from ..records import Status, StorageURL, TrialRecord
+from ..records.outage import StorageUnavailable
 from . import recovery, schema
 from .lock import exclusive
 from .plan import open_search, orphan_age, plan, search_plans
@@ -33,6 +34,8 @@ from .worker import Interrupted, Worker, install_signal_handlers, quiet
 
 RESTARTS_PER_JOB = 3   # a local worker that dies is replaced, up to this many times per job
 PARENT_POLL_S = 1.0    # how often a local worker checks that its coordinator is alive
+EXIT_STORAGE_DOWN = 75  # a local worker's exit status when its storage outlasted outage_s
+STOP_TIMEOUT_S = 10.0  # how long a failed coordinator waits for its workers to stop
 
 
 class SweepInterrupted(UserError, RuntimeError):
@@ -194,7 +197,16 @@ def _local_worker(spec: StudySpec, url: StorageURL, parent: int) -> None:
     try:
         Worker(spec, url).run()
     except Interrupted:
-        raise SystemExit(130) from None
+        _exit_quietly(130)
+    except StorageUnavailable:  # the coordinator says it, once for all workers
+        _exit_quietly(EXIT_STORAGE_DOWN)
+
+
+def _exit_quietly(status: int) -> None:
+    """Exit with ``status``; a SIGTERM from the coordinator meanwhile no longer interrupts the
+    interpreter's own clean-up (a traceback from an atexit hook)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise SystemExit(status) from None
 
 
 def _stop_with(parent: int) -> None:
@@ -232,7 +244,7 @@ def sweep(spec: StudySpec, storage: str | None = None, jobs: int = 1, dask: str 
     install_signal_handlers()
     url = spec.storage(storage).resolved()
     quiet()
-    store = url.open(True, spec.heartbeat_interval, spec.grace_period)
+    store = url.open(True, spec.heartbeat_interval, spec.grace_period, spec.outage_s)
     plan(spec, store, url)
     if retry_failed:
         echo(f"re-queued {_retry_failed(spec, store, url)} failed trial(s) of study "
@@ -284,7 +296,7 @@ def _run(spec: StudySpec, url: StorageURL, tracker: Tracker, jobs: int, dask: st
     if done < planned:
         if aside := tracker.set_aside():
             raise SweepFailed(aside)
-        why = "; ".join(problems) or "no worker reported a problem"
+        why = "; ".join(dict.fromkeys(problems)) or "every worker ended without an error"
         raise SweepFailed(f"the workers stopped with {done}/{planned} trials done ({why}); run "
                           "the same command again to resume")
     return done
@@ -307,8 +319,10 @@ def _how(exitcode: int) -> str:
 def _run_local(spec: StudySpec, url: StorageURL, jobs: int, refresh: Callable[[], int],
                note: Callable[[str], None]) -> list[str]:
     """Run ``jobs`` worker processes until all have ended; a worker that dies (SIGKILL, a
-    crash) is replaced, up to ``RESTARTS_PER_JOB * jobs`` times, and ``note`` says so.
-    Returns what went wrong (one entry per death)."""
+    crash) is replaced, however many die at once, up to ``RESTARTS_PER_JOB * jobs`` times,
+    and ``note`` says so; one that stopped because the storage did not answer for
+    ``outage_s`` seconds is not (its replacement would meet the same outage). Returns what
+    went wrong (one entry per death)."""
     ctx = mp.get_context("spawn")
 
     def start(i: int) -> mp.process.BaseProcess:
@@ -320,12 +334,18 @@ def _run_local(spec: StudySpec, url: StorageURL, jobs: int, refresh: Callable[[]
     procs = [start(i) for i in range(jobs)]
     limit, restarts, problems, handled = RESTARTS_PER_JOB * jobs, 0, [], set()
     try:
-        while any(p.is_alive() for p in procs):
+        while True:
             refresh()
+            # every worker that ended since the last look, however many: all are handled
+            # before the loop asks whether any is alive
             for i, p in enumerate(procs):
                 if p.exitcode in (None, 0) or p.pid in handled:
                     continue
                 handled.add(p.pid)
+                if p.exitcode == EXIT_STORAGE_DOWN:
+                    problems.append(f"storage {url.masked} did not answer for {spec.outage_s} "
+                                    "s: start the database server, nothing recorded is lost")
+                    continue
                 what = f"worker {i + 1} died ({_how(p.exitcode)})"
                 if restarts < limit:
                     restarts += 1
@@ -333,18 +353,33 @@ def _run_local(spec: StudySpec, url: StorageURL, jobs: int, refresh: Callable[[]
                     note(f"{what}; restarted it ({restarts} of at most {limit} restarts)")
                 else:
                     note(f"{what}; not restarted: all {limit} restarts used")
+                    what += f", not restarted: all {limit} restarts used"
                 problems.append(what)
+            if not any(p.is_alive() for p in procs):
+                break
             time.sleep(1.0)
     except KeyboardInterrupt:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()  # SIGTERM: the worker re-queues its trial and exits
-        for p in procs:
-            p.join()
+        _stop(procs, None)
+        raise
+    except BaseException:  # the coordinator failed (its storage did not answer): stop them
+        _stop(procs, STOP_TIMEOUT_S)
         raise
     for p in procs:
         p.join()
     return problems
+
+
+def _stop(procs: list[mp.process.BaseProcess], timeout: float | None) -> None:
+    """SIGTERM the live workers (each re-queues its trial and exits) and wait for them, at
+    most ``timeout`` seconds (then SIGKILL: their trials are found lost and re-queued)."""
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(timeout)
+        if p.is_alive():
+            p.kill()
+            p.join()
 
 
 def _run_dask(spec: StudySpec, url: StorageURL, jobs: int, address: str,
@@ -387,7 +422,7 @@ def run_worker(spec: StudySpec, storage: str | None = None,
     torch.set_num_threads(1)
     url = spec.storage(storage).resolved()
     quiet()
-    store = url.open(True, spec.heartbeat_interval, spec.grace_period)
+    store = url.open(True, spec.heartbeat_interval, spec.grace_period, spec.outage_s)
     plan(spec, store, url)
     worker = Worker(spec, url, storage=store)
     install_signal_handlers()

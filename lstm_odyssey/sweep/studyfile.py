@@ -33,6 +33,7 @@
     url = "postgresql://user@host/db"   # default: the journal file results/<name>/journal.log
     heartbeat_interval = 60         # seconds; RDB storages only
     grace_period = 180              # a RUNNING trial without a heartbeat this long is re-run
+    outage_s = 60                   # RDB storages: how long a database outage is waited out
     base = "results/older/journal.log.xz"  # journal storages: read that journal first (never
                                     # written); new records go to this study's own journal
 
@@ -77,7 +78,7 @@ TOP_KEYS = ("name", "seed", "trials", "variants", "pruner", "protocol", "space",
 TASK_KEYS = ("size", "path", "data_seed", "trials", "protocol", "from", "replicates", "options")
 PROTOCOL_KEYS = ("max_epochs", "patience", "batch_size", "init_std", "time_budget_s", "backend",
                  "eval_batch_size")
-STORAGE_KEYS = ("url", "heartbeat_interval", "grace_period", "base")
+STORAGE_KEYS = ("url", "heartbeat_interval", "grace_period", "base", "outage_s")
 PRUNERS = ("none", "median", "hyperband")
 
 
@@ -117,6 +118,7 @@ class StudySpec:
     storage_url: str | None = None
     heartbeat_interval: int = 60
     grace_period: int = 180
+    outage_s: int = 60  # a server storage's outage is waited out this long (records/outage.py)
     source: str = ""
     storage_base: str | None = None  # a journal read before the study's own (``storage.base``)
 
@@ -364,6 +366,7 @@ def parse_study(data: dict, where: str, default_name: str) -> StudySpec:
         heartbeat_interval=_int(where, "storage.heartbeat_interval",
                                 storage.get("heartbeat_interval", 60), 1),
         grace_period=_int(where, "storage.grace_period", storage.get("grace_period", 180), 1),
+        outage_s=_int(where, "storage.outage_s", storage.get("outage_s", 60), 0),
         source=where, storage_base=base,
     )
 

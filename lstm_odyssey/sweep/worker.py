@@ -11,6 +11,11 @@
 
 SIGTERM (Kubernetes, Slurm preemption) and Ctrl-C stop the worker cleanly: the trial it was
 running is marked lost and its configuration re-queued, so the next run picks it up.
+
+A server storage that stops answering is waited out (every storage call, heartbeats included,
+retries with backoff for ``[storage] outage_s`` seconds, :mod:`lstm_odyssey.records.outage`);
+beyond that the worker stops with :class:`~lstm_odyssey.records.outage.StorageUnavailable`,
+and the trial it ran stays RUNNING until a worker finds it silent and re-queues it.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import BaseStorage, RDBStorage
 from optuna.trial import Trial, TrialState
 
-from ..records import RESULTS, Status, StorageURL, TrialRecord
+from ..records import RESULTS, Status, StorageError, StorageURL, TrialRecord
 from ..tasks import Task, load_task
 from ..train import run as train_run
 from . import recovery, schema
@@ -117,7 +122,10 @@ class _Heartbeat:
 
     def _beat(self) -> None:
         while True:
-            self.storage.record_heartbeat(self.trial_id)
+            try:  # waits out an outage of the server (records/outage.py)
+                self.storage.record_heartbeat(self.trial_id)
+            except StorageError:  # it outlasted the window: the trial's tell will say so
+                return
             if self.stop.wait(self.storage.heartbeat_interval):
                 return
 
@@ -142,7 +150,8 @@ class Worker:
         opened (else opened here)."""
         quiet()
         self.spec, self.url, self.poll_s = spec, url, poll_s
-        self.storage = storage or url.open(True, spec.heartbeat_interval, spec.grace_period)
+        self.storage = storage or url.open(True, spec.heartbeat_interval, spec.grace_period,
+                                           spec.outage_s)
         self.searches = []
         for order, p in enumerate(search_plans(spec, self.storage)):
             if not p.planned:
@@ -205,7 +214,7 @@ class Worker:
                 if claimed is None:
                     if self.pending() == 0:
                         break
-                    requeue_orphans(self.spec, self.storage, self.url,
+                    self._patiently(requeue_orphans, self.spec, self.storage, self.url,
                                     [(s.plan.planned, s.study) for s in self.searches])
                     if on_progress is not None:
                         on_progress()
@@ -220,6 +229,12 @@ class Worker:
                     self._requeue_own(*claimed)
                 raise
         return ran
+
+    def _patiently(self, fn: Callable[..., object], *args: object) -> object:
+        """``fn(*args)``, waiting out an outage of a server storage also where ``fn`` talks
+        to it beside the storage's own calls (the planning lock's connection)."""
+        patience = getattr(self.storage, "patience", None)
+        return fn(*args) if patience is None else patience.call(fn, *args)
 
     def run_trial(self, search: Search, trial: Trial) -> Status:
         """Train one claimed trial and record it; returns its status."""
