@@ -8,7 +8,7 @@ import sys
 import click
 
 from .errors import UserError
-from .variants import PRESETS, count_parameters
+from .families import count_parameters, family_of, preset_names
 
 
 @click.group()
@@ -23,10 +23,12 @@ def cli() -> None:
 @click.option("--hidden", default=100, show_default=True, type=click.IntRange(min=1),
               help="N, LSTM blocks.")
 def variants(input_size: int, hidden: int) -> None:
-    """List the variant presets and their parameter counts."""
-    click.echo(f"{'variant':8s} {'parameters':>10s}   (M={input_size}, N={hidden}, one layer)")
-    for name, spec in PRESETS.items():
-        click.echo(f"{name:8s} {count_parameters(spec, input_size, hidden):>10d}")
+    """List the variant presets of every cell family and their parameter counts."""
+    click.echo(f"{'variant':10s} {'family':8s} {'parameters':>10s}   (M={input_size}, "
+               f"N={hidden}, one layer)")
+    for name in preset_names():
+        click.echo(f"{name:10s} {family_of(name):8s} "
+                   f"{count_parameters(name, input_size, hidden):>10d}")
 
 
 @cli.command()
@@ -38,8 +40,12 @@ def variants(input_size: int, hidden: int) -> None:
 @click.option("--path", default=None, help="Your copy of the real corpus, for real-data tasks.")
 @click.option("--size", default="demo", show_default=True,
               help="Data size: demo, full or N (a dataset folder: demo = full = all of it).")
-@click.option("--variant", default="V", show_default=True, help="Variant, e.g. V, NFG, cifg+np.")
-@click.option("--hidden", type=int, required=True, help="N, LSTM blocks.")
+@click.option("--variant", default=None,
+              help="Variant of any family, e.g. V, NFG, cifg+np, gru+lbr, slstm [default: V, "
+                   "or the --cell's].")
+@click.option("--cell", default=None, metavar="PACKAGE.MODULE:OBJECT",
+              help="Your own cell (the protocol of docs/add-a-family.md).")
+@click.option("--hidden", type=int, required=True, help="N, LSTM blocks (the state width).")
 @click.option("--lr", type=float, required=True, help="Learning rate (scaled by 1 - momentum).")
 @click.option("--momentum", type=float, required=True, help="Momentum in [0, 1).")
 @click.option("--noise", type=float, default=0.0, show_default=True, help="Input-noise std.")
@@ -53,8 +59,9 @@ def variants(input_size: int, hidden: int) -> None:
 @click.option("--threads", type=int, default=1, show_default=True,
               help="torch threads; results are reproducible for a fixed thread count.")
 @click.option("--json", "as_json", is_flag=True, help="Print the record as one JSON object.")
-def train(task: str | None, task_path: str | None, path: str | None, size: str, variant: str,
-          hidden: int, lr: float, momentum: float, noise: float, max_epochs: int, patience: int,
+def train(task: str | None, task_path: str | None, path: str | None, size: str,
+          variant: str | None, cell: str | None, hidden: int, lr: float, momentum: float,
+          noise: float, max_epochs: int, patience: int,
           batch_size: int, seed: int, backend: str, time_budget: float | None, threads: int,
           as_json: bool) -> None:
     """Train one network with the paper's protocol and print its record."""
@@ -73,7 +80,8 @@ def train(task: str | None, task_path: str | None, path: str | None, size: str, 
     if task is None:
         raise click.UsageError("name a task with --task, or give your dataset with --task-path")
     config = TrainConfig(
-        task=task, variant=variant, hidden_size=hidden, learning_rate=lr, momentum=momentum,
+        task=task, variant=variant if variant or cell else "V", cell=cell, hidden_size=hidden,
+        learning_rate=lr, momentum=momentum,
         input_noise=noise, max_epochs=max_epochs, patience=patience, batch_size=batch_size,
         seed=seed, backend=backend, time_budget_s=time_budget, threads=threads,
         size=int(size) if size.isdigit() else size, path=path,
@@ -90,7 +98,7 @@ _STUDY = click.option("--study", default=None, help="Only the studies of this st
 
 
 @cli.command()
-@click.argument("target", required=False)
+@click.argument("target", nargs=-1)
 @click.option("--storage", default=None,
               help="Optuna storage: RDB URL (sqlite:///x.db, postgresql://...) or journal file "
                    "path; default: the storage of TARGET.")
@@ -98,26 +106,31 @@ _STUDY = click.option("--study", default=None, help="Only the studies of this st
 @click.option("-o", "--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Directory for report.html, report.md, CSVs and figures "
                    "[default: results/<study>/report or TARGET/report].")
-@click.option("--trees", default=100, show_default=True, help="Trees of the fANOVA forest.")
-@click.option("--seed", default=0, show_default=True)
-def report(target: str | None, storage: str | None, study: str | None, out_dir: str | None,
-           trees: int, seed: int) -> None:
+@click.option("--trees", default=100, show_default=True, type=click.IntRange(min=1),
+              help="Trees of the fANOVA forest.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1),
+              help="Seed of the forests and bootstraps (scikit-learn takes < 2**32).")
+def report(target: tuple[str, ...], storage: str | None, study: str | None,
+           out_dir: str | None, trees: int, seed: int) -> None:
     """Write the analysis report (HTML, Markdown, CSVs, figures) of a sweep.
 
-    TARGET is optional: a study file (studies/x.toml) or a results directory holding the
-    sweep's journal file; otherwise give --storage and -o."""
+    TARGET is optional: one or more study files (studies/x.toml; several that share one
+    storage, e.g. a study and its extension, report together) or a results directory
+    holding the sweep's journal file; otherwise give --storage and -o."""
     from .analysis.report import build_report, resolve_target
 
     t = resolve_target(target, storage, out_dir)
     click.echo(build_report(t.storage, t.out, study or t.study, n_trees=trees, seed=seed,
-                            searches=t.searches))
+                            searches=t.searches, registration=t.registration))
 
 
 @cli.command()
 @_STORAGE
 @_STUDY
-@click.option("--trees", default=100, show_default=True, help="Trees of the fANOVA forest.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--trees", default=100, show_default=True, type=click.IntRange(min=1),
+              help="Trees of the fANOVA forest.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1),
+              help="Seed of the forests and bootstraps (scikit-learn takes < 2**32).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def analyze(storage: str, study: str | None, trees: int, seed: int, as_json: bool) -> None:
     """Print the significance and importance tables of a sweep."""
@@ -133,7 +146,7 @@ def analyze(storage: str, study: str | None, trees: int, seed: int, as_json: boo
 @cli.command()
 @_STORAGE
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
 def dashboard(storage: str, host: str, port: int) -> None:
     """Open optuna-dashboard on a sweep's storage for live monitoring."""
     from .analysis.dashboard import run_dashboard
@@ -145,7 +158,7 @@ def dashboard(storage: str, host: str, port: int) -> None:
 @click.option("--storage", required=True, help="Journal file path or RDB URL to write into.")
 @click.option("--trials", default=40, show_default=True, type=click.IntRange(min=1),
               help="Trials per task and variant.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0))
 def synthetic_study(storage: str, trials: int, seed: int) -> None:
     """Write a fabricated study with a known structure (no training) to try the analysis."""
     from .analysis.synthetic import write_synthetic_study
@@ -164,7 +177,8 @@ def data() -> None:
 def _data_options(fn):  # a click decorator
     fn = click.option("--step", default=None, help="jsb: quarter (default) or eighth.")(fn)
     fn = click.option("--phones", type=int, default=None, help="timit: 61 (default) or 39.")(fn)
-    fn = click.option("--seed", type=int, default=0, show_default=True)(fn)
+    fn = click.option("--seed", type=click.IntRange(0, 2**64 - 1), default=0,
+                      show_default=True)(fn)
     fn = click.option("--path", default=None,
                       help="Your copy of a real corpus, or your dataset folder (dataset.toml; "
                            "then TASK may be left out).")(fn)
@@ -225,6 +239,14 @@ _STORAGE_HELP = ("Journal file path, sqlite:///FILE.db or postgresql://USER@HOST
                  "(default: the study file's, else results/<study>/journal.log).")
 
 
+def _check_analysis(spec) -> None:
+    """A study's [analysis] table is checked before anything is planned (one-line error)."""
+    if spec.analysis:
+        from .analysis.targets import registration
+
+        registration([spec])
+
+
 @cli.command()
 @click.argument("study_file", type=click.Path(dir_okay=False))
 @click.option("--jobs", "-j", default=1, show_default=True, help="Local worker processes.")
@@ -242,8 +264,10 @@ def sweep(study_file: str, jobs: int, storage: str | None, dask: str | None,
     from .sweep.executors import sweep as run_sweep
     from .sweep.studyfile import load_study
 
+    spec = load_study(study_file)
+    _check_analysis(spec)
     try:
-        run_sweep(load_study(study_file), storage, jobs, dask, progress=not no_progress,
+        run_sweep(spec, storage, jobs, dask, progress=not no_progress,
                   echo=click.echo, retry_failed=retry_failed)
     except SweepInterrupted as e:
         click.echo(str(e), err=True)

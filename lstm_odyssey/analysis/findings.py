@@ -1,5 +1,6 @@
-"""The findings of docs/paper.md §Findings, one by one, against our results, with a one-line
-reason and the numbers.
+"""How the findings of docs/paper.md §Findings are checked against our results, with a one-line
+reason and the numbers; the findings themselves (text, check, what the paper found per dataset)
+are the table :data:`.claims.CLAIMS`.
 
 Verdicts (:class:`FindingVerdict`): *reproduced*, *not reproduced*, *consistent, underpowered
 (n = …)* (agrees, but rests on a "no significant difference" without power, see
@@ -7,8 +8,12 @@ Verdicts (:class:`FindingVerdict`): *reproduced*, *not reproduced*, *consistent,
 
 Rules, in order:
 
-* Tasks are matched to the paper's datasets by their metric (frame error → TIMIT, CER → IAM,
-  NLL per step → JSB); a synthetic task is named as the stand-in ("timit-synth for TIMIT").
+* Tasks are matched to the paper's datasets by what they declare they stand for
+  (:class:`~lstm_odyssey.tasks.kinds.Role`): a stand-in is named as such ("timit-synth (for
+  TIMIT)"), the dataset itself plainly ("timit (TIMIT)"), and a task that stands for none (the
+  user's own data) by its kind ("sensors (framewise regression)"): it enters no finding.
+  Studies stored before tasks declared it are matched by their metric (frame error → TIMIT,
+  CER → IAM, NLL per step → JSB), the dataset itself when their source was "real".
 * A task that did not learn (:class:`.stats.Learnability`) makes all its checks not testable.
 * Each finding is checked per task ("cells"): a variant cell from the Welch verdict on the best
   10 % and the power rule; a hyperparameter cell from vanilla's fANOVA, which must rest on at
@@ -47,12 +52,12 @@ import numpy as np
 import pandas as pd
 
 from ..sweep import schema
+from ..tasks.kinds import Role
 from .importance import Forest
 from .labels import param_label
 from .outcomes import TEST
 from .stats import EQUIVALENCE, POWER_N, Learnability, Verdict, top_trials
 
-DATASET_OF_METRIC = {"frame_error_pct": "TIMIT", "cer_pct": "IAM", "nll_per_step": "JSB"}
 DATASETS = ("TIMIT", "IAM", "JSB")
 MIN_FANOVA_CONFIGS = 30
 MIN_R2 = 0.5
@@ -81,17 +86,31 @@ class TaskAnalysis:
     learn: Learnability
     metric_fanova: Forest | None
     time_fanova: Forest | None
+    kind: str | None = None          # as stored (StudyMeta.kind); None: an earlier study
+    stands_for: dict | None = None   # as stored (StudyMeta.stands_for)
+
+    @property
+    def role(self) -> Role:
+        """The task's kind and the paper dataset it stands for (see the module docstring)."""
+        return Role.of(self.kind, self.stands_for, self.metric, self.source)
 
     @property
     def dataset(self) -> str:
-        return DATASET_OF_METRIC.get(self.metric, "?")
+        """The paper dataset the task stands for, "?" when none."""
+        sf = self.role.stands_for
+        return "?" if sf is None else sf.dataset.value
+
+    @property
+    def paper_data(self) -> bool:
+        """The task's data are the paper's dataset itself (its numbers compare with the
+        paper's)."""
+        sf = self.role.stands_for
+        return sf is not None and sf.same_data
 
     @property
     def label(self) -> str:
-        """The task's name, with the paper dataset it stands in for."""
-        if self.dataset == "?":
-            return self.task
-        return f"{self.task} ({'' if self.source == 'real' else 'for '}{self.dataset})"
+        """The task's name, with the paper dataset it stands for, else its kind."""
+        return self.role.label(self.task)
 
 
 class Cell(enum.Enum):
@@ -124,22 +143,6 @@ class Expect(enum.Enum):
     SAME = "no significant difference"
     NOT_BETTER = "not better"
     NOT_WORSE = "not worse"
-
-
-def paper_expectation(variant: str, dataset: str) -> Expect | None:
-    """What the paper found for ``variant`` against vanilla on ``dataset`` (findings 2–5 of
-    docs/paper.md §Findings; finding 1, "not better", holds for every variant); None for vanilla
-    and for
-    variants the paper did not run (combinations)."""
-    if variant in ("NFG", "NOAF"):
-        return Expect.WORSE
-    if variant in ("NIG", "NOG", "NIAF"):
-        return Expect.NOT_WORSE if dataset == "JSB" else Expect.WORSE
-    if variant in ("CIFG", "NP"):
-        return Expect.SAME
-    if variant == "FGR":
-        return Expect.WORSE if dataset == "JSB" else Expect.NOT_BETTER
-    return None
 
 
 def _variant_cell(comparison: pd.DataFrame, t: TaskAnalysis, variant: str,
@@ -200,10 +203,10 @@ def _combine(checks: list[Check], sample: str) -> tuple[FindingVerdict, str, str
 
 
 def _variant_finding(comparison: pd.DataFrame, tasks: list[TaskAnalysis], variants: list[str],
-                     expect: Callable[[str, str], Expect | None] = paper_expectation,
+                     expect: Callable[[str, str], Expect | None],
                      ) -> tuple[FindingVerdict, str, str]:
     """``expect(variant, dataset)`` is what the paper found for that variant on that
-    dataset."""
+    dataset (:data:`.claims.CLAIMS`)."""
     return _combine([_variant_cell(comparison, t, v, expect(v, t.dataset))
                      for t in tasks for v in variants], VARIANT_SAMPLE)
 
@@ -425,7 +428,7 @@ def _ranges(trials: pd.DataFrame, tasks: list[TaskAnalysis]) -> tuple[FindingVer
         paper = PAPER_RANGES.get(t.dataset)
         parts.append(f"{t.label}: best-10 % {lo:.3g}–{hi:.3g}"
                      + (f" vs paper {paper[0]:g}–{paper[1]:g}" if paper else ""))
-        verdicts.append(None if t.source != "real" or paper is None
+        verdicts.append(None if not t.paper_data or paper is None
                         else bool(lo <= paper[1] and hi >= paper[0]))
     evidence = EVIDENCE_SEP.join([*parts, "Times depend on hardware and are not compared."])
     if any(v is False for v in verdicts):
@@ -436,47 +439,8 @@ def _ranges(trials: pd.DataFrame, tasks: list[TaskAnalysis]) -> tuple[FindingVer
     return REPRODUCED, "; ".join(parts), evidence
 
 
-FINDINGS = (
-    "No variant is significantly better than vanilla on any dataset.",
-    "NFG and NOAF are significantly worse on all three datasets.",
-    "NIG, NOG and NIAF are significantly worse on TIMIT and IAM, not on JSB.",
-    "CIFG and NP do not change performance significantly.",
-    "FGR brings no gain despite more parameters (worse on JSB).",
-    ("The learning rate is by far the most important hyperparameter, with a wide basin that "
-    "does not move with the hidden size."),
-    "Larger hidden size is better with diminishing returns; training time grows with it.",
-    "Momentum explains almost no variance (< 1 %) in performance or training time.",
-    "Input noise hurts (possibly a small gain on TIMIT) and slows training.",
-    "Interactions between hyperparameters are small.",
-    "Best-10 % ranges: TIMIT ≈ 27–35 %, IAM ≈ 10–30 % CER, JSB ≈ 8.4–8.8 NLL.",
-)
-
-
 def holm_corrected(comparison: pd.DataFrame) -> pd.DataFrame:
     """``comparison`` with each Welch verdict replaced by its verdict after Holm's correction
     across the variants of the task (:func:`.stats.compare_variants`'s ``verdict_holm``): the
     findings on it say which verdicts survive the multiple comparisons."""
     return comparison.assign(verdict=comparison["verdict_holm"])
-
-
-def findings_table(trials: pd.DataFrame, comparison: pd.DataFrame,
-                   tasks: list[TaskAnalysis]) -> pd.DataFrame:
-    """One row per finding of docs/paper.md §Findings: number, finding, verdict, reason,
-    evidence."""
-    variants = sorted(set(comparison["variant"]))
-    hp = schema
-    rows = [
-        _variant_finding(comparison, tasks, variants, lambda v, d: Expect.NOT_BETTER),
-        _variant_finding(comparison, tasks, ["NFG", "NOAF"]),
-        _variant_finding(comparison, tasks, ["NIG", "NOG", "NIAF"]),
-        _variant_finding(comparison, tasks, ["CIFG", "NP"]),
-        _variant_finding(comparison, tasks, ["FGR"]),
-        _hp_finding(tasks, _lr, (hp.LEARNING_RATE, hp.HIDDEN_SIZE), needs_time=False),
-        _hp_finding(tasks, _hidden, (hp.HIDDEN_SIZE,), needs_time=True),
-        _hp_finding(tasks, _momentum, (hp.ONE_MINUS_MOMENTUM,), needs_time=True),
-        _hp_finding(tasks, _noise, (hp.INPUT_NOISE,), needs_time=True),
-        _hp_finding(tasks, _interactions, (), needs_time=False),
-        _ranges(trials, tasks),
-    ]
-    return pd.DataFrame([{"#": i + 1, "finding": f, "verdict": v, "reason": r, "evidence": e}
-                         for i, (f, (v, r, e)) in enumerate(zip(FINDINGS, rows))])

@@ -23,7 +23,6 @@ from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial
 
 from ..records import StorageURL, StudyMeta, TrialRecord
-from ..tasks import load_task
 from . import recovery, replicates, schema
 from .lock import exclusive
 from .recovery import Planned
@@ -147,6 +146,8 @@ def _plan_search(spec: StudySpec, storage: BaseStorage, task: TaskPlan, variant:
             "or give this study a new 'name'")
     if meta is None or meta.trials != task.trials - first:
         if not loaded:
+            from ..tasks import load_task  # here: reading a plan never loads the task modules
+
             loaded.append(load_task(task.name, size=task.size, path=task.path,
                                     seed=task.data_seed, **task.options))
         data = loaded[0]

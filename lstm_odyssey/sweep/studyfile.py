@@ -3,7 +3,9 @@
     name = "smoke"                  # optional; default: the file name without .toml
     seed = 0                        # plans the configurations and their training seeds
     trials = 3                      # configurations per (task, variant)
-    variants = ["V", "NFG", "CIFG"]  # or "all" (the paper's nine)
+    variants = ["V", "NFG", "CIFG"]  # or "all" (the paper's nine); any family's: "gru+lbr"
+    cell = "mycells.janet:JANET"    # optional: your own cell (package.module:ClassOrFunction);
+                                    # its name is a variant (the default variants then)
     pruner = "none"                 # "median" | "hyperband": exploratory, never the paper
 
     [protocol]                      # TrainConfig fields; the paper's protocol by default
@@ -28,6 +30,9 @@
     select = "best 10%"             # each variant's best 10 % by validation, or [0, 7, 19]
     seeds = 3                       # extra training seeds 1…3 (or a list; 0 = the planned seed)
     protocol = { max_epochs = 150 } # optional: overrides of the task's protocol
+
+    [analysis]                      # optional: the pre-registered analysis (alpha, margins,
+    margin = { jsb = 0.05 }         # tests, ...): lstm_odyssey.analysis.preregistration
 
     [storage]                       # optional
     url = "postgresql://user@host/db"   # default: the journal file results/<name>/journal.log
@@ -62,24 +67,31 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ..families import CellError, load_cell, parse_variant
 from ..records import StorageURL, default_location
 from ..tasks import TASK_NAMES, task_info
 from ..tasks.common import TaskNameError, split_counts
 from ..tasks.userdata import NAME as DATASET_NAME
 from ..tasks.userdata import OPTIONS as DATASET_OPTIONS
 from ..train import ConfigError, TrainConfig
-from ..variants import PRESET_NAMES, CellSpec, SpecError
+from ..train.config import SEED_MAX, SEED_WHY, SIZE_MAX
+from ..variants import PRESET_NAMES, SpecError
 from . import schema
 from .replicates import ReplicateError, ReplicateSet, parse_set
 from .replicates import study_name as replicate_study_name
 from .space import PAPER_SPACE, Dim, RangeError
 
-TOP_KEYS = ("name", "seed", "trials", "variants", "pruner", "protocol", "space", "tasks", "storage")
+TOP_KEYS = ("name", "seed", "trials", "variants", "pruner", "protocol", "space", "tasks", "storage",
+            "cell", "analysis")
 TASK_KEYS = ("size", "path", "data_seed", "trials", "protocol", "from", "replicates", "options")
 PROTOCOL_KEYS = ("max_epochs", "patience", "batch_size", "init_std", "time_budget_s", "backend",
                  "eval_batch_size")
 STORAGE_KEYS = ("url", "heartbeat_interval", "grace_period", "base", "outage_s")
 PRUNERS = ("none", "median", "hyperband")
+NAME_MAX = 100               # a study name's characters (a folder name, and part of Optuna's)
+STUDY_SEED_MAX = 2**32 - 1   # numpy's RandomState, which Optuna's samplers seed with it
+TRIALS_MAX = 100_000         # per task and variant: the paper's whole study ran 5,400 trials
+TRIALS_WHY = "more cannot be planned in reasonable time; the paper's whole study ran 5,400"
 
 
 class StudyFileError(UserError, ValueError):
@@ -121,6 +133,10 @@ class StudySpec:
     outage_s: int = 60  # a server storage's outage is waited out this long (records/outage.py)
     source: str = ""
     storage_base: str | None = None  # a journal read before the study's own (``storage.base``)
+    # the [analysis] table as written: validated by lstm_odyssey.analysis.preregistration
+    # (the sweep layer does not import the analysis) before a sweep plans and in the report
+    analysis: dict = field(default_factory=dict)
+    cell: str | None = None  # a user's cell, package.module:Object (``cell``)
 
     @property
     def paper_mode(self) -> bool:
@@ -163,7 +179,7 @@ class StudySpec:
         return TrainConfig(
             task=task.name, variant=variant, **searched_config(params), seed=seed,
             size=task.size, path=task.path, data_seed=task.data_seed, threads=1,
-            config_id=config_id, **{**task.protocol, **(protocol or {})})
+            config_id=config_id, cell=self.cell, **{**task.protocol, **(protocol or {})})
 
 
 def searched_config(params: dict) -> dict[str, Any]:
@@ -190,9 +206,13 @@ def _check_keys(where: str, table: Any, valid: tuple[str, ...], prefix: str = ""
     return table
 
 
-def _int(where: str, key: str, value: Any, minimum: int) -> int:
+def _int(where: str, key: str, value: Any, minimum: int, maximum: int | None = None,
+         why: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise _fail(where, f"'{key}' = {value!r} must be an integer ≥ {minimum}")
+    if maximum is not None and value > maximum:
+        raise _fail(where, f"'{key}' = {value!r} must be an integer in {minimum} … {maximum:,}"
+                           + (f" ({why})" if why else ""))
     return value
 
 
@@ -232,8 +252,11 @@ def _protocol(where: str, table: Any, prefix: str) -> dict[str, Any]:
 
 
 def _study_name(where: str, key: str, name: Any) -> str:
-    if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
-        raise _fail(where, f"'{key}' = {name!r} must be a non-empty string without '/'")
+    """A study name: it names a folder (``results/<name>/``) and Optuna studies."""
+    if (not isinstance(name, str) or not name or len(name) > NAME_MAX or "/" in name
+            or "\\" in name or name.startswith(".") or not name.isprintable()):
+        raise _fail(where, f"'{key}' = {name!r} must be 1 … {NAME_MAX} printable characters "
+                           "(no '/', '\\', tab or newline), not starting with '.'")
     return name
 
 
@@ -279,6 +302,9 @@ def _task(where: str, study: str, name: str, table: Any, trials: int | None,
     except TaskNameError:
         raise _fail(where, f"'{prefix}size' = {size!r} is not valid; use \"demo\", \"full\" "
                            "or a positive integer") from None
+    if isinstance(size, int) and size > SIZE_MAX:
+        raise _fail(where, f"'{prefix}size' = {size!r} is more training sequences than a task "
+                           f"takes (at most {SIZE_MAX:,}); use \"full\" or a smaller number")
     task_trials = table.get("trials", trials)
     if task_trials is None:
         raise _fail(where, f"no trial count for task '{name}'; set 'trials' or '{prefix}trials'")
@@ -304,8 +330,9 @@ def _task(where: str, study: str, name: str, table: Any, trials: int | None,
         replicates.append(rset)
     return TaskPlan(
         name=name, size=size, path=path,
-        data_seed=_int(where, f"{prefix}data_seed", table.get("data_seed", 0), 0),
-        trials=_int(where, f"{prefix}trials", task_trials, 1),
+        data_seed=_int(where, f"{prefix}data_seed", table.get("data_seed", 0), 0, SEED_MAX,
+                       SEED_WHY),
+        trials=_int(where, f"{prefix}trials", task_trials, 1, TRIALS_MAX, TRIALS_WHY),
         protocol={**protocol, **_protocol(where, table.get("protocol", {}), f"{prefix}protocol.")},
         origin=origin,
         replicates=tuple(replicates),
@@ -317,12 +344,20 @@ def parse_study(data: dict, where: str, default_name: str) -> StudySpec:
     """Validate a parsed TOML document (``where`` names it in errors)."""
     _check_keys(where, data, TOP_KEYS)
     name = _study_name(where, "name", data.get("name", default_name))
-    seed = _int(where, "seed", data.get("seed", 0), 0)
+    seed = _int(where, "seed", data.get("seed", 0), 0, STUDY_SEED_MAX,
+                "Optuna's samplers seed numpy's RandomState, which takes < 2**32")
     trials = data.get("trials")
     if trials is not None:
-        _int(where, "trials", trials, 1)
+        _int(where, "trials", trials, 1, TRIALS_MAX, TRIALS_WHY)
 
-    variants = data.get("variants", "all")
+    cell = data.get("cell")
+    family = None
+    if cell is not None:
+        try:
+            family = load_cell(cell)
+        except CellError as e:
+            raise _fail(where, f"'cell': {e}") from None
+    variants = data.get("variants", "all" if family is None else [family.name])
     if variants == "all":
         variants = list(PRESET_NAMES)
     if (not isinstance(variants, list) or not variants
@@ -332,7 +367,7 @@ def parse_study(data: dict, where: str, default_name: str) -> StudySpec:
     canonical = []
     for v in variants:
         try:
-            canonical.append(CellSpec.parse(v).name)
+            canonical.append(parse_variant(v).name)
         except SpecError as e:
             raise _fail(where, f"'variants': {e}") from None
     if len(set(canonical)) != len(canonical):
@@ -367,8 +402,16 @@ def parse_study(data: dict, where: str, default_name: str) -> StudySpec:
                                 storage.get("heartbeat_interval", 60), 1),
         grace_period=_int(where, "storage.grace_period", storage.get("grace_period", 180), 1),
         outage_s=_int(where, "storage.outage_s", storage.get("outage_s", 60), 0),
-        source=where, storage_base=base,
+        source=where, storage_base=base, analysis=_analysis_table(where, data), cell=cell,
     )
+
+
+def _analysis_table(where: str, data: dict) -> dict:
+    """The ``[analysis]`` table, kept raw (checked by the analysis layer)."""
+    table = data.get("analysis", {})
+    if not isinstance(table, dict):
+        raise _fail(where, "'analysis' must be a table, e.g. [analysis] alpha = 0.05")
+    return table
 
 
 def load_study(path: str | Path) -> StudySpec:
