@@ -196,3 +196,17 @@ def test_the_committed_partial_journal_claims_no_verdict(tmp_path: Path) -> None
     md = (write_report(a, tmp_path / "out").parent / "report.md").read_text()
     assert "Not evidence for findings 6–10" in md and "distinct vanilla configurations" in md
     assert hashlib.sha256(JOURNAL.read_bytes()).hexdigest() == before
+
+
+def test_the_paired_verdicts_find_the_planted_effects_and_the_planted_equivalence(tmp_path):
+    """On a fabricated timit-synth (σ = 0.8 points per run) NFG, NOAF, NIG, NOG and NIAF are
+    planted 3-8 points worse and NP, CIFG and FGR equal to vanilla: with the default margin
+    (±1 point) the paired rule calls the first worse and the others equivalent."""
+    a = run(tmp_path, "paired", tasks=(TASKS["timit-synth"],), n_trials=60)
+    verdicts = dict(zip(a.paired["variant"], a.paired["verdict"]))
+    assert {v: verdicts[v] for v in ("NFG", "NOAF", "NIG", "NOG", "NIAF")} == dict.fromkeys(
+        ("NFG", "NOAF", "NIG", "NOG", "NIAF"), "worse")
+    assert {v: verdicts[v] for v in ("NP", "CIFG", "FGR")} == dict.fromkeys(
+        ("NP", "CIFG", "FGR"), "equivalent")
+    assert set(a.paired["family"]) == {"timit-synth: 8 comparisons against V"}
+    assert (a.paired["status"] == "exploratory").all()  # no study file stated the analysis

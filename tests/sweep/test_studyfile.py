@@ -143,3 +143,19 @@ def test_cli_prints_one_line_errors(tmp_path) -> None:
                          capture_output=True, text=True, check=False)
     assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
     assert "hunter2" not in out.stderr + out.stdout and "***" in out.stderr
+
+
+@pytest.mark.parametrize("table, words", [
+    ("[analysis]\nalpah = 0.05", "did you mean 'analysis.alpha'?"),
+    ("[analysis]\nreference = \"W\"", "reference"),
+    ("[analysis.margin]\njsb = -1", "margin"),
+])
+def test_a_bad_analysis_table_stops_the_sweep_before_it_plans(tmp_path, table, words) -> None:
+    path = tmp_path / "t.toml"
+    journal = tmp_path / "journal.log"
+    path.write_text(study_toml(extra=table, storage=str(journal)))
+    out = subprocess.run([*CLI, "sweep", str(path)], capture_output=True, text=True,
+                         check=False, cwd=tmp_path)
+    assert out.returncode != 0 and words in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and out.stderr.startswith("error: ")
+    assert not journal.exists()  # nothing was planned
