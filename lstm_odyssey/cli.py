@@ -480,9 +480,25 @@ def repair_journal(journal: str, out: str | None, stop_at_first: bool) -> None:
     changed); then check the copy with `status --storage` and put it in JOURNAL's place."""
     from pathlib import Path
 
+    from .records import StorageError
     from .records.journal import salvage
 
-    r = salvage(Path(journal), Path(out or f"{journal}.salvaged"), stop_at_first)
+    target = Path(out or f"{journal}.salvaged")
+    existed = target.exists()
+    try:
+        r = salvage(Path(journal), target, stop_at_first)
+        if r.kept == 0:
+            raise StorageError(f"{journal} holds no Optuna journal record (of {r.lines} "
+                               "line(s)); it is not a sweep's journal: check the path")
+    except Exception as e:
+        if not existed:  # (salvage refuses an existing output before writing anything)
+            target.unlink(missing_ok=True)
+        replay = (KeyError, TypeError, AttributeError, IndexError, ValueError, AssertionError)
+        if isinstance(e, UserError) or not isinstance(e, replay):
+            raise
+        raise StorageError(f"{journal}: its readable records do not replay as an Optuna "
+                           f"journal ({type(e).__name__}: {e}); it is not a sweep's journal: "
+                           "check the path") from None
     dropped = ", ".join(map(str, r.dropped[:10])) + (" …" if len(r.dropped) > 10 else "")
     click.echo(f"wrote {r.kept} of {r.lines} records to {r.out}"
                + (f"; recovered {r.recovered} record(s) glued onto a torn line"

@@ -82,6 +82,17 @@ def _shared_files(root: Path) -> None:
     (root / "good.toml").write_text(GOOD)
     (root / "garbage.log").write_text('{"op_code": 0, "worker_id": "x"\n not json at all\n')
     (root / "not_utf8.toml").write_bytes(b"trials = 1\n\xff\xfe = 2\n")
+    # JSON, but not an Optuna journal: another op code, not an object, a record without its
+    # worker, a line of text
+    (root / "op99.log").write_text('{"op_code": 99}\n')
+    (root / "a_list.log").write_text("[1, 2, 3]\n")
+    (root / "no_worker.log").write_text(
+        '{"op_code": 0, "worker_id": "w", "study_name": "s", "directions": [1]}\n'
+        '{"op_code": 4, "study_id": 0, "datetime_start": "2024-01-01T00:00:00.000000"}\n')
+    (root / "text.log").write_text("my notes, not a journal\n")
+    (root / "late_op99.log").write_text(
+        '{"op_code": 0, "worker_id": "w", "study_name": "s", "directions": [1]}\n'
+        '{"op_code": 99, "worker_id": "w"}\n')
 
 
 def sweep(text: str, expect: str, id: str) -> Case:
@@ -348,6 +359,54 @@ CASES = [
     Case("variants-input-size-a-word", ("variants", "--input-size", "x"), "--input-size"),
     Case("build-kernels-unknown-option", ("build-kernels", "--cleen"), "--cleen"),
 ]
+# -- values that would fail every trial or hang, refused before planning ----------------------
+JOURNALS = ("op99", "a_list", "no_worker", "text", "late_op99")
+CASES += [
+    sweep(study({"seed": "9223372036854775807"}), "'seed'", "seed-beyond-2**32"),
+    sweep(study({"name": '"' + "a" * 300 + '"'}), "'name'", "name-300-characters"),
+    sweep(study({"name": '"a\\u0000b"'}), "'name'", "name-with-nul"),
+    sweep(study({"name": '"a\\nb"'}), "'name'", "name-with-newline"),
+    sweep(study({"name": '".."'}), "'name'", "name-dot-dot"),
+    sweep(study({"trials": "9223372036854775807"}), "'trials'", "trials-2**63-1"),
+    sweep(study(task="size = 2\ntrials = 1000000"), "'tasks.jsb.trials'", "task-trials-huge"),
+    sweep(study(task="size = 1000000000"), "'tasks.jsb.size'", "task-size-1e9"),
+    sweep(study(task="size = 2\ndata_seed = 18446744073709551616"), "'tasks.jsb.data_seed'",
+          "data_seed-2**64"),
+    sweep(study(body=SPACE + "hidden_size = [4, 1000000000000]\n"), "'space.hidden_size'",
+          "hidden-range-beyond-memory"),
+    sweep(study(body=PROTO + 'backend = "triton"\n'), "'protocol.backend'",
+          "backend-triton-without-gpu"),
+    Case("train-seed-negative", (*TRAIN, "--seed", "-1"), "seed"),
+    Case("train-seed-2**64", (*TRAIN, "--seed", str(2**64)), "seed"),
+    Case("train-hidden-beyond-memory", (*TRAIN, "--hidden", "100000000"), "hidden_size"),
+    Case("train-backend-triton-without-gpu", (*TRAIN, "--backend", "triton"), "triton"),
+    Case("train-size-1e9", (*TRAIN, "--size", "1000000000"), "size"),
+    Case("data-seed-negative", ("data", "prepare", "jsb", "--seed", "-1"), "--seed"),
+    Case("data-seed-2**64", ("data", "prepare", "jsb", "--seed", str(2**64)), "--seed"),
+    Case("report-trees-zero", ("report", "--storage", "{case}/j.log", "--trees", "0"),
+         "--trees"),
+    Case("report-trees-negative", ("report", "--storage", "{case}/j.log", "--trees", "-1"),
+         "--trees"),
+    Case("report-seed-negative", ("report", "--storage", "{case}/j.log", "--seed", "-1"),
+         "--seed"),
+    Case("analyze-trees-zero", ("analyze", "--storage", "{case}/j.log", "--trees", "0"),
+         "--trees"),
+    Case("analyze-seed-negative", ("analyze", "--storage", "{case}/j.log", "--seed", "-1"),
+         "--seed"),
+    Case("sweep-dask-bogus", (*GOOD_SWEEP, "--dask", "bogus"), "bogus"),
+    Case("dashboard-port-negative", ("dashboard", "--storage", "{case}/j.log", "--port", "-1"),
+         "--port"),
+    Case("dashboard-port-99999", ("dashboard", "--storage", "{case}/j.log", "--port",
+                                  "99999"), "--port"),
+    *(Case(f"{command}-journal-{j}", (*argv, "--storage", f"{{root}}/{j}.log"), f"{j}.log")
+      for j in JOURNALS for command, argv in (("status", ("status", "{root}/good.toml")),
+                                              ("sweep", GOOD_SWEEP),
+                                              ("analyze", ("analyze",)))),
+    *(Case(f"report-journal-{j}", ("report", "--storage", f"{{root}}/{j}.log", "-o",
+                                   "{case}/r"), f"{j}.log") for j in JOURNALS),
+    *(Case(f"repair-journal-{j}", ("repair-journal", f"{{root}}/{j}.log", "-o",
+                                   "{case}/salvaged.log"), f"{j}.log") for j in JOURNALS),
+]
 _CUDA_CASE = Case("bench-device-cuda-on-cpu-torch", ("bench", "kernels", "--device", "cuda"),
                   "--device")
 
@@ -478,6 +537,17 @@ def test_bad_input_is_one_line_naming_it(case: Case, table) -> None:
     _, _, cwd = case.resolve(root)
     if case.never_creates:
         assert not Path(fill(case.never_creates, root, cwd)).exists(), "the pickle ran code"
+
+
+def test_journals_that_are_not_optuna_journals_are_never_written(table) -> None:
+    """Every command refused them before appending anything (or cutting a 'torn' line)."""
+    root, _ = table
+    fresh = root.parent / "fresh"
+    fresh.mkdir()
+    _shared_files(fresh)
+    for j in JOURNALS:
+        assert (root / f"{j}.log").read_bytes() == (fresh / f"{j}.log").read_bytes(), j
+        assert [p.name for p in root.glob(f"{j}.log*")] == [f"{j}.log"]  # no .torn-… copy
 
 
 SAMPLE = ("max_epochs-2.5", "lr-range-inf", "storage-postgres-unreachable", "bench-repeats-zero",

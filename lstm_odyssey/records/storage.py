@@ -157,6 +157,8 @@ class StorageURL:
                 raise StorageNotFound(f"the base journal {self.base} of storage {self.path} does "
                                       "not exist; fix 'storage.base' of the study file")
             own = self.path if create or self.path.is_file() else None
+            if own is not None:
+                refuse_non_journal(own)
             if own is not None and create and journal.is_compressed(own):
                 raise journal.read_only_error(own)
             if own is not None and not journal.is_compressed(own):
@@ -174,15 +176,23 @@ class StorageURL:
             except OSError as e:
                 raise StorageError(f"cannot read the journal file {self.path} ({e.strerror}); "
                                    "check --storage") from None
+        refuse_non_journal(self.path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             return JournalStorage(journal.JournalBackend(str(self.path)))
         except OSError as e:
+            if self.path.is_file():
+                raise StorageError(f"cannot open the journal file {self.path} ({e.strerror}); "
+                                   "check its permissions or --storage") from None
             raise StorageError(f"cannot create the journal file {self.path} ({e.strerror}); "
                                "choose a writable --storage path") from None
         except ValueError:  # Optuna's reader: a line that is not one JSON record
             journal.check(self.path)
             raise
+        except (KeyError, TypeError, AttributeError, IndexError, AssertionError) as e:  # replay
+            raise StorageError(f"{self.path} is not an Optuna journal: a record lacks what "
+                               f"Optuna's records hold ({type(e).__name__}: {e}); point "
+                               "--storage at a sweep's journal.log or at a new file") from None
 
     def _open_rdb(self, heartbeat_interval: int, grace_period: int,
                   outage_s: float | None) -> BaseStorage:
@@ -316,6 +326,39 @@ def _scrub(text: str, url: str) -> str:
     for secret in sorted(_secrets(url), key=len, reverse=True):
         text = text.replace(secret, "***")
     return _SECRET_KEYWORD.sub(lambda m: m.group(1) + "***", text)
+
+
+def refuse_non_journal(path: Path) -> None:
+    """Refuse, before anything reads or appends to it, a file that is not an Optuna journal:
+    every journal starts with the record that creates a study (``op_code`` 0, with a
+    ``worker_id``). An empty or missing file is a new journal; a torn first record (a crash in
+    the first append) is one too."""
+    import json
+
+    try:
+        with open(path, "rb") as f:
+            first = f.readline()
+    except FileNotFoundError:
+        return
+    except IsADirectoryError:
+        raise StorageError(f"--storage {path} is a folder; give the journal file inside it "
+                           f"({path}/{JOURNAL_FILE})") from None
+    except OSError as e:
+        raise StorageError(f"cannot read the journal file {path} ({e.strerror}); check its "
+                           "permissions or --storage") from None
+    if not first or (not first.endswith(b"\n") and first.startswith(b'{"op_code":')):
+        return
+    try:
+        record = json.loads(first)
+    except ValueError:
+        if first.startswith(b'{"op_code":'):
+            return  # a damaged record: the journal's own check names the line and the repair
+        record = None
+    if not (isinstance(record, dict) and record.get("op_code") == 0
+            and isinstance(record.get("worker_id"), str)):
+        raise StorageError(f"{path} is not an Optuna journal (its first line is not the record "
+                           "that creates a study); point --storage at a sweep's journal.log or "
+                           "at a new file")
 
 
 def driver_url(url: str) -> str:

@@ -394,7 +394,7 @@ def _run_dask(spec: StudySpec, url: StorageURL, jobs: int, address: str,
     else:
         try:
             client = Client(address, timeout=30)
-        except OSError as e:
+        except (OSError, ValueError, TypeError) as e:  # unreachable, or no address at all
             raise UserError(f"cannot reach the Dask scheduler at {address} ({e}); check "
                             "--dask ADDRESS (tcp://host:8786) or use --dask local") from None
     try:

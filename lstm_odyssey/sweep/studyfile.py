@@ -255,8 +255,8 @@ def _study_name(where: str, key: str, name: Any) -> str:
     """A study name: it names a folder (``results/<name>/``) and Optuna studies."""
     if (not isinstance(name, str) or not name or len(name) > NAME_MAX or "/" in name
             or "\\" in name or name.startswith(".") or not name.isprintable()):
-        raise _fail(where, f"'{key}' = {name!r} must be 1 … {NAME_MAX} printable characters "
-                           "(no '/', '\\', tab or newline), not starting with '.'")
+        raise _fail(where, f"'{key}' = {name!r} must be a string of 1 … {NAME_MAX} printable "
+                           "characters (no '/', '\\', tab or newline), not starting with '.'")
     return name
 
 

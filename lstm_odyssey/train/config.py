@@ -43,6 +43,36 @@ def _type_problem(value: object, hint: object) -> str | None:
     return " or ".join(_TYPES[t][0] for t in accepted if t is not types.NoneType)
 
 
+SEED_MAX = 2**64 - 1   # torch.manual_seed takes [-2**63, 2**64 - 1], numpy's generators ≥ 0
+SEED_WHY = "what torch.manual_seed and numpy's generators both take"
+SIZE_MAX = 1_000_000  # training sequences: 100× the largest corpus of the paper (TIMIT, 3696)
+
+
+def memory_floor(variant: str | CellSpec, hidden_size: int) -> int:
+    """A lower bound on the bytes a training run of ``variant`` at ``hidden_size`` needs, for
+    any task: ``3 · 4 · P`` with ``P`` the parameter count at one input (the weights, their
+    gradients and the momentum buffer, in float32), activations and data not counted."""
+    from ..families import count_parameters
+
+    return 3 * 4 * count_parameters(variant, 1, hidden_size)
+
+
+def _memory() -> int:
+    """This machine's physical memory in bytes."""
+    import psutil
+
+    return psutil.virtual_memory().total
+
+
+def _bytes(n: int) -> str:
+    """``n`` bytes in words: ``7.8 GB``, ``4.8e+05 TB``."""
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
+        if n >= size:
+            value = n / size
+            return f"{value:.1f} {unit}" if value < 1e4 else f"{value:.1e} {unit}"
+    return f"{n} bytes"
+
+
 @dataclass
 class TrainConfig:
     """One training run.
@@ -116,12 +146,37 @@ class TrainConfig:
             ("init_std", finite(self.init_std) and self.init_std > 0, "> 0"),
             ("time_budget_s", self.time_budget_s is None or self.time_budget_s > 0, "> 0"),
             ("threads", self.threads is None or self.threads >= 1, "≥ 1"),
+            ("seed", 0 <= self.seed <= SEED_MAX, f"in [0, 2**64 - 1] ({SEED_WHY})"),
+            ("data_seed", 0 <= self.data_seed <= SEED_MAX, f"in [0, 2**64 - 1] ({SEED_WHY})"),
+            ("size", not isinstance(self.size, int) or 1 <= self.size <= SIZE_MAX,
+             f"of 1 … {SIZE_MAX:,} training sequences (or 'demo', 'full')"),
         ]
         for name, ok, requirement in checks:
             if not ok:
                 raise ConfigError(name, getattr(self, name), f"a value {requirement}")
         if self.backend not in BACKENDS:
             raise ConfigError("backend", self.backend, f"one of {', '.join(BACKENDS)}")
+        self._check_machine()
+
+    def _check_machine(self) -> None:
+        """What this machine cannot run, refused before any trial: a named backend that
+        cannot take this device's tensors here (``triton`` without CUDA) and a network whose
+        weights alone do not fit in memory (:func:`memory_floor`)."""
+        from ..kernels import BackendError, backend_for
+
+        device = self.device.split(":", 1)[0]
+        if self.backend != "auto":
+            try:
+                backend_for(self.backend, device, self.variant)
+            except BackendError as e:
+                raise ConfigError("backend", self.backend, f"a backend this machine runs ({e})"
+                                  ) from None
+        need, have = memory_floor(self.variant, self.hidden_size), _memory()
+        if device == "cpu" and need > have:
+            raise ConfigError("hidden_size", self.hidden_size, (
+                f"a smaller value: the {self.variant} network's weights, gradients and "
+                f"momentum alone need at least {_bytes(need)}, more than this machine's "
+                f"{_bytes(have)} of memory"))
 
     def to_dict(self) -> dict:
         """A JSON-able copy (the variant as its canonical name)."""
