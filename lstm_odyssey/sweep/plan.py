@@ -49,8 +49,14 @@ class SearchPlan:
 
     @property
     def label(self) -> str:
-        """``task`` or ``task/set``: how progress and ``status`` name its task."""
-        return self.task.name + (f"/{self.replicate_set.name}" if self.replicate_set else "")
+        """``task``, ``task/set`` or, for the search that continues a shared one,
+        ``task #first-last`` (its configurations): how progress and ``status`` name it."""
+        if self.replicate_set:
+            return f"{self.task.name}/{self.replicate_set.name}"
+        first = min(self.planned, default=(0, 0))[0]
+        if first > 0:
+            return f"{self.task.name} #{first}-{max(self.planned)[0]}"
+        return self.task.name
 
 
 def effective_protocol(spec: StudySpec, task: TaskPlan, overrides: dict | None = None) -> dict:
