@@ -162,10 +162,17 @@ class TrainConfig:
         """What this machine cannot run, refused before any trial: a named backend that
         cannot take this device's tensors here (``triton`` without CUDA) and a network whose
         weights alone do not fit in memory (:func:`memory_floor`)."""
-        from ..kernels import BackendError, backend_for
-
         device = self.device.split(":", 1)[0]
-        if self.backend != "auto":
+        # the reference backend runs anything, the cpu one any LSTM on a CPU (a failed C++
+        # build is a fault of the machine at run time, re-queued): only other cases ask the
+        # kernels' table, which loads torch — reading a study file need not
+        from ..families import family_of
+
+        lstm_on_cpu = self.backend == "cpu" and device == "cpu" and family_of(
+            self.variant) == "lstm"
+        if self.backend not in ("auto", "reference") and not lstm_on_cpu:
+            from ..kernels import BackendError, backend_for
+
             try:
                 backend_for(self.backend, device, self.variant)
             except BackendError as e:
