@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..records.atomic import atomic_directory
 from .decisive import Registration
 from .pipeline import FRACTION, PCT, Analysis, analyze
 from .render import fmt, to_html, to_markdown, write_csvs
@@ -30,11 +31,13 @@ def write_report(a: Analysis, out_dir: str | Path) -> Path:
     """Write report.html, report.md, the CSVs and the figures into ``out_dir``; returns the
     path of report.html."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    model = report_model(a, make_figures(a, out / "figures"))
-    write_csvs(model, out)
-    (out / "report.html").write_text(to_html(model), encoding="utf-8")
-    (out / "report.md").write_text(to_markdown(model), encoding="utf-8")
+    # the whole report appears at once or not at all (an interrupted or full-disk write
+    # leaves the previous report as it was)
+    with atomic_directory(out) as tmp:
+        model = report_model(a, make_figures(a, tmp / "figures"))
+        write_csvs(model, tmp)
+        (tmp / "report.html").write_text(to_html(model), encoding="utf-8")
+        (tmp / "report.md").write_text(to_markdown(model), encoding="utf-8")
     return out / "report.html"
 
 

@@ -314,3 +314,26 @@ def test_protocol_settings_read_as_words_with_units() -> None:
 
     assert [_setting(k) for k in ("time_budget_s", "max_epochs", "patience")] == [
         "time budget (s)", "max epochs", "patience"]
+
+
+def test_an_interrupted_report_leaves_the_previous_one_whole(analysis, tmp_path: Path,
+                                                              monkeypatch) -> None:
+    """The report is written beside its folder and swapped in: a write that fails half-way
+    (here: after the CSVs and report.html, at report.md) leaves the old report untouched and
+    no partial files in it."""
+    from lstm_odyssey.analysis import report
+
+    out = tmp_path / "report"
+    write_report(analysis, out)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    (out / "report.html").write_text("the previous report")
+    before[Path("report.html")] = b"the previous report"
+
+    def broken(model) -> str:
+        raise KeyboardInterrupt
+    monkeypatch.setattr(report, "to_markdown", broken)
+    with pytest.raises(KeyboardInterrupt):
+        write_report(analysis, out)
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no temporary folder left
