@@ -126,7 +126,9 @@ def _common_replicates(tg: pd.DataFrame, variant: str, reference: str) -> pd.Dat
     keys = [set(zip(g["config_id"], g["replicate"])) for _, g in
             (("v", rows[rows["variant"] == variant]), ("r", rows[rows["variant"] == reference]))]
     both = keys[0] & keys[1]
-    return rows[[k in both for k in zip(rows["config_id"], rows["replicate"])]]
+    # a boolean array, not a list: an empty list would select no columns instead of no rows
+    return rows[np.array([k in both for k in zip(rows["config_id"], rows["replicate"])],
+                         dtype=bool)]
 
 
 def _p_no_loss(mean: float, sd: float, n: int, margin: float) -> float:

@@ -56,7 +56,7 @@ h3 small{font-weight:normal;color:#555}
 ul.evidence{font-size:.85em;margin:.2em 0}.warn{background:#fbeaa8;padding:.3em .6em}
 span.worse,span.better,span.good,span.bad,span.weak,span.na,span.ns{padding:0 .3em}
 table.matrix td{text-align:center;white-space:nowrap;font-size:.95em}.legend{font-size:.8em}
-table.matrix td small{color:#444}
+table.matrix td small{color:#444}table.matrix td,table.matrix th{padding:1px 4px;line-height:1.15}
 .legend span{padding:0 .4em}.worse,.bad{background:#f4c7c3}.better,.good{background:#c9e8c5}
 .ns{background:#d6e6f5}.weak{background:#fbeaa8}.na{color:#777;background:#f3f3f3}
 .ref{background:#e3e3e3}"""
