@@ -195,11 +195,29 @@ def _local_worker(spec: StudySpec, url: StorageURL, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the coordinator forwards Ctrl-C as SIGTERM
     _stop_with(parent)
     try:
-        Worker(spec, url).run()
+        _open_worker(spec, url).run()
     except Interrupted:
         _exit_quietly(130)
     except StorageUnavailable:  # the coordinator says it, once for all workers
         _exit_quietly(EXIT_STORAGE_DOWN)
+
+
+def _open_worker(spec: StudySpec, url: StorageURL) -> Worker:
+    """The worker of a local process. The coordinator opened the storage already, so one
+    that cannot be opened now is a server that went away (a worker started, or restarted,
+    during an outage): wait for it with backoff for the study's ``outage_s``, then leave it
+    to the coordinator to say so (:class:`StorageUnavailable`)."""
+    from ..records import StorageError
+
+    deadline, delay = time.monotonic() + spec.outage_s, 1.0
+    while True:
+        try:
+            return Worker(spec, url)
+        except StorageError as e:
+            if time.monotonic() + delay > deadline:
+                raise StorageUnavailable(str(e)) from None
+            time.sleep(delay)
+            delay = min(2 * delay, 10.0)
 
 
 def _exit_quietly(status: int) -> None:
