@@ -13,6 +13,10 @@ count a trial that ended with one as finished; it queues the trial's configurati
 """
 
 
+import difflib
+from collections.abc import Sequence
+
+
 class UserError(Exception):
     """A problem the user can fix; the message names the problem and the fix."""
 
@@ -20,3 +24,13 @@ class UserError(Exception):
 class EnvironmentFault(Exception):
     """The machine failed, not the work it ran: running the same work again elsewhere, or
     after the named fix, can succeed. The message names what to fix."""
+
+
+def unknown_key(key: str, valid: Sequence[str], prefix: str = "") -> str | None:
+    """The one-line complaint about a table key that is not among ``valid`` ("did you mean"
+    from difflib), None for a valid key; shared by every TOML table the package reads."""
+    if key in valid:
+        return None
+    close = difflib.get_close_matches(key, valid, n=1)
+    hint = f"did you mean '{prefix}{close[0]}'? " if close else ""
+    return f"unknown key '{prefix}{key}'; {hint}valid keys: {', '.join(valid)}"

@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from ..errors import UserError
+from ..errors import UserError, unknown_key
 from .paired import Pairing
 
 DEFAULT_MARGINS: Mapping[str, float] = MappingProxyType({
@@ -122,10 +122,8 @@ def _check_keys(where: str, table: Any, valid: Sequence[str], prefix: str) -> di
     if not isinstance(table, dict):
         raise _fail(where, f"'{prefix.rstrip('.')}' must be a table")
     for key in table:
-        if key not in valid:
-            close = difflib.get_close_matches(key, valid, n=1)
-            hint = f"did you mean '{prefix}{close[0]}'? " if close else ""
-            raise _fail(where, f"unknown key '{prefix}{key}'; {hint}valid keys: {', '.join(valid)}")
+        if (problem := unknown_key(key, valid, prefix)) is not None:
+            raise _fail(where, problem)
     return table
 
 

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 from optuna.trial import FrozenTrial
 
-from ..errors import UserError
+from ..errors import UserError, unknown_key
 from ..records import RESULTS, Status, TrialRecord
 from . import schema
 
@@ -83,14 +83,9 @@ def parse_set(where: str, prefix: str, name: str, table: Any) -> tuple[Replicate
                    "'-' or '_'")
     if not isinstance(table, dict):
         raise fail(f"'{prefix}{name}' must be a table with 'select' and 'seeds'")
-    import difflib
-
     for key in table:
-        if key not in SET_KEYS:
-            close = difflib.get_close_matches(key, SET_KEYS, n=1)
-            hint = f"did you mean '{prefix}{name}.{close[0]}'? " if close else ""
-            raise fail(f"unknown key '{prefix}{name}.{key}'; {hint}valid keys: "
-                       f"{', '.join(SET_KEYS)}")
+        if (problem := unknown_key(key, SET_KEYS, f"{prefix}{name}.")) is not None:
+            raise fail(problem)
     key = f"{prefix}{name}"
     select = table.get("select")
     fraction, configs = None, ()

@@ -66,7 +66,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserError
+from ..errors import UserError, unknown_key
 from ..families import CellError, load_cell, parse_variant
 from ..records import StorageURL, default_location
 from ..tasks import TASK_NAMES, task_info
@@ -199,10 +199,8 @@ def _check_keys(where: str, table: Any, valid: tuple[str, ...], prefix: str = ""
     if not isinstance(table, dict):
         raise _fail(where, f"'{prefix.rstrip('.') or 'the file'}' must be a table")
     for key in table:
-        if key not in valid:
-            close = difflib.get_close_matches(key, valid, n=1)
-            hint = f"did you mean '{prefix}{close[0]}'? " if close else ""
-            raise _fail(where, f"unknown key '{prefix}{key}'; {hint}valid keys: {', '.join(valid)}")
+        if (problem := unknown_key(key, valid, prefix)) is not None:
+            raise _fail(where, problem)
     return table
 
 
