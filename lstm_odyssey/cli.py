@@ -410,7 +410,9 @@ def _list(kind: type):
 
 
 @calibrate.command("run")
-@click.option("--task", required=True)
+@click.option("--task", default=None, help="A task name (with --task-path: your task's name).")
+@click.option("--task-path", default=None, type=click.Path(file_okay=False),
+              help="Your own dataset: a folder with dataset.toml and train/valid/test.npz.")
 @click.option("--size", default="demo", show_default=True, help="demo, full or N.")
 @click.option("--hidden", default="63,200", show_default=True, callback=_list(int),
               help="Hidden sizes N, comma-separated.")
@@ -428,15 +430,21 @@ def _list(kind: type):
 @click.option("--jobs", "-j", default=2, show_default=True, type=click.IntRange(min=1))
 @click.option("--out", required=True, type=click.Path(file_okay=False),
               help="Folder of runs.jsonl (appended; runs already there are skipped).")
-def calibrate_run(task: str, size: str, hidden: tuple[int, ...], lr: tuple[float, ...],
-                  seeds: tuple[int, ...], momentum: float, max_epochs: int,
-                  wall_budget: float | None, points_per_char, line_chars, jobs: int,
-                  out: str) -> None:
+def calibrate_run(task: str | None, task_path: str | None, size: str,
+                  hidden: tuple[int, ...], lr: tuple[float, ...], seeds: tuple[int, ...],
+                  momentum: float, max_epochs: int, wall_budget: float | None, points_per_char,
+                  line_chars, jobs: int, out: str) -> None:
     """Train the vanilla LSTM over hidden × lr × seed, patience = max epochs (whole curves)."""
     from .train.calibration import calibration_grid, run_calibration
 
+    if task_path is not None:
+        from .tasks.userdata import dataset_name
+
+        task = task or dataset_name(task_path)
+    if task is None:
+        raise click.UsageError("name a task with --task, or give your dataset with --task-path")
     grid = calibration_grid(task, size, hidden, lr, seeds, momentum, max_epochs, wall_budget,
-                            points_per_char, line_chars)
+                            points_per_char, line_chars, task_path)
     run_calibration(grid, out, jobs, echo=lambda s: click.echo(s))
 
 

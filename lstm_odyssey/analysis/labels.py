@@ -3,8 +3,12 @@ them (the CSVs keep the machine names)."""
 
 from __future__ import annotations
 
+from ..families import family_of
 from ..sweep import schema
 from ..tasks import kinds
+from ..variants import SpecError
+
+OWN_CELL = "own cell"  # the family of a stored variant whose user cell is not loaded
 
 LABELS = {
     schema.HIDDEN_SIZE: "hidden size",
@@ -23,3 +27,12 @@ def param_label(param: str) -> str:
 def metric_label(metric: str) -> str:
     """A metric's name with its unit, for people."""
     return METRIC_LABELS.get(metric, metric)
+
+
+def cell_family(variant: str) -> str:
+    """The cell family of a stored variant's name (``"lstm"`` for ``"NP"``, ``"gru"`` for
+    ``"gru+lbr"``), or :data:`OWN_CELL` for a user's cell (the analysis does not import it)."""
+    try:
+        return family_of(variant)
+    except SpecError:
+        return OWN_CELL

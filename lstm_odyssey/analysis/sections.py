@@ -14,7 +14,7 @@ from ..sweep import schema
 from . import figures
 from .decisive import PLANNED
 from .findings import EVIDENCE_SEP
-from .labels import metric_label
+from .labels import cell_family, metric_label
 from .model import (
     Block,
     Bullets,
@@ -364,11 +364,30 @@ def csvs(a: Analysis) -> dict[str, pd.DataFrame]:
     return out
 
 
+FAMILY_COLUMN = "cell family"
+
+
+def show_families(sections: list[Section], variants: pd.Series) -> None:
+    """Put each variant's cell family beside its name in every table of ``sections`` that
+    names variants, where the variants are of more than one family (a study of LSTM variants
+    alone reads as before)."""
+    families = {v: cell_family(v) for v in variants.unique()}
+    if len(set(families.values())) < 2:
+        return
+    for s in sections:
+        for b in s.blocks:
+            if isinstance(b, Table) and "variant" in b.frame and FAMILY_COLUMN not in b.frame:
+                b.frame.insert(b.frame.columns.get_loc("variant") + 1, FAMILY_COLUMN,
+                               b.frame["variant"].map(families).fillna("–"))
+
+
 def report_model(a: Analysis, figs: FigureSet) -> Report:
     """The whole report of ``a`` with the figures ``figs`` (:func:`make_figures`)."""
     last = a.results.last_finished
     when = f"last trial finished {last:%Y-%m-%d %H:%M}" if last else "no trial finished yet"
-    return Report("lstm-odyssey report",
-                  f"{progress_line(a)}; storage {a.results.storage}, {when}",
-                  incomplete_warning(a), answer(a), details(a, figs), csvs(a))
+    report = Report("lstm-odyssey report",
+                    f"{progress_line(a)}; storage {a.results.storage}, {when}",
+                    incomplete_warning(a), answer(a), details(a, figs), csvs(a))
+    show_families(report.all_sections, a.trials["variant"])
+    return report
 

@@ -35,10 +35,11 @@ import numpy as np
 import optuna
 
 from ..errors import UserError
+from ..families import count_parameters
 from ..records import EPOCH_KEYS, Status, StorageURL, StudyMeta, TrialRecord
 from ..sweep import schema
 from ..sweep.space import PAPER_SPACE
-from ..variants import PRESET_NAMES, count_parameters
+from ..variants import PRESET_NAMES
 
 
 @dataclass(frozen=True)

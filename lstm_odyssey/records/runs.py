@@ -71,8 +71,9 @@ class CalibrationJob:
     ``hidden`` blocks, learning rate ``lr``, ``momentum``, at most ``max_epochs`` epochs (no
     early stopping), training seed ``seed``; ``ppc`` (points per character, from–to) and
     ``line_chars`` (characters per line) render handwriting-synth with another line shape
-    (None: the task's own); ``wall_budget`` (seconds) ends a run early, status ``time_limit``.
-    The field names are the keys of the stored JSON."""
+    (None: the task's own); ``wall_budget`` (seconds) ends a run early, status ``time_limit``;
+    ``path`` is the folder of a user's dataset (``task`` is then its name). The field names are
+    the keys of the stored JSON."""
 
     task: str
     size: str
@@ -84,6 +85,7 @@ class CalibrationJob:
     ppc: tuple[float, float] | None = None
     line_chars: tuple[int, int] | None = None
     wall_budget: float | None = None
+    path: str | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
@@ -95,8 +97,10 @@ class CalibrationJob:
 
     def key(self) -> str:
         """What identifies the run in its file (the wall budget does not: a resumed grid
-        keeps a run that stopped at its budget)."""
-        data = {k: v for k, v in asdict(self).items() if k != "wall_budget"}
+        keeps a run that stopped at its budget; no path is no key, as in files written before
+        jobs had one)."""
+        data = {k: v for k, v in asdict(self).items()
+                if k != "wall_budget" and not (k == "path" and v is None)}
         return json.dumps({k: list(v) if isinstance(v, tuple) else v
                            for k, v in sorted(data.items())})
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -44,14 +45,16 @@ def calibration_grid(task: str, size: str = "demo", hidden: Sequence[int] = (63,
                      momentum: float = 0.9, max_epochs: int = 40,
                      wall_budget: float | None = None,
                      ppc: tuple[float, float] | None = None,
-                     line_chars: tuple[int, int] | None = None) -> list[CalibrationJob]:
-    """The jobs of the grid hidden × lr × seeds, in that order."""
+                     line_chars: tuple[int, int] | None = None,
+                     path: str | None = None) -> list[CalibrationJob]:
+    """The jobs of the grid hidden × lr × seeds, in that order (``path``: a user's dataset
+    folder, whose task is named ``task``)."""
     if (ppc is not None or line_chars is not None) and task != SHAPED_TASK:
         raise CalibrationError(f"--points-per-char/--line-chars apply to {SHAPED_TASK} only, "
                                f"not {task}; drop them")
     return [CalibrationJob(task=task, size=str(size), hidden=h, lr=r, momentum=momentum,
                            max_epochs=max_epochs, seed=s, ppc=ppc, line_chars=line_chars,
-                           wall_budget=wall_budget)
+                           wall_budget=wall_budget, path=path)
             for h, r, s in itertools.product(hidden, lr, seeds)]
 
 
@@ -63,7 +66,7 @@ def _task(job: CalibrationJob):
 
     size = int(job.size) if job.size.isdigit() else job.size
     if job.ppc is None and job.line_chars is None:
-        return load_task(job.task, size=size)
+        return load_task(job.task, size=size, path=job.path)
     counts = split_counts(size, handwriting.DEMO, handwriting.FULL)
     corpus = handwriting.build(counts, 0, points_per_char=job.ppc or DEFAULT_LINE_SHAPE[0],
                                line_chars=job.line_chars or DEFAULT_LINE_SHAPE[1])
@@ -78,7 +81,7 @@ def _config(job: CalibrationJob) -> TrainConfig:
     return TrainConfig(task=job.task, variant="V", hidden_size=job.hidden, learning_rate=job.lr,
                        momentum=job.momentum, input_noise=0.0, max_epochs=job.max_epochs,
                        patience=job.max_epochs, batch_size=1, backend="cpu", threads=1,
-                       seed=job.seed, time_budget_s=job.wall_budget)
+                       seed=job.seed, time_budget_s=job.wall_budget, path=job.path)
 
 
 def _one(job: CalibrationJob) -> CalibrationRun:
@@ -105,7 +108,7 @@ def run_calibration(jobs: Sequence[CalibrationJob], out: str | Path, n_jobs: int
     the task is built once; one task per grid) and append each run as it ends; returns the
     file."""
     global _TASK
-    if len({(j.task, j.size, j.ppc, j.line_chars) for j in jobs}) > 1:
+    if len({(j.task, j.size, j.ppc, j.line_chars, j.path) for j in jobs}) > 1:
         raise CalibrationError("a calibration grid runs one task at one size and line shape; "
                                "run one grid per task")
     out = Path(out)
@@ -119,7 +122,9 @@ def run_calibration(jobs: Sequence[CalibrationJob], out: str | Path, n_jobs: int
     _TASK = _task(todo[0])
     # forked: the workers inherit the built task (rendering it again would cost minutes). All
     # of them at the start: a worker forked later, from the pool's threads (maxtasksperchild),
-    # can hang on a lock held at the fork.
+    # can hang on a lock held at the fork. Output is flushed first, or each worker would print
+    # the parent's buffered lines again.
+    sys.stdout.flush()
     with multiprocessing.get_context("fork").Pool(min(n_jobs, len(todo))) as pool:
         for result in pool.imap_unordered(_one, todo):
             with path.open("a") as f:

@@ -337,3 +337,28 @@ def test_an_interrupted_report_leaves_the_previous_one_whole(analysis, tmp_path:
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before
     assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no temporary folder left
+
+
+def test_tables_name_the_cell_family_only_when_a_study_mixes_families(tmp_path: Path) -> None:
+    """A study of several families gets a 'cell family' column beside every variant name; a
+    study of LSTM variants alone reads as before (its committed reports stay identical)."""
+    from lstm_odyssey.analysis.model import Table
+    from lstm_odyssey.analysis.sections import FAMILY_COLUMN, make_figures, report_model
+
+    def tables(variants: tuple[str, ...], name: str) -> list:
+        storage = str(tmp_path / f"{name}.log")
+        write_synthetic_study(storage, tasks=("jsb-synth",), variants=variants, n_trials=10)
+        a = analyze(storage, n_trees=4)
+        report = report_model(a, make_figures(a, tmp_path / name))
+        return [b.frame for s in report.all_sections for b in s.blocks
+                if isinstance(b, Table) and "variant" in b.frame]
+
+    mixed = tables(("V", "NP", "gru+lbr", "mingru"), "mixed")
+    assert mixed and all(FAMILY_COLUMN in f for f in mixed)
+    variants = next(f for f in mixed if set(f["variant"]) >= {"V", "gru+lbr", "mingru"})
+    families = dict(zip(variants["variant"], variants[FAMILY_COLUMN]))
+    assert families["V"] == families["NP"] == "lstm"
+    assert families["gru+lbr"] == "gru" and families["mingru"] == "mingru"
+    cols = list(variants.columns)
+    assert cols.index(FAMILY_COLUMN) == cols.index("variant") + 1
+    assert not any(FAMILY_COLUMN in f for f in tables(("V", "NP", "NFG"), "lstm"))

@@ -343,6 +343,24 @@ def test_cli_train_task_path(tmp_path, data_dir, capsys):
     assert code == 2 and "--task-path" in err
 
 
+def test_cli_calibrate_task_path(tmp_path, data_dir, capsys):
+    """A calibration grid on a dataset folder: whole curves of the vanilla LSTM, resumable."""
+    from lstm_odyssey.records.runs import read_calibration_runs
+
+    folder = write(tmp_path / "d", TaskKind.FRAMEWISE_CE)
+    args = ["calibrate", "run", "--task-path", str(folder), "--hidden", "4", "--lr", "1e-2",
+            "--max-epochs", "2", "-j", "1", "--out", str(tmp_path / "cal")]
+    code, out, _ = _cli(args, capsys)
+    assert code == 0 and out.count("1 runs to do") == 1
+    (run,) = read_calibration_runs(str(tmp_path / "cal"))
+    assert run.job.task == "mine" and run.job.path == str(folder) and len(run.cpu_s) == 2
+    assert run.record.epochs == 2 and run.record.baseline_metric > 0
+    code, out, _ = _cli(args, capsys)
+    assert code == 0 and "0 runs to do (1 already in" in out
+    code, _, err = _cli(["calibrate", "run", "--out", str(tmp_path / "x")], capsys)
+    assert code == 2 and "--task-path" in err
+
+
 @pytest.mark.slow
 def test_a_bad_dataset_prints_one_line_in_its_own_process(tmp_path):
     folder = write(tmp_path / "d", FRAME, output_size=4)
