@@ -1,23 +1,26 @@
-"""One LSTM op per sequence and direction, behind interchangeable backends.
+"""One recurrent op per sequence, layer and direction, behind interchangeable backends.
 
 Every backend computes :func:`lstm_sequence` with the same signature and the same semantics as
 :func:`lstm_odyssey.kernels.reference.lstm_sequence` (the oracle); the layout of ``W R b p Rg``
 is described in :mod:`lstm_odyssey.variants`.
 
 Backends: ``reference`` (plain autograd, any device, every family), ``cpu`` (C++, built on
-first use, see :mod:`.build`), ``triton`` (CUDA; on CPU only under ``TRITON_INTERPRET=1``, for
-tests) and ``auto``: for the LSTM ``cpu`` for CPU tensors, ``triton`` for CUDA tensors when
-triton is importable, and ``reference`` otherwise — with one warning if the C++ kernels cannot
-be built. Which backend computes which family (and which of its variants) is one table,
-:data:`BACKEND_TABLE`, that :func:`backend_for` reads; the other families
-(:mod:`lstm_odyssey.families`) run on the reference backend, their step under autograd
-(:func:`family_sequence`).
+first use, see :mod:`.build`; the LSTM and the GRU), ``triton`` (CUDA, the LSTM; on CPU only
+under ``TRITON_INTERPRET=1``, for tests) and ``auto``: the first of ``cpu`` for CPU tensors and
+``triton`` for CUDA tensors (when triton is importable) that computes the variant, else
+``reference`` — with one warning if the C++ kernels cannot be built. Which backend computes
+which family (and which of its variants) is one table, :data:`BACKEND_TABLE`, that
+:func:`backend_for` reads: the LSTM runs on all three, the GRU (``gru`` and ``gru+lbr``) on
+``cpu`` (:mod:`.gru_cpu`) and ``reference``, the other families (:mod:`lstm_odyssey.families`)
+on the reference backend, their step under autograd. Every family but the LSTM goes through
+:func:`family_sequence`.
 
 :func:`ctc_loss` is ``torch.nn.functional.ctc_loss`` computed by the same C++ extension
 (:mod:`.ctc`) where it runs (CPU tensors, extension built), else by torch.
 
 :mod:`.network` is the training step of one sequence through the paper's network (forward, loss
-and every gradient of LSTM + linear output + loss) in one call of the same extension.
+and every gradient of an LSTM or GRU layer + linear output + loss) in one call of the same
+extension.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from torch import Tensor
 from ..errors import EnvironmentFault, UserError
 from ..families import Variant, parse_variant
 from ..variants import BACKENDS, CellSpec
-from . import build, cpu, ctc, reference
+from . import build, cpu, ctc, gru_cpu, reference
 
 
 class BackendError(UserError, ValueError):
@@ -170,8 +173,9 @@ def _triton_refusal(device_type: str) -> BackendError:
 
 # The one answer to "which backend computes this variant": in order of preference for 'auto'.
 BACKEND_TABLE: tuple[Backend, ...] = (
-    Backend("cpu", {"lstm": Computes(cpu.lstm_sequence)}, accepts=lambda d: d == "cpu",
-            refusal=_cpu_refusal, auto_on=frozenset({"cpu"}), loads=lambda d: _cpu_loads(),
+    Backend("cpu", {"lstm": Computes(cpu.lstm_sequence), "gru": Computes(gru_cpu.gru_sequence)},
+            accepts=lambda d: d == "cpu", refusal=_cpu_refusal, auto_on=frozenset({"cpu"}),
+            loads=lambda d: _cpu_loads(),
             on_auto_skip=lambda: _fall_back(_cpu_failed
                                             or "no C++ compiler found; install g++ or set CXX")),
     Backend("triton", {"lstm": Computes(_triton_lstm)}, accepts=_triton_runs_on,

@@ -1,6 +1,6 @@
-"""Build, cache and load the C++ CPU extension: the LSTM backend (``csrc/lstm_cpu.cpp``), the
-CTC loss (``csrc/ctc_cpu.cpp``), the training step of one sequence (``csrc/network_cpu.cpp``)
-and the optimiser's update (``csrc/optim_cpu.cpp``), one module.
+"""Build, cache and load the C++ CPU extension: the LSTM and GRU backends (``csrc/lstm_cpu.cpp``,
+``csrc/gru_cpu.cpp``), the CTC loss (``csrc/ctc_cpu.cpp``), the training step of one sequence
+(``csrc/network_cpu.cpp``) and the optimiser's update (``csrc/optim_cpu.cpp``), one module.
 
 The extension is compiled with :func:`torch.utils.cpp_extension.load` on first use. The build
 directory is named after a hash of the sources, the compiler flags, the torch and Python versions,
@@ -63,9 +63,10 @@ import torch
 from ..errors import EnvironmentFault, UserError
 
 CSRC = Path(__file__).parent / "csrc"
-SOURCES = ("lstm_cpu.cpp", "ctc_cpu.cpp", "network_cpu.cpp", "optim_cpu.cpp")
-HEADERS = ("odyssey.h",)  # hashed with the sources, not compiled on their own
-ENTRY_POINTS = ("forward", "backward", "ctc_forward", "network_step", "nesterov_lookahead",
+SOURCES = ("lstm_cpu.cpp", "gru_cpu.cpp", "ctc_cpu.cpp", "network_cpu.cpp", "optim_cpu.cpp")
+HEADERS = ("odyssey.h", "recurrent_product.h")  # hashed with the sources, not compiled alone
+ENTRY_POINTS = ("forward", "backward", "gru_forward", "gru_backward", "ctc_forward",
+                "network_step", "gru_network_step", "nesterov_lookahead",
                 "nesterov_descent")  # what a loadable build must define
 _PREFIX = "lstm_odyssey_cpu_"
 _TMP_PREFIX = ".build-"   # temporary build directories inside a build directory

@@ -18,11 +18,17 @@ import torch
 from torch import Tensor, nn
 
 from .. import kernels
+from ..families import parse_variant
 from ..kernels import network
 from ..nn import LSTM, recurrent
 from ..tasks import Task
 from ..tasks.kinds import Readout
 from ..variants import CellSpec
+
+# The one-call training step of each family that has one (forward, loss and gradients in C++,
+# lstm_odyssey.kernels.network): family name → the step, taking the variant's spec and the
+# module's direction_params of each direction.
+FUSED_STEPS = {"lstm": network.network_step, "gru": network.gru_network_step}
 
 
 class SequenceModel(nn.Module):
@@ -63,22 +69,23 @@ class SequenceModel(nn.Module):
 
     def fused_step(self, x: Tensor, targets: Tensor,
                    loss: str) -> tuple[Tensor, Tensor, Tensor | None] | None:
-        """Loss and gradients of one unpadded sequence ``x`` (1, T, M) in one C++ call
-        (:func:`lstm_odyssey.kernels.network.network_step`: the numbers autograd computes for
+        """Loss and gradients of one unpadded sequence ``x`` (1, T, M) in one C++ call (the
+        family's step in :data:`FUSED_STEPS`: the numbers autograd computes for
         ``loss(self(x), targets)``), the gradients written into every parameter's ``.grad``.
         Returns ``(summed loss, logits (1, T, C), argmax classes (1, T) or None for
-        bernoulli)``, or None where it does not apply (another backend or device, a dtype the
-        cpu backend does not take): then use autograd."""
-        lstm = self.lstm
-        if (not isinstance(lstm, LSTM) or self.readout is not Readout.STEP or x.shape[0] != 1
+        bernoulli)``, or None where it does not apply (a family without one, another backend
+        or device, a dtype the cpu backend does not take): then use autograd."""
+        rnn = self.lstm
+        variant = parse_variant(rnn.spec if isinstance(rnn, LSTM) else rnn.variant)
+        step = FUSED_STEPS.get(variant.family.name)
+        if (step is None or self.readout is not Readout.STEP or x.shape[0] != 1
                 or x.dtype not in (torch.float32, torch.float64)
-                or kernels.resolve_backend(lstm.backend, x.device.type) != "cpu"
-                or self.output.weight.dtype != x.dtype or lstm.weight_ih_l0.dtype != x.dtype):
+                or kernels.resolve_backend(rnn.backend, x.device.type, variant) != "cpu"
+                or self.output.weight.dtype != x.dtype or rnn.weight_ih_l0.dtype != x.dtype):
             return None
-        directions = [lstm.direction_params(0, d) for d in range(lstm.num_directions)]
-        value, logits, frames = network.network_step(lstm.spec, x[0], directions,
-                                                     (self.output.weight, self.output.bias),
-                                                     loss, targets[0])
+        directions = [rnn.direction_params(0, d) for d in range(rnn.num_directions)]
+        value, logits, frames = step(variant.spec, x[0], directions,
+                                     (self.output.weight, self.output.bias), loss, targets[0])
         return value, logits.unsqueeze(0), None if frames is None else frames.unsqueeze(0)
 
     def count_parameters(self) -> int:

@@ -184,10 +184,14 @@ def test_variant_names_round_trip_and_families_are_one_table():
 
 
 def test_dispatch_reads_the_table():
-    assert kernels.resolve_backend("auto", "cpu", "gru") == "reference"
+    fused = "cpu" if "cpu" in kernels.available_backends("cpu") else "reference"
+    assert kernels.resolve_backend("auto", "cpu", "gru") == fused
+    assert kernels.resolve_backend("auto", "cpu", "gru+lbr") == fused
+    assert kernels.resolve_backend("auto", "cpu", "mingru") == "reference"
     assert kernels.resolve_backend("auto", "cuda", "slstm") == "reference"
-    with pytest.raises(kernels.BackendError, match="'cpu' does not compute the gru family"):
-        kernels.resolve_backend("cpu", "cpu", "gru")
+    with pytest.raises(kernels.BackendError, match="'cpu' does not compute the mingru family "
+                                                   "\\(mingru\\); it computes lstm, gru"):
+        kernels.resolve_backend("cpu", "cpu", "mingru")
     assert isinstance(recurrent(3, 4, "cifg"), LSTM)
     assert isinstance(recurrent(3, 4, "minlstm"), Recurrent)
     with pytest.raises(Exception, match="use lstm_odyssey.LSTM"):

@@ -1,7 +1,8 @@
 """The one-call training step (kernels/network.py, csrc/network_cpu.cpp) against the module path
-it replaces: SequenceModel + the loss kind under autograd. In float32 on the cpu backend the
-loss, logits and every gradient are the same bits; in float64 they equal the reference
-backend's autograd gradients (an oracle independent of the C++ kernel) to rounding."""
+it replaces: SequenceModel + the loss kind under autograd, for every LSTM preset and both GRU
+variants. In float32 on the cpu backend the loss, logits and every gradient are the same bits;
+in float64 they equal the reference backend's autograd gradients (an oracle independent of the
+C++ kernels) to rounding."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ pytestmark = pytest.mark.skipif(
     "cpu" not in kernels.available_backends("cpu"), reason="the C++ kernels cannot be built here"
 )
 LOSSES = ["bernoulli", "framewise_ce", "ctc"]
+VARIANTS = {**SPECS, "gru": "gru", "gru+lbr": "gru+lbr"}  # test id → the variant
 
 
 def _problem(loss: str, bidirectional: bool, variant, dtype, backend: str = "cpu",
@@ -58,9 +60,9 @@ def _fused(model: SequenceModel, x, batch: Batch, loss: str):
 
 @pytest.mark.parametrize("loss", LOSSES)
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
-@pytest.mark.parametrize("name", list(SPECS))
+@pytest.mark.parametrize("name", list(VARIANTS))
 def test_float32_same_bits_as_autograd(name, bidirectional, loss):
-    model, x, batch = _problem(loss, bidirectional, SPECS[name], torch.float32)
+    model, x, batch = _problem(loss, bidirectional, VARIANTS[name], torch.float32)
     value, logits, grads = _autograd(model, x, batch, loss)
     f_value, f_logits, f_grads = _fused(model, x, batch, loss)
     assert torch.equal(f_value, value) and torch.equal(f_logits, logits)
@@ -70,10 +72,10 @@ def test_float32_same_bits_as_autograd(name, bidirectional, loss):
 
 @pytest.mark.parametrize("loss", LOSSES)
 @pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
-@pytest.mark.parametrize("name", list(SPECS))
+@pytest.mark.parametrize("name", list(VARIANTS))
 def test_float64_equals_the_reference_backend(name, bidirectional, loss):
     """Against autograd through the reference backend's equations (kernels/reference.py)."""
-    model, x, batch = _problem(loss, bidirectional, SPECS[name], torch.float64)
+    model, x, batch = _problem(loss, bidirectional, VARIANTS[name], torch.float64)
     fused = _fused(model, x, batch, loss)
     model.lstm.backend = "reference"
     assert model.fused_step(x, batch.targets, loss) is None  # only the cpu backend fuses
@@ -120,3 +122,20 @@ def test_bad_arguments_are_one_clear_error(bad, error, match):
         network.network_step(model.lstm.spec, args["x"], directions,
                              (model.output.weight, model.output.bias), args["loss"],
                              batch.targets[0])
+
+
+def test_bad_gru_arguments_are_one_clear_error():
+    model, x, batch = _problem("ctc", False, "gru+lbr", torch.float32)
+    directions = [model.lstm.direction_params(0, 0)]
+    output = (model.output.weight, model.output.bias)
+    with pytest.raises(network.NetworkStepError, match="in x's dtype Double, got Float"):
+        network.gru_network_step(model.lstm.variant.spec, x[0].double(), directions, output,
+                                 "ctc", batch.targets[0])
+    with pytest.raises(network.NetworkStepError, match="unknown loss 'mse'"):
+        network.gru_network_step(model.lstm.variant.spec, x[0], directions, output, "mse",
+                                 batch.targets[0])
+
+
+def test_other_families_have_no_fused_step():
+    model, x, batch = _problem("bernoulli", False, "mingru", torch.float32)
+    assert model.fused_step(x, batch.targets, "bernoulli") is None

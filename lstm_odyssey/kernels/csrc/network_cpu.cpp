@@ -1,7 +1,7 @@
 // One training step of the paper's network (docs/paper.md §Tasks) on one sequence, in one call.
 //
-// With D = 1 or 2 directions of one LSTM layer, hidden size N, C classes:
-//   Y = [LSTM_1(x) | rev(LSTM_2(rev(x)))]                 (T × D·N; rev reverses time)
+// With D = 1 or 2 directions of one LSTM or GRU layer, hidden size N, C classes:
+//   Y = [RNN_1(x) | rev(RNN_2(rev(x)))]                   (T × D·N; rev reverses time)
 //   A = Y·Woᵀ + bo                                         (T × C logits)
 //   the loss of the sequence and G = ∂loss/∂A:
 //     bernoulli     loss = Σ_t Σ_c [softplus(A_tc) − y_tc·A_tc]     G = σ(A) − y
@@ -21,6 +21,7 @@
 #include <torch/extension.h>
 
 #include <cmath>
+#include <functional>
 #include <utility>
 
 namespace odyssey {
@@ -84,21 +85,28 @@ at::Tensor row_argmax(const at::Tensor& A) {
   return out;
 }
 
-}  // namespace
+// One direction d of the recurrent layer: its forward pass over x (T, 1, M) from the zero state
+// (1, N), keeping what its BPTT needs (element 0: y), and its BPTT from dy, writing its
+// gradients.
+using DirectionForward = std::function<std::vector<at::Tensor>(
+    int64_t d, const at::Tensor& x, const at::Tensor& zeros)>;
+using DirectionBackward = std::function<void(int64_t d, const at::Tensor& dy, const at::Tensor& x,
+                                             const at::Tensor& zeros,
+                                             const std::vector<at::Tensor>& saved)>;
 
-// x (T, M); params per direction W, Rext, b, p (empty without peepholes); grads the same
-// shapes, written. Returns {loss (0-dim), logits (T, C), the argmax class of every step (T,)
-// int64, or an empty tensor for bernoulli}.
-std::vector<at::Tensor> network_step(const at::Tensor& x, const std::vector<at::Tensor>& params,
-                                     std::vector<at::Tensor> grads, const at::Tensor& Wo,
-                                     const at::Tensor& bo, at::Tensor dWo, at::Tensor dbo,
-                                     int64_t loss, const at::Tensor& targets,
-                                     const std::vector<int64_t>& switches) {
-  const at::AutoDispatchBelowADInplaceOrView below_autograd;  // no autograd, no view tracking
+// The step of any recurrent layer of D directions with 4 parameter tensors each (and their
+// gradients): the checks, the output layer, the loss and the gradients around the layer.
+std::vector<at::Tensor> layer_step(const at::Tensor& x, const std::vector<at::Tensor>& params,
+                                   const std::vector<at::Tensor>& grads, const at::Tensor& Wo,
+                                   const at::Tensor& bo, at::Tensor& dWo, at::Tensor& dbo,
+                                   int64_t loss, const at::Tensor& targets,
+                                   const DirectionForward& forward,
+                                   const DirectionBackward& backward) {
   const int64_t D = static_cast<int64_t>(params.size()) / 4;
   TORCH_CHECK((D == 1 || D == 2) && params.size() == static_cast<size_t>(4 * D) &&
                   grads.size() == params.size(),
-              "network_step takes W, Rext, b, p and their gradients for 1 or 2 directions");
+              "network_step takes 4 parameters per direction (LSTM: W, Rext, b, p; GRU: W, R, b, "
+              "bR) and their gradients for 1 or 2 directions");
   TORCH_CHECK(x.dim() == 2 && x.size(0) > 0 && x.is_contiguous(),
               "network_step takes one contiguous sequence x (T, M), T > 0");
   const int64_t T = x.size(0), M = x.size(1), N = Wo.size(1) / D;
@@ -110,17 +118,12 @@ std::vector<at::Tensor> network_step(const at::Tensor& x, const std::vector<at::
   for (const at::Tensor& t : params) check(t);
   for (const at::Tensor& t : grads) check(t);
   for (const at::Tensor& t : {Wo, bo, dWo, dbo}) check(t);
-  const auto opts = x.options();
-  const at::Tensor zeros = at::zeros({1, N}, opts);
-  const at::Tensor no_lengths = at::empty({0}, opts.dtype(at::kLong));
+  const at::Tensor zeros = at::zeros({1, N}, x.options());
   const at::Tensor x3 = x.view({T, 1, M});
   std::vector<at::Tensor> inputs{x3};
   if (D == 2) inputs.push_back(at::flip(x3, {0}));
   std::vector<std::vector<at::Tensor>> saved;
-  for (int64_t d = 0; d < D; ++d) {
-    saved.push_back(lstm_forward(inputs[d], params[4 * d], params[4 * d + 1], params[4 * d + 2],
-                                 params[4 * d + 3], zeros, zeros, no_lengths, switches, true));
-  }
+  for (int64_t d = 0; d < D; ++d) saved.push_back(forward(d, inputs[d], zeros));
   const at::Tensor Y = D == 1 ? saved[0][0].view({T, N})
                               : at::cat({saved[0][0], at::flip(saved[1][0], {0})}, 2)
                                     .view({T, 2 * N});
@@ -131,15 +134,62 @@ std::vector<at::Tensor> network_step(const at::Tensor& x, const std::vector<at::
   const at::Tensor dY = at::mm(G, Wo).view({T, 1, D * N});
   for (int64_t d = 0; d < D; ++d) {
     const at::Tensor half = dY.narrow(2, d * N, N);
-    const at::Tensor dy = d == 0 ? half.contiguous() : at::flip(half, {0}).contiguous();
-    lstm_backward_into(dy, zeros, zeros, inputs[d], params[4 * d], params[4 * d + 1],
-                       params[4 * d + 3], saved[d][3], saved[d][4], no_lengths, switches,
-                       /*need_dx=*/false, grads[4 * d], grads[4 * d + 1], grads[4 * d + 2],
-                       grads[4 * d + 3]);
+    backward(d, d == 0 ? half.contiguous() : at::flip(half, {0}).contiguous(), inputs[d], zeros,
+             saved[d]);
   }
   const at::Tensor frames = loss == kBernoulli ? at::empty({0}, at::dtype(at::kLong))
                                                : row_argmax(logits);
   return {value, logits, frames};
+}
+
+}  // namespace
+
+// x (T, M); params per direction W, Rext, b, p (empty without peepholes); grads the same
+// shapes, written. Returns {loss (0-dim), logits (T, C), the argmax class of every step (T,)
+// int64, or an empty tensor for bernoulli}.
+std::vector<at::Tensor> network_step(const at::Tensor& x, const std::vector<at::Tensor>& params,
+                                     std::vector<at::Tensor> grads, const at::Tensor& Wo,
+                                     const at::Tensor& bo, at::Tensor dWo, at::Tensor dbo,
+                                     int64_t loss, const at::Tensor& targets,
+                                     const std::vector<int64_t>& switches) {
+  const at::AutoDispatchBelowADInplaceOrView below_autograd;  // no autograd, no view tracking
+  const at::Tensor no_lengths = at::empty({0}, x.options().dtype(at::kLong));
+  const auto forward = [&](int64_t d, const at::Tensor& xd, const at::Tensor& zeros) {
+    return lstm_forward(xd, params[4 * d], params[4 * d + 1], params[4 * d + 2],
+                        params[4 * d + 3], zeros, zeros, no_lengths, switches, true);
+  };
+  const auto backward = [&](int64_t d, const at::Tensor& dy, const at::Tensor& xd,
+                            const at::Tensor& zeros, const std::vector<at::Tensor>& saved) {
+    lstm_backward_into(dy, zeros, zeros, xd, params[4 * d], params[4 * d + 1], params[4 * d + 3],
+                       saved[3], saved[4], no_lengths, switches, /*need_dx=*/false, grads[4 * d],
+                       grads[4 * d + 1], grads[4 * d + 2], grads[4 * d + 3]);
+  };
+  return layer_step(x, params, grads, Wo, bo, dWo, dbo, loss, targets, forward, backward);
+}
+
+// x (T, M); params per direction W, R, b, bR (empty without lbr); grads the same shapes,
+// written; switches {lbr}. Returns what network_step returns.
+std::vector<at::Tensor> gru_network_step(const at::Tensor& x,
+                                         const std::vector<at::Tensor>& params,
+                                         std::vector<at::Tensor> grads, const at::Tensor& Wo,
+                                         const at::Tensor& bo, at::Tensor dWo, at::Tensor dbo,
+                                         int64_t loss, const at::Tensor& targets,
+                                         const std::vector<int64_t>& switches) {
+  const at::AutoDispatchBelowADInplaceOrView below_autograd;  // no autograd, no view tracking
+  TORCH_CHECK(switches.size() == 1, "expected 1 switch (lbr)");
+  const bool lbr = switches[0] != 0;
+  const at::Tensor no_lengths = at::empty({0}, x.options().dtype(at::kLong));
+  const auto forward = [&](int64_t d, const at::Tensor& xd, const at::Tensor& zeros) {
+    return gru_forward(xd, params[4 * d], params[4 * d + 1], params[4 * d + 2],
+                       params[4 * d + 3], zeros, no_lengths, lbr, true);
+  };
+  const auto backward = [&](int64_t d, const at::Tensor& dy, const at::Tensor& xd,
+                            const at::Tensor& zeros, const std::vector<at::Tensor>& saved) {
+    gru_backward_into(dy, zeros, xd, params[4 * d], params[4 * d + 1], saved[2], no_lengths, lbr,
+                      /*need_dx=*/false, grads[4 * d], grads[4 * d + 1], grads[4 * d + 2],
+                      grads[4 * d + 3]);
+  };
+  return layer_step(x, params, grads, Wo, bo, dWo, dbo, loss, targets, forward, backward);
 }
 
 }  // namespace odyssey

@@ -1,6 +1,6 @@
 // The extension's entry points, shared between its translation units (lstm_cpu.cpp: the LSTM
-// forward and backward; ctc_cpu.cpp: the CTC loss; network_cpu.cpp: one training step;
-// optim_cpu.cpp: the optimiser's update).
+// forward and backward; gru_cpu.cpp: the GRU's; ctc_cpu.cpp: the CTC loss; network_cpu.cpp:
+// one training step; optim_cpu.cpp: the optimiser's update).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -38,6 +38,29 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& dy, const at::Tensor& dh
                                       const at::Tensor& C, const at::Tensor& lengths,
                                       std::vector<int64_t> switches, bool need_dx);
 
+// One direction of one GRU layer over x (T, B, M), gru_cpu.cpp: W (3N, M), R (3N, N), b (3N),
+// bR (N with lbr = the reset after the recurrent product, else empty). Returns {y, h_n, S}; S
+// (what the backward pass needs) only with save = true.
+std::vector<at::Tensor> gru_forward(const at::Tensor& x, const at::Tensor& W, const at::Tensor& R,
+                                    const at::Tensor& b, const at::Tensor& bR,
+                                    const at::Tensor& h0, const at::Tensor& lengths, bool lbr,
+                                    bool save);
+
+// BPTT of gru_forward: writes the weight gradients into dW, dR, db and dbR (bR's size) and
+// returns {dx (undefined unless need_dx), dh0}.
+std::vector<at::Tensor> gru_backward_into(const at::Tensor& dy, const at::Tensor& dh_n,
+                                          const at::Tensor& x, const at::Tensor& W,
+                                          const at::Tensor& R, const at::Tensor& S,
+                                          const at::Tensor& lengths, bool lbr, bool need_dx,
+                                          at::Tensor& dW, at::Tensor& dR, at::Tensor& db,
+                                          at::Tensor& dbR);
+
+// gru_backward_into with freshly allocated gradients: {dx, dW, dR, db, dbR, dh0}.
+std::vector<at::Tensor> gru_backward(const at::Tensor& dy, const at::Tensor& dh_n,
+                                     const at::Tensor& x, const at::Tensor& W, const at::Tensor& R,
+                                     const at::Tensor& S, const at::Tensor& lengths, bool lbr,
+                                     bool need_dx);
+
 // CTC losses of log_probs (T, B, C) and, if need_grad, their gradient with respect to
 // log_probs: {nll (B,), grad (T, B, C) or empty}.
 std::vector<at::Tensor> ctc_forward(const at::Tensor& log_probs, const at::Tensor& labels,
@@ -55,6 +78,14 @@ std::vector<at::Tensor> network_step(const at::Tensor& x, const std::vector<at::
                                      const at::Tensor& bo, at::Tensor dWo, at::Tensor dbo,
                                      int64_t loss, const at::Tensor& targets,
                                      const std::vector<int64_t>& switches);
+
+// The same for a GRU layer (params per direction W, R, b, bR; switches {lbr}).
+std::vector<at::Tensor> gru_network_step(const at::Tensor& x,
+                                         const std::vector<at::Tensor>& params,
+                                         std::vector<at::Tensor> grads, const at::Tensor& Wo,
+                                         const at::Tensor& bo, at::Tensor dWo, at::Tensor dbo,
+                                         int64_t loss, const at::Tensor& targets,
+                                         const std::vector<int64_t>& switches);
 
 // The NesterovSGD update's halves on its flat buffers (1-d, contiguous, one dtype), in place:
 // v ← μ·v, θ ← θ + v (lookahead) and v ← v − η·g, θ ← θ − η·g (descent). See optim_cpu.cpp.
