@@ -23,6 +23,7 @@ from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial
 
 from ..records import StorageURL, StudyMeta, TrialRecord
+from ..tasks.userdata import digest
 from . import recovery, replicates, schema
 from .lock import exclusive
 from .recovery import Planned
@@ -69,13 +70,18 @@ def effective_protocol(spec: StudySpec, task: TaskPlan, overrides: dict | None =
 
 
 def plan_fingerprint(spec: StudySpec, task: TaskPlan) -> dict:
-    """What the stored configurations of a task depend on; must not change once planned."""
+    """What the stored configurations of a task depend on; must not change once planned. A
+    dataset folder enters by the SHA-256 of its files, so a study is never continued on data
+    that changed under it."""
+    data = {"size": task.size, "path": task.path, "data_seed": task.data_seed,
+            **({"options": task.options} if task.options else {})}
+    if task.own_data:
+        data["sha256"] = digest(task.path)
     return {
         "seed": spec.seed, "pruner": spec.pruner,
         "space": {k: [d.low, d.high] for k, d in spec.space.items()},
         "protocol": effective_protocol(spec, task),
-        "data": {"size": task.size, "path": task.path, "data_seed": task.data_seed,
-                 **({"options": task.options} if task.options else {})},
+        "data": data,
     }
 
 

@@ -116,6 +116,11 @@ class TaskPlan:
     replicates: tuple[ReplicateSet, ...] = ()
     options: dict[str, Any] = field(default_factory=dict)  # the task's own (load_task's)
 
+    @property
+    def own_data(self) -> bool:
+        """The task is a user's dataset folder at ``path`` (not a built-in task)."""
+        return self.path is not None and self.name not in TASK_NAMES
+
 
 @dataclass(frozen=True)
 class StudySpec:

@@ -417,8 +417,14 @@ def read_split(folder: Path, split: str, config: DatasetConfig) -> RawSplit:
 
 
 def digest(folder: str | Path) -> dict[str, str]:
-    """SHA-256 of ``dataset.toml`` and each split file: the dataset's identity."""
+    """SHA-256 of ``dataset.toml`` and each split file: the dataset's identity (the key of its
+    cache entry and part of a planned study's fingerprint)."""
     folder = Path(folder)
+    read_config(folder)  # a folder without a readable dataset.toml fails here, in one line
+    for split, file in SPLIT_FILES.items():
+        if not (folder / file).is_file():
+            raise _fail(folder, f"the {split} split is missing: no {file}; write it (every "
+                                "dataset has train, valid and test)")
     out = {}
     for name in (CONFIG_FILE, *SPLIT_FILES.values()):
         h = hashlib.sha256()
@@ -474,10 +480,6 @@ def prepare(path: str | Path, name: str | None = None, size: str | int = "full",
                             "or '.'")
     folder = Path(path)
     config = read_config(folder)
-    for split, file in SPLIT_FILES.items():
-        if not (folder / file).is_file():
-            raise _fail(folder, f"the {split} split is missing: no {file}; write it (every "
-                                "dataset has train, valid and test)")
     key = {"task": config.name, "source": {"format": FORMAT_VERSION, "sha256": digest(folder)},
            "version": READER_VERSION}
     corpus = cache.cached(key, lambda: read_dataset(folder)[1])
@@ -519,6 +521,18 @@ def _pack_split(kind: TaskKind, inputs: Sequence[np.ndarray], targets: Sequence[
     return out
 
 
+def _write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """``numpy.savez_compressed(path, **arrays)`` with every member dated 1980-01-01, so the same
+    arrays give the same bytes (numpy stamps each member with the current time, and a file's
+    SHA-256 is the dataset's identity: rewriting equal data must not change it)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, array in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with z.open(info, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(array), allow_pickle=False)
+
+
 def write_dataset(path: str | Path, *, name: str, kind: TaskKind | str, train: SplitData,
                   valid: SplitData, test: SplitData, output_size: int | None = None,
                   class_names: Sequence[str] = (), description: str = "",
@@ -555,7 +569,6 @@ def write_dataset(path: str | Path, *, name: str, kind: TaskKind | str, train: S
         origin=origin, licence=licence)
     (folder / CONFIG_FILE).write_text(config.to_toml(), encoding="utf-8")
     for s, arrays in packed.items():
-        with open(folder / SPLIT_FILES[s], "wb") as f:
-            np.savez_compressed(f, **arrays)
+        _write_npz(folder / SPLIT_FILES[s], arrays)
     read_dataset(folder)  # the same checks as every reader: an invalid dataset fails here
     return folder

@@ -448,7 +448,9 @@ def test_a_study_with_a_path_task_runs_and_is_reported_by_its_kind(tmp_path, dat
     from lstm_odyssey.sweep.executors import sweep
     from lstm_odyssey.sweep.studyfile import StudyFileError, load_study
 
-    folder = write(tmp_path / "data", TaskKind.FRAMEWISE_CE, output_size=4)
+    data = splits(TaskKind.FRAMEWISE_CE)
+    folder = write_dataset(tmp_path / "data", name="mine", kind=TaskKind.FRAMEWISE_CE,
+                           output_size=4, **data)
     study = tmp_path / "mine.toml"
     study.write_text(f"""
 name = "mine"
@@ -476,6 +478,16 @@ options = {{ bidirectional = false }}
         "sensors", "framewise_ce", "user files", "frame_error_pct")
     assert "stands_for" not in meta and meta["plan"]["data"]["options"] == {
         "bidirectional": False}
+    assert meta["plan"]["data"]["sha256"] == ud.digest(folder)
+    # rewriting the same arrays gives the same files: the planned study resumes
+    write_dataset(folder, name="mine", kind=TaskKind.FRAMEWISE_CE, output_size=4, **data)
+    assert sweep(spec, url, jobs=1, progress=False, echo=lambda s: None).done == 4
+    # other data under the planned study: refused, naming what changed
+    data["train"][1][0][0] = (data["train"][1][0][0] + 1) % 4
+    write_dataset(folder, name="mine", kind=TaskKind.FRAMEWISE_CE, output_size=4, **data)
+    with pytest.raises(StudyFileError, match=r"planned with a different .*data "
+                                             r"\(data\.sha256\.train\.npz: "):
+        sweep(spec, url, jobs=1, progress=False, echo=lambda s: None)
     a = analyze(url, "mine", n_trees=5)
     (t,) = a.tasks
     assert t.label == "sensors (framewise classification)" and t.dataset == "?"
