@@ -38,7 +38,11 @@ class CacheError(UserError, OSError):
 def cache_root() -> Path:
     """Where prepared corpora are cached: ``$LSTM_ODYSSEY_DATA`` or ``<repo>/datasets``."""
     env = os.environ.get(ENV_VAR)
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "datasets"
+    root = Path(env) if env else Path(__file__).resolve().parents[2] / "datasets"
+    if root.exists() and not root.is_dir():
+        raise CacheError(f"the data cache {root} is a file, not a folder; "
+                         + (f"set {ENV_VAR} to a folder" if env else "move that file away"))
+    return root
 
 
 def cache_key(config: dict[str, Any]) -> str:

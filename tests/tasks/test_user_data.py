@@ -343,6 +343,15 @@ def test_cli_train_task_path(tmp_path, data_dir, capsys):
     assert code == 2 and "--task-path" in err
 
 
+def test_a_data_cache_that_is_a_file_is_one_line(tmp_path, data_dir, capsys, monkeypatch):
+    folder = write(tmp_path / "d", TaskKind.FRAMEWISE_CE)
+    (tmp_path / "cache").write_text("")
+    monkeypatch.setenv("LSTM_ODYSSEY_DATA", str(tmp_path / "cache"))
+    code, _, err = _cli(["data", "prepare", "--path", str(folder)], capsys)
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert f"the data cache {tmp_path / 'cache'} is a file" in err and "LSTM_ODYSSEY_DATA" in err
+
+
 def test_cli_calibrate_task_path(tmp_path, data_dir, capsys):
     """A calibration grid on a dataset folder: whole curves of the vanilla LSTM, resumable."""
     from lstm_odyssey.records.runs import read_calibration_runs
