@@ -174,6 +174,9 @@ def _trial(task: SyntheticTask, variant: str, cid: int, cfg: dict[str, float],
     )
 
 
+SOURCE = "synthetic"  # the source of every fabricated study
+
+
 def write_synthetic_study(
     storage: str | optuna.storages.BaseStorage,
     study: str = "synthetic",
@@ -196,6 +199,11 @@ def write_synthetic_study(
                         f"({', '.join(variants)}); pick one of those")
     if isinstance(storage, str):  # one-line StorageError when it cannot be opened
         storage = StorageURL.parse(storage).open(create=True)
+    real = [s.study_name for s in storage.get_all_studies()
+            if (m := StudyMeta.from_user_attrs(s.user_attrs)) is None or m.source != SOURCE]
+    if real:  # fabricated trials beside real ones would enter their reports
+        raise UserError(f"the storage holds a study that is not fabricated ({real[0]!r}); "
+                        "write the synthetic study into a storage of its own")
     for ti, given in enumerate(tasks):
         if isinstance(given, str) and given not in TASKS:
             raise UserError(f"unknown synthetic task {given!r}; pick one of {', '.join(TASKS)}")
@@ -210,7 +218,7 @@ def write_synthetic_study(
                 raise UserError(f"the storage already holds study {name!r}; write the "
                                 "synthetic study into a new storage") from None
             meta = StudyMeta(
-                study=study, task=task.name, variant=variant, source="synthetic",
+                study=study, task=task.name, variant=variant, source=SOURCE,
                 data="fabricated trials (lstm_odyssey.analysis.synthetic), no training",
                 metric=task.metric,
                 protocol={"max_epochs": 150, "patience": patience, "batch_size": 1,

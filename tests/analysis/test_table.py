@@ -67,6 +67,17 @@ def test_sqlite_storage_and_study_filter(tmp_path) -> None:
         load_results(url, study="c")
 
 
+def test_fabricated_trials_never_join_a_real_study(tmp_path) -> None:
+    """A storage that holds a study of real trials is refused before anything is written."""
+    import optuna
+
+    url = f"sqlite:///{tmp_path / 'real.db'}"
+    optuna.create_study(study_name="mine/jsb/V", storage=url)
+    with pytest.raises(UserError, match="holds a study that is not fabricated .'mine/jsb/V'."):
+        write_synthetic_study(url, tasks=("jsb-synth",), variants=("V",), n_trials=2)
+    assert [s.study_name for s in optuna.get_all_study_summaries(url)] == ["mine/jsb/V"]
+
+
 def test_storage_mistakes_are_user_errors(tmp_path) -> None:
     with pytest.raises(StorageNotFound) as e:
         load_results(f"sqlite:///{tmp_path / 'missing.db'}")
