@@ -81,7 +81,7 @@ def test_trial_equals_the_trial_without_the_shortcuts(monkeypatch, make):
     assert _trial(task, input_noise=0.3) == new
 
 
-@pytest.mark.parametrize("variant", ["V", "FGR"])
+@pytest.mark.parametrize("variant", ["V", "FGR", "gru", "gru+lbr"])
 @pytest.mark.parametrize("make", [music_task, speech_task, ctc_task])
 def test_trial_equals_the_trial_through_autograd(monkeypatch, make, variant):
     """The one-call training step (SequenceModel.fused_step) against the module path under
