@@ -3,9 +3,10 @@ sLSTM, a user's own cell), with ``torch.nn.GRU``'s interface; conversion to and 
 ``torch.nn.GRU`` for ``gru+lbr``.
 
 The cell's step is the family's (:mod:`lstm_odyssey.families`); the sequence runs on the backend
-that :data:`lstm_odyssey.kernels.BACKEND_TABLE` names for the family (today the reference:
-the step under autograd). :func:`recurrent` builds an :class:`~lstm_odyssey.nn.LSTM` for the
-LSTM family (its fused kernels) and a :class:`Recurrent` for every other.
+that :data:`lstm_odyssey.kernels.BACKEND_TABLE` names for the family (the GRU: its fused C++
+kernel on CPU tensors; the other families: the reference, the step under autograd).
+:func:`recurrent` builds an :class:`~lstm_odyssey.nn.LSTM` for the LSTM family (its fused
+kernels) and a :class:`Recurrent` for every other.
 """
 
 from __future__ import annotations

@@ -172,7 +172,7 @@ void forward_loop(const at::Tensor& S, const at::Tensor& pre, const at::Tensor& 
     rz(sp, RS, sc, RS);
     if constexpr (LBR) {
       rn(sp, RS, sc, RS);
-    } else {
+    } else {  // rows past their length are kept here, so that their e = 0 enters the product
       for_rows(B, N, [&](int64_t b) {
         if (live(t, b)) reset_row<T>(N, sp + b * RS, sc + b * RS);
         else keep_row<T>(N, sp + b * RS, sc + b * RS, yo + (t * B + b) * N);
