@@ -166,6 +166,13 @@ def current(group: list[FrozenTrial]) -> list[FrozenTrial]:
     return [t for t in group if t.number >= start]
 
 
+def counted(trials: list[FrozenTrial], planned: Planned) -> list[FrozenTrial]:
+    """The trials of a search that count for its planned trials (:func:`current` of each):
+    what progress and status read, without the failures ``sweep --retry-failed``
+    superseded."""
+    return [t for group in _groups(trials, planned).values() for t in current(group)]
+
+
 def environment_faults(group: list[FrozenTrial]) -> list[Fault]:
     """The failures of the machine among ``group`` (trials of one planned trial), in trial
     order."""

@@ -23,8 +23,9 @@ def study_status(spec: StudySpec, storage: BaseStorage) -> list[dict]:
     trials by :func:`.schema.trial_status`
     (complete incl. time limit, running, waiting, failed, diverged, pruned, lost = worker
     stopped, re-queued or about to be: a running trial whose worker is gone by the rule of
-    :func:`.recovery.stale_trials` counts as lost); and the best (lowest) validation metric so
-    far (None before the first result)."""
+    :func:`.recovery.stale_trials` counts as lost), failures superseded by ``sweep
+    --retry-failed`` left out (:func:`.recovery.counted`); and the best (lowest) validation
+    metric so far (None before the first result)."""
     existing = {s.study_name for s in optuna.get_all_study_summaries(storage,
                                                                      include_best_trial=False)}
     rows = []
@@ -33,7 +34,7 @@ def study_status(spec: StudySpec, storage: BaseStorage) -> list[dict]:
         row = dict.fromkeys(COLUMNS, 0)
         row.update(task=p.label, variant=p.variant, planned=len(p.planned), best=None)
         study = optuna.load_study(study_name=name, storage=storage) if name in existing else None
-        trials = study.get_trials(deepcopy=False) if study else []
+        trials = recovery.counted(study.get_trials(deepcopy=False), p.planned) if study else []
         stale = {t._trial_id for t in recovery.stale_trials(study, storage)} if study else set()
         for t in trials:
             status = schema.status_of(t)

@@ -158,6 +158,12 @@ def test_retry_failed_revives_a_study_poisoned_by_a_stale_kernel_lock(write_stud
             assert new.user_attrs[recovery.RETRY_FAILED_KEY] is True
             planned = recovery.configs(2)
             assert recovery.done_configs(ts, planned) == {(cid, 0)}
+    # status shows the results, not the superseded failures (they stay in the storage)
+    from lstm_odyssey.records import StorageURL
+    from lstm_odyssey.sweep.status import study_status
+
+    rows = study_status(load_study(path), StorageURL.parse(url).open(create=False))
+    assert [(r["complete"], r["failed"]) for r in rows] == [(2, 0), (2, 0)]
     # exactly once: a second --retry-failed finds nothing to re-queue and adds no trial
     result = CliRunner().invoke(cli, ["sweep", str(path), "--storage", url, "--no-progress",
                                       "--retry-failed"])
