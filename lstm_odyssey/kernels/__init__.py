@@ -15,6 +15,11 @@ which family (and which of its variants) is one table, :data:`BACKEND_TABLE`, th
 on the reference backend, their step under autograd. Every family but the LSTM goes through
 :func:`family_sequence`.
 
+The ``cpu`` backend's ops are PyTorch custom operators (:mod:`.ops`), so that a model using them
+compiles with ``torch.compile(..., fullgraph=True)`` and exports with ``torch.export``; while
+tracing, ``auto`` chooses ``cpu`` for CPU tensors without building the kernels (the traced
+graph's first run builds them).
+
 :func:`ctc_loss` is ``torch.nn.functional.ctc_loss`` computed by the same C++ extension
 (:mod:`.ctc`) where it runs (CPU tensors, extension built), else by torch.
 
@@ -32,6 +37,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -85,7 +91,11 @@ def _cpu_loads() -> bool:
     warned about once, so ``auto`` never retries it in this process."""
     if build._loaded is not None:  # the per-call answer once loaded: no PATH lookup
         return True
-    if _cpu_failed is not None or shutil.which(build._compiler()) is None:
+    if _cpu_failed is not None:
+        return False
+    if torch.compiler.is_compiling():  # tracing cannot build: the graph's first run builds
+        return True
+    if shutil.which(build._compiler()) is None:
         return False
     try:
         build.load()

@@ -1,4 +1,6 @@
-"""The ``cpu`` backend: one autograd op per sequence and direction, forward and BPTT in C++.
+"""The ``cpu`` backend: one op per sequence and direction, forward and BPTT in C++, registered as
+the custom operators ``lstm_odyssey::lstm_sequence`` and ``lstm_odyssey::lstm_sequence_backward``
+(:mod:`.ops`: ``torch.compile`` and ``torch.export`` trace them as single nodes).
 
 Forward (``csrc/lstm_cpu.cpp``): ``pre = X·Wᵀ + b`` for all steps in one GEMM, then per step
 ``pre_t += [y_{t-1} | a_{t-1}]·Rextᵀ`` (the recurrent product into a preallocated buffer) and
@@ -21,7 +23,7 @@ from torch import Tensor
 
 from ..errors import UserError
 from ..variants import CellSpec
-from . import build
+from . import build, ops
 
 _FORGET_MODE = {"own": 0, "none": 1, "coupled": 2}
 
@@ -44,7 +46,11 @@ def switches(spec: CellSpec) -> list[int]:
 def extended_recurrent(spec: CellSpec, R: Tensor, Rg: Tensor | None) -> Tensor:
     """``Rext = [R | Rg']`` (K·N, N + G·N with FGR, else R): FGR's gate recurrence as extra
     columns on the gate rows, zero rows for z (shared with the triton backend)."""
-    if not spec.full_gate_recurrence:
+    return _extend(R, Rg if spec.full_gate_recurrence else None)
+
+
+def _extend(R: Tensor, Rg: Tensor | None) -> Tensor:
+    if Rg is None:
         return R.contiguous()
     n = R.shape[1]
     rg = torch.cat([Rg, Rg.new_zeros(n, Rg.shape[1])], dim=0)
@@ -78,37 +84,59 @@ def check_tensors(tensors: list[Tensor]) -> None:
             )
 
 
-class LSTMSequenceFunction(torch.autograd.Function):
-    """``(y, h_n, c_n) = LSTM(x, W, R, b, p, Rg, h0, c0; lengths)`` for one direction."""
+def _forward(x: Tensor, W: Tensor, R: Tensor, b: Tensor, p: Tensor | None, Rg: Tensor | None,
+             h0: Tensor, c0: Tensor, lengths: Tensor | None, *, switches: list[int],
+             save: bool) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """``(y, h_n, c_n, S, C)``: the outputs, then every step's record and cell (what the
+    backward reads; empty unless ``save``)."""
+    y, h_n, c_n, *saved = build.load().forward(
+        x.contiguous(), W.contiguous(), _extend(R, Rg), b.contiguous(), empty_or(x, p),
+        h0.contiguous(), c0.contiguous(), empty_or(x, lengths, torch.int64), switches, save,
+    )
+    S, C = saved if save else (x.new_empty(0), x.new_empty(0))
+    return y, h_n, c_n, S, C
 
-    @staticmethod
-    def forward(ctx, spec: CellSpec, x, W, R, b, p, Rg, h0, c0, lengths):
-        sw = switches(spec)
-        ext = build.load()
-        rext = extended_recurrent(spec, R, Rg)
-        pc = empty_or(x, p)
-        lens = empty_or(x, lengths, torch.int64)
-        y, h_n, c_n, S, C = ext.forward(
-            x.contiguous(), W.contiguous(), rext, b.contiguous(), pc, h0.contiguous(),
-            c0.contiguous(), lens, sw, True,
-        )
-        ctx.spec, ctx.sw = spec, sw
-        ctx.save_for_backward(x, W, R, Rg, pc, S, C, lens)  # Rext is rebuilt, not kept
-        return y, h_n, c_n
 
-    @staticmethod
-    def backward(ctx, dy, dh_n, dc_n):
-        x, W, R, Rg, pc, S, C, lens = ctx.saved_tensors
-        spec: CellSpec = ctx.spec
-        rext = extended_recurrent(spec, R, Rg)
-        dx, dW, drext, db, dp, dh0, dc0 = build.load().backward(
-            dy.contiguous(), dh_n.contiguous(), dc_n.contiguous(), x, W, rext, pc, S, C, lens,
-            ctx.sw, ctx.needs_input_grad[1],
-        )
-        n = dh0.shape[1]
-        dR = drext[:, :n]
-        dRg = drext[: len(spec.gates) * n, n:] if spec.full_gate_recurrence else None
-        return (None, dx, dW, dR, db, dp if spec.peephole_gates else None, dRg, dh0, dc0, None)
+def _forward_fake(x, W, R, b, p, Rg, h0, c0, lengths, *, switches, save):
+    """:func:`_forward`'s results as empty tensors (a step's record is ``[y | a | z]``)."""
+    T, B, _ = x.shape
+    n = R.shape[1]
+    state = (x.new_empty(T, B, n), x.new_empty(B, n), x.new_empty(B, n))
+    if not save:
+        return *state, x.new_empty(0), x.new_empty(0)
+    return *state, x.new_empty(T + 1, B, n + R.shape[0]), x.new_empty(T + 1, B, n)
+
+
+def _backward(dy: Tensor, dh_n: Tensor, dc_n: Tensor, x: Tensor, W: Tensor, R: Tensor,
+              p: Tensor | None, Rg: Tensor | None, lengths: Tensor | None, S: Tensor, C: Tensor,
+              *, switches: list[int], need_dx: bool,
+              ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """``(dx, dW, dR, db, dp, dRg, dh0, dc0)``; ``dx``, ``dp`` and ``dRg`` empty where there is
+    none."""
+    dx, dW, drext, db, dp, dh0, dc0 = build.load().backward(
+        dy.contiguous(), dh_n.contiguous(), dc_n.contiguous(), x, W, _extend(R, Rg),
+        empty_or(x, p), S, C, empty_or(x, lengths, torch.int64), switches, need_dx,
+    )
+    n = R.shape[1]
+    dR = drext[:, :n].contiguous()  # Rext = [R | Rg padded with zero rows for z]
+    dRg = x.new_empty(0) if Rg is None else drext[: Rg.shape[0], n:].contiguous()
+    return dx if need_dx else x.new_empty(0), dW, dR, db, dp, dRg, dh0, dc0
+
+
+def _backward_fake(dy, dh_n, dc_n, x, W, R, p, Rg, lengths, S, C, *, switches, need_dx):
+    """:func:`_backward`'s results as empty tensors."""
+
+    def like(t):
+        return x.new_empty(0) if t is None else torch.empty_like(t)
+
+    return (like(x if need_dx else None), like(W), like(R), x.new_empty(R.shape[0]), like(p),
+            like(Rg), torch.empty_like(dh_n), torch.empty_like(dc_n))
+
+
+LSTM_SEQUENCE = ops.register(ops.FusedOp(
+    "lstm_sequence", _forward, _forward_fake, _backward, _backward_fake, outputs=3,
+    saves=("x", "W", "R", "p", "Rg", "lengths"),
+))
 
 
 def lstm_sequence(
@@ -123,14 +151,9 @@ def lstm_sequence(
     c0: Tensor,
     lengths: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Same contract as :func:`lstm_odyssey.kernels.reference.lstm_sequence`, in C++."""
-    params = [t for t in (x, W, R, b, p, Rg, h0, c0) if t is not None]
-    check_tensors(params)
-    if torch.is_grad_enabled() and any(t.requires_grad for t in params):
-        return LSTMSequenceFunction.apply(spec, x, W, R, b, p, Rg, h0, c0, lengths)
-    y, h_n, c_n = build.load().forward(
-        x.contiguous(), W.contiguous(), extended_recurrent(spec, R, Rg), b.contiguous(),
-        empty_or(x, p), h0.contiguous(), c0.contiguous(), empty_or(x, lengths, torch.int64),
-        switches(spec), False,
-    )
-    return y, h_n, c_n
+    """Same contract as :func:`lstm_odyssey.kernels.reference.lstm_sequence`, in C++, as the
+    custom operator ``lstm_odyssey::lstm_sequence`` (:mod:`.ops`)."""
+    p = p if spec.peephole_gates else None
+    Rg = Rg if spec.full_gate_recurrence else None
+    check_tensors([t for t in (x, W, R, b, p, Rg, h0, c0) if t is not None])
+    return LSTM_SEQUENCE(x, W, R, b, p, Rg, h0, c0, lengths, switches=switches(spec))

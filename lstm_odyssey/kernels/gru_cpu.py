@@ -1,5 +1,7 @@
-"""The ``cpu`` backend of the GRU family: one autograd op per sequence and direction, forward and
-BPTT in C++ (``csrc/gru_cpu.cpp``), for ``gru`` and ``gru+lbr`` (:mod:`lstm_odyssey.families.gru`).
+"""The ``cpu`` backend of the GRU family: one op per sequence and direction, forward and BPTT in
+C++ (``csrc/gru_cpu.cpp``), for ``gru`` and ``gru+lbr`` (:mod:`lstm_odyssey.families.gru`),
+registered as the custom operators ``lstm_odyssey::gru_sequence`` and
+``lstm_odyssey::gru_sequence_backward`` (:mod:`.ops`).
 
 Forward, with ``h' = h_{t-1}`` and blocks ``r z n``: ``X̄ = X·Wᵀ + b`` for all steps in one
 GEMM, then per step the recurrent products into preallocated buffers and fused, vectorised
@@ -28,47 +30,61 @@ import torch
 from torch import Tensor
 
 from ..families import Variant
-from . import build
+from . import build, ops
 from .cpu import check_tensors, empty_or
 
 
-class GRUSequenceFunction(torch.autograd.Function):
-    """``(y, h_n) = GRU(x, W, R, b, bR_n, h0; lengths)`` for one direction (``bR_n`` None
-    unless ``lbr``)."""
+def _forward(x: Tensor, W: Tensor, R: Tensor, b: Tensor, bias_hn: Tensor | None, h0: Tensor,
+             lengths: Tensor | None, *, lbr: bool, save: bool) -> tuple[Tensor, Tensor, Tensor]:
+    """``(y, h_n, S)``: the outputs, then every step's record (what the backward reads; empty
+    unless ``save``)."""
+    y, h_n, *saved = build.load().gru_forward(
+        x.contiguous(), W.contiguous(), R.contiguous(), b.contiguous(), empty_or(x, bias_hn),
+        h0.contiguous(), empty_or(x, lengths, torch.int64), lbr, save)
+    return y, h_n, saved[0] if save else x.new_empty(0)
 
-    @staticmethod
-    def forward(ctx, lbr: bool, x, W, R, b, bias_hn, h0, lengths):
-        x, W, R = x.contiguous(), W.contiguous(), R.contiguous()
-        lens = empty_or(x, lengths, torch.int64)
-        y, h_n, S = build.load().gru_forward(x, W, R, b.contiguous(), empty_or(x, bias_hn),
-                                             h0.contiguous(), lens, lbr, True)
-        ctx.lbr = lbr
-        ctx.save_for_backward(x, W, R, S, lens)
-        return y, h_n
 
-    @staticmethod
-    def backward(ctx, dy, dh_n):
-        x, W, R, S, lens = ctx.saved_tensors
-        dx, dW, dR, db, dbias_hn, dh0 = build.load().gru_backward(
-            dy.contiguous(), dh_n.contiguous(), x, W, R, S, lens, ctx.lbr, ctx.needs_input_grad[1])
-        return None, dx, dW, dR, db, dbias_hn if ctx.lbr else None, dh0, None
+def _forward_fake(x, W, R, b, bias_hn, h0, lengths, *, lbr, save):
+    """:func:`_forward`'s results as empty tensors (a step's record is ``[h | r | z | n | e]``)."""
+    T, B, _ = x.shape
+    n = R.shape[1]
+    S = x.new_empty(T + 1, B, 5 * n) if save else x.new_empty(0)
+    return x.new_empty(T, B, n), x.new_empty(B, n), S
+
+
+def _backward(dy: Tensor, dh_n: Tensor, x: Tensor, W: Tensor, R: Tensor, lengths: Tensor | None,
+              S: Tensor, *, lbr: bool, need_dx: bool,
+              ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """``(dx, dW, dR, db, dbias_hn, dh0)``; ``dx`` and ``dbias_hn`` empty where there is none."""
+    dx, dW, dR, db, dbias_hn, dh0 = build.load().gru_backward(
+        dy.contiguous(), dh_n.contiguous(), x.contiguous(), W.contiguous(), R.contiguous(), S,
+        empty_or(x, lengths, torch.int64), lbr, need_dx)
+    return dx if need_dx else x.new_empty(0), dW, dR, db, dbias_hn, dh0
+
+
+def _backward_fake(dy, dh_n, x, W, R, lengths, S, *, lbr, need_dx):
+    """:func:`_backward`'s results as empty tensors."""
+    n = R.shape[1]
+    dx = torch.empty_like(x) if need_dx else x.new_empty(0)
+    return (dx, torch.empty_like(W), torch.empty_like(R), x.new_empty(3 * n),
+            x.new_empty(n if lbr else 0), torch.empty_like(dh_n))
+
+
+GRU_SEQUENCE = ops.register(ops.FusedOp(
+    "gru_sequence", _forward, _forward_fake, _backward, _backward_fake, outputs=2,
+    saves=("x", "W", "R", "lengths"),
+))
 
 
 def gru_sequence(variant: Variant, x: Tensor, params: dict[str, Tensor],
                  state0: tuple[Tensor, ...],
                  lengths: Tensor | None = None) -> tuple[Tensor, tuple[Tensor]]:
     """Same contract as :func:`lstm_odyssey.kernels.reference.family_sequence` for the GRU
-    family, in C++: ``(y, (h_n,))``."""
+    family, in C++, as the custom operator ``lstm_odyssey::gru_sequence``: ``(y, (h_n,))``."""
     lbr = variant.spec.linear_before_reset
     W, R, b = params["weight_ih"], params["weight_hh"], params["bias"]
     bias_hn = params["bias_hn"] if lbr else None
     (h0,) = state0
-    tensors = [t for t in (x, W, R, b, bias_hn, h0) if t is not None]
-    check_tensors(tensors)
-    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
-        y, h_n = GRUSequenceFunction.apply(lbr, x, W, R, b, bias_hn, h0, lengths)
-        return y, (h_n,)
-    y, h_n = build.load().gru_forward(
-        x.contiguous(), W.contiguous(), R.contiguous(), b.contiguous(), empty_or(x, bias_hn),
-        h0.contiguous(), empty_or(x, lengths, torch.int64), lbr, False)
+    check_tensors([t for t in (x, W, R, b, bias_hn, h0) if t is not None])
+    y, h_n = GRU_SEQUENCE(x, W, R, b, bias_hn, h0, lengths, lbr=lbr)
     return y, (h_n,)

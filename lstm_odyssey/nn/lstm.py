@@ -307,7 +307,8 @@ class LSTM(nn.Module):
 
     @staticmethod
     def _check_lengths(lengths, T: int, B: int) -> Tensor | None:
-        """``lengths`` as an int64 tensor of B entries in [1, T], None if every one is T."""
+        """``lengths`` as an int64 tensor of B entries in [1, T], None if every one is T (under
+        torch.compile the range is checked as the graph runs, and the tensor is kept)."""
         if lengths is None:
             return None
         try:
@@ -321,6 +322,10 @@ class LSTM(nn.Module):
         lengths = lengths.to(torch.int64)
         if lengths.numel() != B:
             raise InputError(f"lengths has {lengths.numel()} entries for a batch of {B}")
+        if torch.compiler.is_compiling():  # no data-dependent branch in a graph: checked as it runs
+            torch._assert_async(((lengths >= 1) & (lengths <= T)).all(),
+                                "lengths must lie in [1, T], T the padded length")
+            return lengths
         if int(lengths.min()) < 1 or int(lengths.max()) > T:
             raise InputError(
                 f"lengths must lie in [1, {T}] (the padded length), got min {int(lengths.min())} "
