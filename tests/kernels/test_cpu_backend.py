@@ -184,6 +184,25 @@ def test_unsupported_dtypes_are_user_errors():
         cpu.lstm_sequence(spec, *inputs, None)
 
 
+@pytest.mark.parametrize(("index", "shape", "message"), [
+    (3, (11,), "b must have 12 entries"),                  # b: one row short
+    (4, (8,), "p must have 9 entries"),                    # p: one peephole short
+    (6, (1, 3), r"each initial state must be \(B, N\) = \(2, 3\)"),  # h0 for one sequence
+    (7, (2, 2), r"each initial state must be \(B, N\)"),  # c0 too narrow
+    (0, (3, 2, 5), "x must be .* M the columns of W"),     # x with other columns than W
+])
+def test_operands_of_the_wrong_size_are_an_error_not_a_crash(index, shape, message):
+    """The C++ side checks every operand whose size it reads through a pointer."""
+    spec = CellSpec()  # vanilla: 4 gate blocks, 3 peepholes
+    inputs = [t.detach() if t is not None else None for t in make_inputs(spec, 3, 2, 2, 3)]
+    inputs[index] = torch.zeros(shape, dtype=torch.float64)
+    with pytest.raises(RuntimeError, match=message):
+        cpu.lstm_sequence(spec, *inputs, None)
+    inputs = [t.detach() if t is not None else None for t in make_inputs(spec, 3, 2, 2, 3)]
+    with pytest.raises(RuntimeError, match="one length per sequence of the batch .2."):
+        cpu.lstm_sequence(spec, *inputs, torch.tensor([3, 3, 3]))
+
+
 @pytest.mark.parametrize("name", ["V", "FGR"])
 def test_gradcheck_bidirectional_module(name):
     """Both directions through the module (reversal per sequence length), h0/c0 and lengths."""

@@ -211,3 +211,15 @@ def test_bad_dtypes_and_devices_are_one_clear_error():
     rnn = Recurrent(2, 3, variant="gru+lbr", backend="cpu").half()
     with pytest.raises(cpu.CpuInputError, match="float32 or float64"):
         rnn(torch.zeros(3, 1, 2, dtype=torch.float16))
+
+
+def test_operands_of_the_wrong_size_are_an_error_not_a_crash():
+    """The C++ side checks the state and the lengths before it reads them."""
+    v = parse_variant("gru+lbr")
+    x, params, h0 = make_inputs("gru+lbr", 3, 2, 2, 3)
+    with pytest.raises(RuntimeError, match=r"each initial state must be \(B, N\) = \(2, 3\)"):
+        gru_cpu.gru_sequence(v, x, params, (h0[:1],))
+    with pytest.raises(RuntimeError, match="one length per sequence of the batch .2."):
+        gru_cpu.gru_sequence(v, x, params, (h0,), torch.tensor([3]))
+    with pytest.raises(RuntimeError, match="GRU parameter shapes"):
+        gru_cpu.gru_sequence(v, x, {**params, "bias": params["bias"][:-1]}, (h0,))

@@ -247,6 +247,7 @@ std::vector<at::Tensor> gru_forward(const at::Tensor& x, const at::Tensor& W, co
   const at::AutoDispatchBelowADInplaceOrView below_autograd;  // no autograd, no view tracking
   const int64_t T_ = x.size(0), B = x.size(1), M = x.size(2), N = h0.size(1);
   check_shapes(W, R, N, lbr, &b, &bR);
+  check_sequence(x, W, {&h0}, N, lengths);
   const auto opts = x.options();
   const int64_t slots = save ? T_ + 1 : 2;
   at::Tensor S = at::empty({slots, B, kRecord * N}, opts);

@@ -46,6 +46,7 @@ struct Layout {
   int64_t N, K, G;
   int64_t bi = -1, bf = -1, bo = -1, bz = -1;  // block of i, f, o, z
   int64_t pi = -1, pf = -1, po = -1;           // peephole vector of i, f, o
+  int64_t P = 0;                               // peephole vectors
   bool ig, og, peep, gt, ht, fgr;
   int64_t fm;
 
@@ -58,6 +59,7 @@ struct Layout {
     bz = k++;
     K = k;
     G = K - 1;
+    P = q;
   }
   int64_t record() const { return (1 + K) * N; }              // width of S rows
   int64_t state() const { return fgr ? (1 + G) * N : N; }     // recurrent operand width
@@ -322,6 +324,10 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& x, const at::Tensor& W,
   const int64_t KN = L.K * N;
   TORCH_CHECK(W.size(0) == KN && Rext.size(0) == KN && Rext.size(1) == L.state(),
               "weight shapes do not match the variant");
+  TORCH_CHECK(b.numel() == KN, "b must have ", KN, " entries (one per gate row)");
+  TORCH_CHECK(p.numel() == (L.peep ? L.P * N : 0), "p must have ", L.peep ? L.P * N : 0,
+              " entries (N per peephole of the variant)");
+  check_sequence(x, W, {&h0, &c0}, N, lengths);
   const auto opts = x.options();
   const int64_t slots = save ? T_ + 1 : 2;
   at::Tensor S = at::empty({slots, B, L.record()}, opts);

@@ -6,9 +6,26 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <initializer_list>
 #include <vector>
 
 namespace odyssey {
+
+// The operands every sequence op shares, checked before any pointer is read: x (T, B, M) and
+// W's M columns, each initial state (B, N), lengths empty or B of them. A mismatch is an error
+// naming it, never a read past a buffer.
+inline void check_sequence(const at::Tensor& x, const at::Tensor& W,
+                           std::initializer_list<const at::Tensor*> states, int64_t N,
+                           const at::Tensor& lengths) {
+  TORCH_CHECK(x.dim() == 3 && W.dim() == 2 && W.size(1) == x.size(2),
+              "x must be (T, B, M) with M the columns of W");
+  for (const at::Tensor* s : states) {
+    TORCH_CHECK(s->dim() == 2 && s->size(0) == x.size(1) && s->size(1) == N,
+                "each initial state must be (B, N) = (", x.size(1), ", ", N, ")");
+  }
+  TORCH_CHECK(lengths.numel() == 0 || (lengths.dim() == 1 && lengths.size(0) == x.size(1)),
+              "lengths must hold one length per sequence of the batch (", x.size(1), ")");
+}
 
 // One direction of one layer over x (T, B, M). switches: (ig, forget mode, og, peepholes,
 // g = tanh, h = tanh, fgr). Returns {y, h_n, c_n, S, C}; S and C (what the backward pass needs)
