@@ -97,10 +97,15 @@ def changes(old: object, new: object, key: str = "") -> list[str]:
 
 
 def open_study(spec: StudySpec, storage: BaseStorage, name: str) -> optuna.Study:
-    """Load (or create) the Optuna study ``name`` of a study file."""
-    return optuna.create_study(study_name=name, storage=storage, direction="minimize",
-                               load_if_exists=True,
-                               sampler=optuna.samplers.RandomSampler(spec.seed))
+    """Load (or create) the Optuna study ``name`` of a study file. Loaded first: creating a
+    study that exists appends a record to a journal each time, so a sweep of a finished
+    study would change its shipped journal."""
+    sampler = optuna.samplers.RandomSampler(spec.seed)
+    try:
+        return optuna.load_study(study_name=name, storage=storage, sampler=sampler)
+    except KeyError:  # not there yet (or created meanwhile: load_if_exists)
+        return optuna.create_study(study_name=name, storage=storage, direction="minimize",
+                                   load_if_exists=True, sampler=sampler)
 
 
 def open_search(spec: StudySpec, storage: BaseStorage, task: TaskPlan,

@@ -7,6 +7,7 @@ import json
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import optuna
 import pytest
@@ -47,10 +48,13 @@ def test_smoke_sweep_jobs_2_completes_each_trial_exactly_once(write_study, tmp_p
     assert set(StudyMeta.stored_keys()) - {"replicates", "first", "kind", "stands_for"} <= set(meta)
     assert meta["variant"] == "CIFG" and "replicates" not in meta and "first" not in meta
     assert meta["pruner"] == "none" and meta["metric"] == "nll_per_step"
-    # running it again says so and runs nothing
+    # running it again says so, runs nothing and writes nothing (a shipped journal stays as it
+    # is)
     lines = []
+    before = Path(url).read_bytes()
     again = sweep(spec, url, jobs=2, progress=False, echo=lines.append)
     assert again.already_complete and "is complete" in lines[0]
+    assert Path(url).read_bytes() == before
 
 
 def test_rerun_of_a_recorded_trial_reproduces_its_metric(write_study, tmp_path) -> None:
