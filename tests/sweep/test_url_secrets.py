@@ -4,6 +4,7 @@ errors of a storage that cannot be opened (the driver's own message included).""
 import re
 from urllib.parse import quote
 
+import optuna
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -148,6 +149,10 @@ def test_no_url_form_prints_its_password_anywhere(pg_url, write_study, tmp_path,
             assert secret.encode() not in content and quote(secret).encode() not in content, f
         if usable:
             assert "***" in (out / "report.md").read_text()
+    # synthetic-study refuses a storage that holds a real study: empty the database first
+    storage = StorageURL.parse(pg_url).open(create=False)
+    for summary in optuna.get_all_study_summaries(storage):
+        optuna.delete_study(study_name=summary.study_name, storage=storage)
     code, shown = _cli(["synthetic-study", "--storage", _on(FORMS[1][0], pg_url), "--trials",
                         "2"], capfd)
     assert code == 0 and SECRET not in shown and "password=***" in shown, shown
