@@ -22,8 +22,7 @@ from lstm_odyssey.families import parse_variant
 from lstm_odyssey.kernels import cpu, gru_cpu
 from lstm_odyssey.nn import Recurrent
 from lstm_odyssey.variants import CellSpec
-
-from .helpers import make_inputs, outputs_and_grads
+from tests.kernels.helpers import make_inputs, outputs_and_grads
 
 pytestmark = pytest.mark.skipif(
     "cpu" not in kernels.available_backends("cpu"), reason="the C++ kernels cannot be built here"
