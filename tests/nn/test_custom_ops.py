@@ -74,17 +74,21 @@ def test_opcheck_backward(name, dtype):
 def test_gradcheck_through_the_operator(name):
     """The registered autograd formula against finite differences, float64, with lengths."""
     spec = CellSpec.parse(name)
-    inputs = make_inputs(spec, T=4, B=3, M=2, N=3)
+    assert _gradcheck(lambda *full: op_path(spec, *full, torch.tensor([4, 1, 3])),
+                      make_inputs(spec, T=4, B=3, M=2, N=3))
+
+
+def _gradcheck(path, inputs) -> bool:
+    """gradcheck of ``path(*inputs)`` in every input that is not None."""
     present = [i for i, t in enumerate(inputs) if t is not None]
-    lengths = torch.tensor([4, 1, 3])
 
     def fn(*ts):
         full = list(inputs)
         for i, t in zip(present, ts):
             full[i] = t
-        return op_path(spec, *full, lengths)
+        return path(*full)
 
-    assert torch.autograd.gradcheck(fn, [inputs[i] for i in present], atol=1e-7, rtol=1e-5)
+    return torch.autograd.gradcheck(fn, [inputs[i] for i in present], atol=1e-7, rtol=1e-5)
 
 
 @pytest.mark.parametrize("name", VARIANTS)
@@ -160,17 +164,8 @@ def test_opcheck_gru(name, dtype):
 
 @pytest.mark.parametrize("name", GRU_VARIANTS)
 def test_gru_gradcheck_through_the_operator(name):
-    inputs = gru_inputs(name, T=4, B=3, M=2, N=3)
-    present = [i for i, t in enumerate(inputs) if t is not None]
-    lengths = torch.tensor([4, 1, 3])
-
-    def fn(*ts):
-        full = list(inputs)
-        for i, t in zip(present, ts):
-            full[i] = t
-        return gru_op_path(name, *full, lengths)
-
-    assert torch.autograd.gradcheck(fn, [inputs[i] for i in present], atol=1e-7, rtol=1e-5)
+    assert _gradcheck(lambda *full: gru_op_path(name, *full, torch.tensor([4, 1, 3])),
+                      gru_inputs(name, T=4, B=3, M=2, N=3))
 
 
 @pytest.mark.parametrize("name", GRU_VARIANTS)
